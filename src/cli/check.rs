@@ -1,0 +1,70 @@
+//! `burnrate check`: one evaluation of every SLO; the exit code is the decision.
+
+use super::CheckArgs;
+use super::common::{build_client, load_specs, now_ms, parse_time, runtime, write_atomic};
+use crate::backend::PrometheusSource;
+use crate::decision::Decision;
+use crate::engine::evaluate_all;
+use crate::engine::hysteresis::StateStore;
+use crate::error::{Error, Result};
+use crate::output::render;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+pub fn run(args: CheckArgs) -> Result<i32> {
+    let at_ms = match &args.at {
+        Some(t) => parse_time(t).map_err(|e| Error::Usage(format!("--at: {e}")))?,
+        None => now_ms(),
+    };
+    let client = build_client(&args.backend)?;
+    let (specs, _) = load_specs(&args.specs)?;
+    if args.state.is_none() && specs.iter().flat_map(|s| &s.slos).any(|s| s.for_.millis() > 0) {
+        eprintln!(
+            "burnrate: note: `for` needs --state to carry its timer between runs; \
+             without it, rules with `for` are reported as pending"
+        );
+    }
+    let mut state = match &args.state {
+        Some(path) => read_state(path)?,
+        None => StateStore::default(),
+    };
+    let source = PrometheusSource::new(client);
+    let evals = runtime()?.block_on(evaluate_all(&source, &specs, at_ms, &mut state, args.concurrency));
+
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(render(&evals, args.format).as_bytes());
+    let _ = stdout.flush();
+
+    // One line per distinct failure, naming every SLO it hit.
+    let mut failures: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for e in &evals {
+        for err in &e.errors {
+            failures.entry(err).or_default().push(format!("{}/{}", e.service, e.slo));
+        }
+    }
+    for (err, slos) in failures {
+        eprintln!("burnrate: {err} (SLO {})", slos.join(", "));
+    }
+    if let Some(path) = &args.state {
+        let json = serde_json::to_vec_pretty(&state).expect("state serializes");
+        write_atomic(path, &json)
+            .map_err(|e| Error::Internal(format!("cannot write --state {}: {e}", path.display())))?;
+    }
+    if !evals.is_empty() && evals.iter().all(|e| e.all_queries_failed()) {
+        return Err(Error::BackendUnavailable(format!(
+            "every query to {} failed",
+            source.client().display_url()
+        )));
+    }
+    Ok(Decision::combine(evals.iter().map(|e| e.decision)).exit_code())
+}
+
+fn read_state(path: &std::path::Path) -> Result<StateStore> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            Error::Usage(format!("--state {} is not a burnrate state file: {e}", path.display()))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateStore::default()),
+        Err(e) => Err(Error::Internal(format!("cannot read --state {}: {e}", path.display()))),
+    }
+}

@@ -1,0 +1,105 @@
+//! The command line: argument definitions and dispatch. Each command lives in its own file
+//! and returns `Result<i32>`; `run` maps errors to the documented exit codes.
+
+mod check;
+mod common;
+mod validate;
+
+use crate::error::Error;
+use crate::output::Format;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "burnrate", version, about = "Burn-rate SLO evaluator: evaluate, decide, act, backtest")]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse and check specs; print every problem (exit 0 or 65).
+    Validate {
+        /// Spec files or directories (every *.yaml / *.yml inside).
+        #[arg(required = true)]
+        specs: Vec<PathBuf>,
+    },
+    /// Evaluate every SLO once; the exit code is the most severe decision.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Spec files or directories (every *.yaml / *.yml inside).
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Evaluation time: RFC 3339 or Unix seconds (default: now).
+    #[arg(long)]
+    pub at: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// File that carries `for`/`hold` timers across runs (created if missing).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// How many SLOs to evaluate at once.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct BackendArgs {
+    /// Prometheus-compatible base URL (Prometheus, VictoriaMetrics, Thanos, Mimir).
+    #[arg(long, env = "BURNRATE_PROMETHEUS_URL", hide_env_values = true)]
+    pub prometheus: Option<String>,
+    /// Extra request header, `Name: value` (repeatable), e.g. `X-Scope-OrgID: tenant`.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// File holding a bearer token sent as `Authorization: Bearer ...`.
+    #[arg(long)]
+    pub bearer_token_file: Option<PathBuf>,
+    /// Timeout of each backend request (Prometheus duration).
+    #[arg(long, default_value = "30s")]
+    pub timeout: String,
+}
+
+/// Parses the arguments and runs the command; returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp
+                | clap::error::ErrorKind::DisplayVersion
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
+                _ => 64,
+            };
+        }
+    };
+    common::init_logging(cli.log_format);
+    let result = match cli.command {
+        Command::Validate { specs } => validate::run(&specs),
+        Command::Check(args) => check::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if !matches!(e, Error::InvalidSpec(_)) {
+                eprintln!("burnrate: {e}");
+            }
+            e.exit_code()
+        }
+    }
+}

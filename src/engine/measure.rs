@@ -1,0 +1,58 @@
+//! What a data source delivers for one dimension of one SLO at one instant.
+//!
+//! Sources deliver rates (per second, summed over all matching series), never burn rates:
+//! the math from rates to burns lives in one place (`sli`) whichever source measured them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// `sum(rate(BAD[w]))` and `sum(rate(TOTAL[w]))`. `None` means the selector matched no
+/// series (or the value was not a number); what that means is decided in `sli`.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ErrorRates {
+    pub bad: Option<f64>,
+    pub total: Option<f64>,
+}
+
+/// One `le` bucket of `sum by (le) (rate(H_bucket[w]))`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    /// Upper bound, parsed numerically (`"1"` and `"1.0"` are the same bound).
+    pub le: f64,
+    pub rate: f64,
+}
+
+/// Bucket rates and `sum(rate(H_count[w]))` for one window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HistogramRates {
+    pub buckets: Vec<Bucket>,
+    pub count: Option<f64>,
+}
+
+/// The rates of one dimension, keyed by window spelling.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Measurement {
+    Error(BTreeMap<String, ErrorRates>),
+    Latency(BTreeMap<String, HistogramRates>),
+}
+
+/// Why a source could not measure a dimension. The message is shown to users, so it must
+/// never contain secrets (tokens, header values, URL credentials).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceError {
+    pub message: String,
+}
+
+impl SourceError {
+    pub fn new(message: impl Into<String>) -> SourceError {
+        SourceError { message: message.into() }
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SourceError {}

@@ -1,0 +1,16 @@
+//! The burn-rate engine: pure functions from measured rates to decisions.
+//!
+//! `measure` defines what a data source must deliver, `sli` turns it into bad ratios and
+//! burn rates, `matrix` applies the threshold rules, `hysteresis` applies `for`/`hold`, and
+//! `evaluate` is the one evaluation path every command goes through.
+
+pub mod evaluate;
+pub mod hysteresis;
+pub mod matrix;
+pub mod measure;
+pub mod report;
+pub mod sli;
+
+pub use evaluate::{Source, evaluate_all, evaluate_slo};
+pub use measure::{Bucket, ErrorRates, HistogramRates, Measurement, SourceError};
+pub use report::{DimensionReport, Evaluation, RuleRef, WindowMap};

@@ -1,0 +1,165 @@
+//! The result of one evaluation of one SLO: the JSON object of the output contract.
+//!
+//! Field names and order are the contract users script against (PRODUCT.md, "Outputs");
+//! the table view and the daemon's API render this same structure.
+
+use crate::decision::Decision;
+use crate::spec::Rule;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::{Deserialize, Serialize as DeriveSerialize};
+use std::collections::BTreeMap;
+
+/// A map keyed by window spelling that keeps its insertion order (windows by length), so
+/// `{"5m":..,"30m":..,"1h":..}` reads in the order humans expect.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WindowMap<T>(pub Vec<(String, T)>);
+
+impl<T> WindowMap<T> {
+    pub fn new() -> Self {
+        WindowMap(Vec::new())
+    }
+
+    pub fn get(&self, window: &str) -> Option<&T> {
+        self.0.iter().find(|(k, _)| k == window).map(|(_, v)| v)
+    }
+
+    pub fn insert(&mut self, window: String, value: T) {
+        match self.0.iter_mut().find(|(k, _)| *k == window) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((window, value)),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    }
+}
+
+impl<T: Copy> WindowMap<Option<T>> {
+    /// The value of a window, flattening "absent" and "null".
+    pub fn value(&self, window: &str) -> Option<T> {
+        self.get(window).copied().flatten()
+    }
+}
+
+impl<T> FromIterator<(String, T)> for WindowMap<T> {
+    fn from_iter<I: IntoIterator<Item = (String, T)>>(iter: I) -> Self {
+        let mut map = WindowMap::new();
+        for (k, v) in iter {
+            map.insert(k, v);
+        }
+        map
+    }
+}
+
+impl<T: Serialize> Serialize for WindowMap<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for WindowMap<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = WindowMap<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map of windows")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut map = WindowMap::new();
+                while let Some((k, v)) = access.next_entry::<String, T>()? {
+                    map.insert(k, v);
+                }
+                Ok(map)
+            }
+        }
+        deserializer.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// A matrix rule as outputs name it.
+#[derive(Debug, Clone, PartialEq, DeriveSerialize, Deserialize)]
+pub struct RuleRef {
+    pub decision: Decision,
+    pub burn: f64,
+    pub long: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub short: Option<String>,
+}
+
+impl From<&Rule> for RuleRef {
+    fn from(rule: &Rule) -> Self {
+        RuleRef {
+            decision: rule.decision,
+            burn: rule.burn,
+            long: rule.long.to_string(),
+            short: rule.short.as_ref().map(|s| s.to_string()),
+        }
+    }
+}
+
+/// One dimension (error or latency) of one evaluation.
+#[derive(Debug, Clone, PartialEq, DeriveSerialize, Deserialize)]
+pub struct DimensionReport {
+    pub decision: Decision,
+    pub objective: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold_seconds: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantile_seconds: Option<WindowMap<Option<f64>>>,
+    pub burn: WindowMap<Option<f64>>,
+    /// Total events per window (`increase` of the total counter).
+    pub events: WindowMap<Option<f64>>,
+    pub no_traffic: Vec<String>,
+    /// Rules firing now whose decision counts.
+    pub fired: Vec<RuleRef>,
+    /// Rules firing now but not yet for `for`.
+    pub pending: Vec<RuleRef>,
+    /// Rules no longer firing whose decision is kept by `hold`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<RuleRef>,
+    pub budget_remaining: Option<f64>,
+}
+
+/// One evaluation of one SLO at one instant.
+#[derive(Debug, Clone, PartialEq, DeriveSerialize, Deserialize)]
+pub struct Evaluation {
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub service: String,
+    pub slo: String,
+    pub labels: BTreeMap<String, String>,
+    pub decision: Decision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<DimensionReport>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<DimensionReport>,
+    /// Why parts of this evaluation have no data (failed queries), without secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<String>,
+    /// Unix milliseconds of `time`, for programs; not part of the printed object.
+    #[serde(skip)]
+    pub at_ms: i64,
+}
+
+impl Evaluation {
+    pub fn dimensions(&self) -> impl Iterator<Item = (&'static str, &DimensionReport)> {
+        [("error", self.error.as_ref()), ("latency", self.latency.as_ref())]
+            .into_iter()
+            .filter_map(|(name, d)| d.map(|d| (name, d)))
+    }
+
+    /// True when every query behind this evaluation failed (not merely returned nothing).
+    pub fn all_queries_failed(&self) -> bool {
+        !self.errors.is_empty() && self.errors.len() >= self.dimensions().count()
+    }
+}

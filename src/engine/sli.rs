@@ -1,0 +1,234 @@
+//! From measured rates to bad ratios, burn rates, event counts and quantiles.
+//!
+//! The arithmetic follows the reference PromQL expressions operation by operation
+//! (`bad / total / (1 - objective)`, `1 - good / total`), so a burn rate printed here
+//! equals what Prometheus computes for the same window to the last bits.
+
+use super::measure::{Bucket, ErrorRates, HistogramRates};
+
+/// One window of one dimension.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WindowValue {
+    /// `None` (printed `null`) when the total is missing or unusable: never 0.
+    pub burn: Option<f64>,
+    /// Bad events over total events; `None` exactly when `burn` is `None`.
+    pub bad_ratio: Option<f64>,
+    /// Total events in the window (`increase` of the total).
+    pub events: Option<f64>,
+    /// The total rate was 0: burn 0, flagged.
+    pub no_traffic: bool,
+}
+
+impl WindowValue {
+    const MISSING: WindowValue = WindowValue { burn: None, bad_ratio: None, events: None, no_traffic: false };
+
+    fn from_ratio(bad_ratio: f64, total: f64, objective: f64, window_seconds: f64) -> WindowValue {
+        WindowValue {
+            burn: Some(bad_ratio / (1.0 - objective)),
+            bad_ratio: Some(bad_ratio),
+            events: Some(total * window_seconds),
+            no_traffic: false,
+        }
+    }
+
+    fn no_traffic() -> WindowValue {
+        WindowValue { burn: Some(0.0), bad_ratio: Some(0.0), events: Some(0.0), no_traffic: true }
+    }
+}
+
+fn usable(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite() && *x >= 0.0)
+}
+
+/// Error SLI: `sum(rate(BAD[w])) / sum(rate(TOTAL[w]))`. A missing bad series with traffic
+/// means no bad events (error counters often appear only at the first error); a bad value
+/// that is present but not a number makes the window unusable.
+pub fn error_window(rates: &ErrorRates, objective: f64, window_seconds: f64) -> WindowValue {
+    let Some(total) = usable(rates.total) else { return WindowValue::MISSING };
+    if total == 0.0 {
+        return WindowValue::no_traffic();
+    }
+    let bad = match rates.bad {
+        None => 0.0,
+        Some(b) if b.is_finite() && b >= 0.0 => b,
+        Some(_) => return WindowValue::MISSING,
+    };
+    WindowValue::from_ratio(bad / total, total, objective, window_seconds)
+}
+
+/// Latency SLI: share of requests slower than `threshold`:
+/// `1 - good(threshold) / sum(rate(H_count[w]))`.
+pub fn latency_window(h: &HistogramRates, threshold: f64, objective: f64, window_seconds: f64) -> WindowValue {
+    let Some(total) = usable(h.count) else { return WindowValue::MISSING };
+    if total == 0.0 {
+        return WindowValue::no_traffic();
+    }
+    let Some(good) = good_at(&h.buckets, threshold) else { return WindowValue::MISSING };
+    WindowValue::from_ratio(1.0 - good / total, total, objective, window_seconds)
+}
+
+/// Buckets sorted by bound with equal bounds summed (as `histogram_quantile` coalesces them),
+/// or `None` if any rate is not a finite non-negative number.
+pub fn normalize(buckets: &[Bucket]) -> Option<Vec<Bucket>> {
+    if buckets.iter().any(|b| b.le.is_nan() || !b.rate.is_finite() || b.rate < 0.0) {
+        return None;
+    }
+    let mut sorted = buckets.to_vec();
+    sorted.sort_by(|a, b| a.le.total_cmp(&b.le));
+    let mut out: Vec<Bucket> = Vec::with_capacity(sorted.len());
+    for b in sorted {
+        match out.last_mut() {
+            Some(last) if last.le == b.le => last.rate += b.rate,
+            _ => out.push(b),
+        }
+    }
+    Some(out)
+}
+
+/// Rate of requests at most `threshold` seconds: the bucket at that bound, or a linear
+/// interpolation inside the bucket containing it (lower bound 0 for the first bucket, as
+/// `histogram_quantile` assumes). Above the last finite bound every request in the `+Inf`
+/// bucket is counted slow, since nothing says how slow they were.
+pub fn good_at(buckets: &[Bucket], threshold: f64) -> Option<f64> {
+    let buckets = normalize(buckets)?;
+    let finite: Vec<&Bucket> = buckets.iter().filter(|b| b.le.is_finite()).collect();
+    if finite.is_empty() {
+        return None;
+    }
+    if let Some(b) = finite.iter().find(|b| same_bound(b.le, threshold)) {
+        return Some(b.rate);
+    }
+    let mut lower = (0.0, 0.0);
+    for b in &finite {
+        if b.le > threshold {
+            let (a, ca) = lower;
+            if threshold <= a {
+                return Some(ca);
+            }
+            return Some(ca + (b.rate - ca) * (threshold - a) / (b.le - a));
+        }
+        lower = (b.le, b.rate);
+    }
+    Some(lower.1)
+}
+
+/// Bounds are compared with a relative tolerance so `0.3` from `300ms` matches `le="0.30"`
+/// and a bound written with float noise (`0.30000000000000004`).
+fn same_bound(le: f64, threshold: f64) -> bool {
+    (le - threshold).abs() <= 1e-9 * threshold.abs().max(le.abs())
+}
+
+/// `histogram_quantile(q, buckets)` as Prometheus 2.42 computes it (promql/quantile.go,
+/// `bucketQuantile`); `None` where Prometheus returns NaN.
+pub fn histogram_quantile(q: f64, buckets: &[Bucket]) -> Option<f64> {
+    let mut buckets = normalize(buckets)?;
+    if buckets.is_empty() || !buckets.last().is_some_and(|b| b.le == f64::INFINITY) {
+        return None;
+    }
+    // ensureMonotonic: a bucket never counts fewer than the one below it.
+    let mut max = buckets[0].rate;
+    for b in buckets.iter_mut().skip(1) {
+        if b.rate > max {
+            max = b.rate;
+        } else if b.rate < max {
+            b.rate = max;
+        }
+    }
+    if buckets.len() < 2 {
+        return None;
+    }
+    let observations = buckets[buckets.len() - 1].rate;
+    if observations == 0.0 {
+        return None;
+    }
+    let mut rank = q * observations;
+    let last = buckets.len() - 1;
+    let b = buckets[..last].iter().position(|x| x.rate >= rank).unwrap_or(last);
+    if b == last {
+        return Some(buckets[last - 1].le);
+    }
+    if b == 0 && buckets[0].le <= 0.0 {
+        return Some(buckets[0].le);
+    }
+    let mut start = 0.0;
+    let end = buckets[b].le;
+    let mut count = buckets[b].rate;
+    if b > 0 {
+        start = buckets[b - 1].le;
+        count -= buckets[b - 1].rate;
+        rank -= buckets[b - 1].rate;
+    }
+    let v = start + (end - start) * (rank / count);
+    v.is_finite().then_some(v)
+}
+
+/// Share of the period's error budget still unspent; below 0 when overspent.
+pub fn budget_remaining(bad_ratio: f64, objective: f64) -> f64 {
+    1.0 - bad_ratio / (1.0 - objective)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b(le: f64, rate: f64) -> Bucket {
+        Bucket { le, rate }
+    }
+
+    #[test]
+    fn error_window_cases() {
+        let w = error_window(&ErrorRates { bad: Some(1.0), total: Some(100.0) }, 0.99, 60.0);
+        assert!((w.burn.unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!(w.events, Some(6000.0));
+        let missing_bad = error_window(&ErrorRates { bad: None, total: Some(5.0) }, 0.999, 60.0);
+        assert_eq!(missing_bad.burn, Some(0.0));
+        assert!(!missing_bad.no_traffic);
+        let quiet = error_window(&ErrorRates { bad: None, total: Some(0.0) }, 0.999, 60.0);
+        assert_eq!((quiet.burn, quiet.no_traffic), (Some(0.0), true));
+        let absent = error_window(&ErrorRates { bad: Some(3.0), total: None }, 0.999, 60.0);
+        assert_eq!(absent.burn, None);
+        let nan = error_window(&ErrorRates { bad: Some(f64::NAN), total: Some(3.0) }, 0.999, 60.0);
+        assert_eq!(nan.burn, None);
+        let nan_total = error_window(&ErrorRates { bad: Some(1.0), total: Some(f64::NAN) }, 0.999, 60.0);
+        assert_eq!(nan_total.burn, None);
+    }
+
+    #[test]
+    fn good_at_bound_and_interpolated() {
+        let buckets = [b(0.1, 50.0), b(0.25, 80.0), b(0.5, 90.0), b(f64::INFINITY, 100.0)];
+        assert_eq!(good_at(&buckets, 0.25), Some(80.0));
+        // 0.3 is 1/5 of the way from 0.25 to 0.5.
+        assert!((good_at(&buckets, 0.3).unwrap() - 82.0).abs() < 1e-9);
+        // Below the first bound: interpolate from 0.
+        assert!((good_at(&buckets, 0.05).unwrap() - 25.0).abs() < 1e-9);
+        // Above the last finite bound: the +Inf bucket counts as slow.
+        assert_eq!(good_at(&buckets, 2.0), Some(90.0));
+    }
+
+    #[test]
+    fn equal_bounds_spelled_differently_are_summed() {
+        let buckets = [b(1.0, 10.0), b(1.0, 5.0), b(f64::INFINITY, 20.0)];
+        assert_eq!(good_at(&buckets, 1.0), Some(15.0));
+    }
+
+    #[test]
+    fn latency_window_uses_count_as_total() {
+        let h = HistogramRates { buckets: vec![b(0.2, 99.0), b(f64::INFINITY, 100.0)], count: Some(100.0) };
+        let w = latency_window(&h, 0.2, 0.99, 300.0);
+        assert!((w.burn.unwrap() - 1.0).abs() < 1e-9, "P99 exactly at the threshold is burn 1");
+        let empty = HistogramRates { buckets: vec![], count: Some(3.0) };
+        assert_eq!(latency_window(&empty, 0.2, 0.99, 300.0).burn, None);
+    }
+
+    #[test]
+    fn quantile_matches_prometheus_rules() {
+        let buckets = [b(0.1, 50.0), b(0.2, 90.0), b(0.4, 100.0), b(f64::INFINITY, 100.0)];
+        // rank 95 falls in (0.2, 0.4]: 0.2 + 0.2 * (5/10)
+        assert!((histogram_quantile(0.95, &buckets).unwrap() - 0.3).abs() < 1e-12);
+        // all in +Inf: the highest finite bound
+        let high = [b(0.1, 0.0), b(f64::INFINITY, 10.0)];
+        assert_eq!(histogram_quantile(0.99, &high), Some(0.1));
+        assert_eq!(histogram_quantile(0.99, &[b(0.1, 0.0), b(f64::INFINITY, 0.0)]), None);
+        assert_eq!(histogram_quantile(0.99, &[b(0.1, 1.0)]), None, "no +Inf bucket");
+    }
+}

@@ -1,0 +1,14 @@
+//! burnrate: a burn-rate SLO evaluator engine.
+//!
+//! A pure core (spec model, burn-rate math, threshold matrix, hysteresis) with IO at the
+//! edges (backends, outputs, HTTP). `check`, `run` and `backtest` all call one evaluation
+//! path, `engine::evaluate`, so they cannot disagree.
+
+pub mod decision;
+pub mod duration;
+pub mod spec;
+pub mod engine;
+pub mod backend;
+pub mod cli;
+pub mod error;
+pub mod output;

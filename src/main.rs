@@ -1,0 +1,5 @@
+//! The `burnrate` binary: a thin shell over the library's CLI.
+
+fn main() {
+    std::process::exit(burnrate::cli::run(std::env::args_os()));
+}

@@ -1,0 +1,695 @@
+//! Turns spec files into `ServiceSpec`s, collecting every problem with its `file:line:column`.
+//!
+//! Checking is done by hand over the positioned YAML tree (not by serde) so one run lists
+//! all errors of a file, each naming the field path (`slos[0].error.objective`) and what is
+//! wrong with it.
+
+use super::selector::{Selector, parse_selector};
+use super::yaml::{self, Node, Pos, Value};
+use super::{
+    API_VERSION, Dimension, ErrorEvents, ErrorSli, LatencySli, Rule, ServiceSpec, SloSpec,
+    WINDOW_PLACEHOLDER, ladder,
+};
+use crate::decision::Decision;
+use crate::duration::PromDuration;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem found in a spec file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// `None` when the problem concerns the whole file (unreadable, empty).
+    pub pos: Option<Pos>,
+    pub field: String,
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(pos) = self.pos {
+            write!(f, ":{}:{}", pos.line, pos.col)?;
+        }
+        if self.severity == Severity::Warning {
+            write!(f, ": warning")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// What loading a set of paths produced: the valid specs and every diagnostic.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub specs: Vec<ServiceSpec>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl LoadReport {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// Loads files and directories (every `*.yaml`/`*.yml` directly inside, sorted by name).
+pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
+    let mut report = LoadReport::default();
+    for path in paths {
+        for file in expand(path, &mut report.diagnostics) {
+            match std::fs::read_to_string(&file) {
+                Ok(text) => {
+                    let (spec, mut diags) = load_str(&file, &text);
+                    report.diagnostics.append(&mut diags);
+                    report.specs.extend(spec);
+                }
+                Err(e) => report.diagnostics.push(file_error(&file, format!("cannot read: {e}"))),
+            }
+        }
+    }
+    check_unique_across_files(&mut report);
+    report
+}
+
+fn file_error(file: &Path, message: String) -> Diagnostic {
+    Diagnostic {
+        file: file.to_path_buf(),
+        pos: None,
+        field: String::new(),
+        message,
+        severity: Severity::Error,
+    }
+}
+
+fn expand(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    if !path.is_dir() {
+        return vec![path.to_path_buf()];
+    }
+    let entries = match std::fs::read_dir(path) {
+        Ok(entries) => entries,
+        Err(e) => {
+            diagnostics.push(file_error(path, format!("cannot read directory: {e}")));
+            return Vec::new();
+        }
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml") | Some("yml"))
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        diagnostics.push(file_error(path, "no *.yaml or *.yml files in this directory".into()));
+    }
+    files
+}
+
+fn check_unique_across_files(report: &mut LoadReport) {
+    let mut seen: HashMap<(String, String), PathBuf> = HashMap::new();
+    let mut problems = Vec::new();
+    for spec in &report.specs {
+        for slo in &spec.slos {
+            let key = (spec.service.clone(), slo.name.clone());
+            match seen.get(&key) {
+                Some(first) if first != &spec.file => problems.push(file_error(
+                    &spec.file,
+                    format!(
+                        "service {:?} SLO {:?} is also defined in {}",
+                        key.0,
+                        key.1,
+                        first.display()
+                    ),
+                )),
+                _ => {
+                    seen.insert(key, spec.file.clone());
+                }
+            }
+        }
+    }
+    report.diagnostics.extend(problems);
+}
+
+/// Loads one file's text. The spec is returned only when there was no error.
+pub fn load_str(file: &Path, text: &str) -> (Option<ServiceSpec>, Vec<Diagnostic>) {
+    let mut cx = Checker { file: file.to_path_buf(), diagnostics: Vec::new() };
+    let root = match yaml::parse(text) {
+        Ok(Some(root)) => root,
+        Ok(None) => {
+            cx.diagnostics.push(file_error(file, "empty file: expected a burnrate/v1 spec".into()));
+            return (None, cx.diagnostics);
+        }
+        Err(e) => {
+            cx.error(e.pos, "", format!("YAML syntax error: {}", e.message));
+            return (None, cx.diagnostics);
+        }
+    };
+    let spec = cx.service(&root);
+    // Sections are checked in dependency order; report in file order.
+    cx.diagnostics.sort_by_key(|d| d.pos.map(|p| (p.line, p.col)));
+    let has_errors = cx.diagnostics.iter().any(|d| d.severity == Severity::Error);
+    (if has_errors { None } else { spec }, cx.diagnostics)
+}
+
+const RESERVED_LABELS: [&str; 7] =
+    ["service", "slo", "dimension", "decision", "window", "alertname", "le"];
+
+struct Checker {
+    file: PathBuf,
+    diagnostics: Vec<Diagnostic>,
+}
+
+/// The fields of a mapping node, after unknown and duplicate keys were reported.
+struct Fields<'a> {
+    pos: Pos,
+    path: String,
+    entries: BTreeMap<&'a str, &'a Node>,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&self, key: &str) -> Option<&'a Node> {
+        self.entries.get(key).copied().filter(|n| !matches!(n.value, Value::Null))
+    }
+
+    fn field(&self, key: &str) -> String {
+        join(&self.path, key)
+    }
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+}
+
+impl Checker {
+    fn error(&mut self, pos: Pos, field: &str, message: impl Into<String>) {
+        self.push(pos, field, message.into(), Severity::Error);
+    }
+
+    fn warning(&mut self, pos: Pos, field: &str, message: impl Into<String>) {
+        self.push(pos, field, message.into(), Severity::Warning);
+    }
+
+    fn push(&mut self, pos: Pos, field: &str, message: String, severity: Severity) {
+        self.diagnostics.push(Diagnostic {
+            file: self.file.clone(),
+            pos: Some(pos),
+            field: field.to_string(),
+            message,
+            severity,
+        });
+    }
+
+    /// Reads a mapping, reporting keys outside `allowed` and keys given twice.
+    fn fields<'a>(&mut self, node: &'a Node, path: &str, allowed: &[&str]) -> Option<Fields<'a>> {
+        let Value::Map(entries) = &node.value else {
+            self.error(node.pos, path, format!("expected a mapping, got {}", node.kind_name()));
+            return None;
+        };
+        let mut fields = Fields { pos: node.pos, path: path.to_string(), entries: BTreeMap::new() };
+        for (key, value) in entries {
+            let Some(name) = key.as_scalar() else {
+                self.error(key.pos, path, "mapping keys must be plain strings");
+                continue;
+            };
+            if !allowed.contains(&name) {
+                self.error(
+                    key.pos,
+                    &join(path, name),
+                    format!("unknown field (expected one of: {})", allowed.join(", ")),
+                );
+                continue;
+            }
+            if fields.entries.insert(name, value).is_some() {
+                self.error(key.pos, &join(path, name), "field given twice");
+            }
+        }
+        Some(fields)
+    }
+
+    fn required<'a>(&mut self, fields: &Fields<'a>, key: &str) -> Option<&'a Node> {
+        let node = fields.get(key);
+        if node.is_none() {
+            self.error(fields.pos, &fields.field(key), "missing required field");
+        }
+        node
+    }
+
+    fn string(&mut self, node: &Node, field: &str) -> Option<String> {
+        match node.as_scalar() {
+            Some(text) if !text.trim().is_empty() => Some(text.to_string()),
+            Some(_) => {
+                self.error(node.pos, field, "must not be empty");
+                None
+            }
+            None => {
+                self.error(node.pos, field, format!("expected a string, got {}", node.kind_name()));
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, node: &Node, field: &str) -> Option<f64> {
+        match &node.value {
+            Value::Scalar { text, quoted: false } => match text.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() => Some(v),
+                _ => {
+                    self.error(node.pos, field, format!("expected a number, got {text:?}"));
+                    None
+                }
+            },
+            Value::Scalar { text, quoted: true } => {
+                self.error(node.pos, field, format!("expected a number, got the string {text:?}"));
+                None
+            }
+            _ => {
+                self.error(node.pos, field, format!("expected a number, got {}", node.kind_name()));
+                None
+            }
+        }
+    }
+
+    fn duration(&mut self, node: &Node, field: &str) -> Option<PromDuration> {
+        let text = self.string(node, field)?;
+        match PromDuration::parse(&text) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                self.error(node.pos, field, message);
+                None
+            }
+        }
+    }
+
+    /// A duration used as a rate window: positive, with a warning under one minute.
+    fn window(&mut self, node: &Node, field: &str) -> Option<PromDuration> {
+        let d = self.duration(node, field)?;
+        if d.millis() <= 0 {
+            self.error(node.pos, field, "window must be longer than 0");
+            return None;
+        }
+        if d.millis() < 60_000 {
+            self.warning(
+                node.pos,
+                field,
+                format!(
+                    "window {d} is under 1m: a rate needs two samples inside the window, \
+                     so with a typical scrape interval it will often be empty"
+                ),
+            );
+        }
+        Some(d)
+    }
+
+    fn selector(&mut self, node: &Node, field: &str) -> Option<Selector> {
+        let text = self.string(node, field)?;
+        match parse_selector(&text) {
+            Ok(sel) => Some(sel),
+            Err(e) => {
+                let quote = matches!(&node.value, Value::Scalar { quoted: true, .. });
+                let col = node.pos.col + e.offset + usize::from(quote);
+                let pos = Pos { line: node.pos.line, col };
+                self.error(pos, field, format!("not a PromQL selector: {}", e.message));
+                None
+            }
+        }
+    }
+
+    fn service(&mut self, root: &Node) -> Option<ServiceSpec> {
+        let f = self.fields(root, "", &["apiVersion", "service", "labels", "slos"])?;
+        if let Some(node) = self.required(&f, "apiVersion")
+            && let Some(v) = self.string(node, "apiVersion")
+            && v != API_VERSION
+        {
+            self.error(node.pos, "apiVersion", format!("must be {API_VERSION:?}, got {v:?}"));
+        }
+        let service = self.required(&f, "service").and_then(|n| self.string(n, "service"));
+        let labels = match f.get("labels") {
+            Some(node) => self.labels(node),
+            None => Some(BTreeMap::new()),
+        };
+        let slos = self.required(&f, "slos").and_then(|n| self.slos(n));
+        Some(ServiceSpec { file: self.file.clone(), service: service?, labels: labels?, slos: slos? })
+    }
+
+    fn labels(&mut self, node: &Node) -> Option<BTreeMap<String, String>> {
+        let Value::Map(entries) = &node.value else {
+            self.error(node.pos, "labels", format!("expected a mapping, got {}", node.kind_name()));
+            return None;
+        };
+        let mut labels = BTreeMap::new();
+        let mut ok = true;
+        for (key, value) in entries {
+            let name = key.as_scalar().unwrap_or_default().to_string();
+            let field = format!("labels.{name}");
+            if !is_label_name(&name) || name.starts_with("__") {
+                self.error(key.pos, &field, "not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)");
+                ok = false;
+            } else if RESERVED_LABELS.contains(&name.as_str()) {
+                self.error(key.pos, &field, "is set by burnrate itself; choose another label name");
+                ok = false;
+            }
+            let Some(text) = value.as_scalar() else {
+                self.error(value.pos, &field, format!("expected a string, got {}", value.kind_name()));
+                ok = false;
+                continue;
+            };
+            if labels.insert(name, text.to_string()).is_some() {
+                self.error(key.pos, &field, "label given twice");
+                ok = false;
+            }
+        }
+        ok.then_some(labels)
+    }
+
+    fn slos(&mut self, node: &Node) -> Option<Vec<SloSpec>> {
+        let Value::Seq(items) = &node.value else {
+            self.error(node.pos, "slos", format!("expected a list, got {}", node.kind_name()));
+            return None;
+        };
+        if items.is_empty() {
+            self.error(node.pos, "slos", "must list at least one SLO");
+            return None;
+        }
+        let mut names: HashMap<String, usize> = HashMap::new();
+        let mut slos = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let path = format!("slos[{i}]");
+            match self.slo(item, &path, &mut names) {
+                Some(slo) => slos.push(slo),
+                None => ok = false,
+            }
+        }
+        ok.then_some(slos)
+    }
+
+    fn slo(&mut self, node: &Node, path: &str, names: &mut HashMap<String, usize>) -> Option<SloSpec> {
+        let f = self.fields(
+            node,
+            path,
+            &["name", "description", "period", "min_events", "error", "latency", "matrix", "for", "hold"],
+        )?;
+        let name = self.required(&f, "name").and_then(|n| {
+            let name = self.string(n, &f.field("name"))?;
+            if let Some(first) = names.insert(name.clone(), n.pos.line) {
+                self.error(n.pos, &f.field("name"), format!("duplicate SLO name {name:?} (first defined at line {first})"));
+                return None;
+            }
+            Some(name)
+        });
+        let description = f.get("description").and_then(|n| self.string(n, &f.field("description")));
+        let period = match f.get("period") {
+            Some(n) => self.duration(n, &f.field("period")).and_then(|d| {
+                if d.millis() <= 0 {
+                    self.error(n.pos, &f.field("period"), "must be longer than 0");
+                    None
+                } else {
+                    Some(d)
+                }
+            }),
+            None => PromDuration::parse("30d").ok(),
+        };
+        let min_events = match f.get("min_events") {
+            Some(n) => self.number(n, &f.field("min_events")).and_then(|v| {
+                if v < 0.0 {
+                    self.error(n.pos, &f.field("min_events"), "must be 0 or more");
+                    None
+                } else {
+                    Some(Some(v))
+                }
+            }),
+            None => Some(None),
+        };
+        let for_ = self.optional_duration(&f, "for");
+        let hold = self.optional_duration(&f, "hold");
+
+        let mut matrix = f.get("matrix").map(|n| self.matrix(n, &f.field("matrix")));
+        let error_node = f.get("error");
+        let latency_node = f.get("latency");
+        if error_node.is_none() && latency_node.is_none() {
+            self.error(f.pos, path, "an SLO needs an `error` or a `latency` section (or both)");
+        }
+        // A matrix section for a dimension the SLO does not have is a mistake worth naming.
+        if let Some(Some(m)) = &matrix {
+            for (dim, present) in [(Dimension::Error, error_node.is_some()), (Dimension::Latency, latency_node.is_some())] {
+                if let Some((pos, _)) = m.get(&dim)
+                    && !present
+                {
+                    let field = format!("{}.{}", f.field("matrix"), dim.as_str());
+                    self.error(*pos, &field, format!("the SLO has no `{}` section", dim.as_str()));
+                }
+            }
+        }
+        let period_for_ladder = period.clone().unwrap_or_else(|| PromDuration::from_millis(30 * 86_400_000));
+        let mut rules_for = |dim: Dimension| -> Option<Vec<Rule>> {
+            match &mut matrix {
+                Some(None) => None,
+                Some(Some(m)) => match m.remove(&dim) {
+                    Some((_, rules)) => rules,
+                    None => Some(ladder::default_rules(dim, &period_for_ladder)),
+                },
+                None => Some(ladder::default_rules(dim, &period_for_ladder)),
+            }
+        };
+        let error_rules = rules_for(Dimension::Error);
+        let latency_rules = rules_for(Dimension::Latency);
+        // Each section is checked even when another one failed, so every error is listed.
+        let error = error_node.map(|n| self.error_sli(n, &f.field("error")));
+        let latency = latency_node.map(|n| self.latency_sli(n, &f.field("latency")));
+        let error = match error {
+            Some(sli) => Some(ErrorSli { matrix: error_rules?, ..sli? }),
+            None => None,
+        };
+        let latency = match latency {
+            Some(sli) => Some(LatencySli { matrix: latency_rules?, ..sli? }),
+            None => None,
+        };
+        if error.is_none() && latency.is_none() {
+            return None;
+        }
+        Some(SloSpec {
+            name: name?,
+            description,
+            period: period?,
+            min_events: min_events?,
+            error,
+            latency,
+            for_: for_?,
+            hold: hold?,
+        })
+    }
+
+    fn optional_duration(&mut self, f: &Fields, key: &str) -> Option<PromDuration> {
+        match f.get(key) {
+            Some(n) => self.duration(n, &f.field(key)),
+            None => Some(PromDuration::from_millis(0)),
+        }
+    }
+
+    /// Parses `matrix:`; per dimension the position of its key and its rules (None on error).
+    #[allow(clippy::type_complexity)]
+    fn matrix(&mut self, node: &Node, path: &str) -> Option<HashMap<Dimension, (Pos, Option<Vec<Rule>>)>> {
+        let f = self.fields(node, path, &["error", "latency"])?;
+        let mut out = HashMap::new();
+        for dim in Dimension::ALL {
+            if let Some(list) = f.get(dim.as_str()) {
+                let rules = self.rules(list, &f.field(dim.as_str()));
+                out.insert(dim, (list.pos, rules));
+            }
+        }
+        Some(out)
+    }
+
+    fn rules(&mut self, node: &Node, path: &str) -> Option<Vec<Rule>> {
+        let Value::Seq(items) = &node.value else {
+            self.error(node.pos, path, format!("expected a list of rules, got {}", node.kind_name()));
+            return None;
+        };
+        if items.is_empty() {
+            self.error(node.pos, path, "must list at least one rule");
+            return None;
+        }
+        let mut rules = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match self.rule(item, &format!("{path}[{i}]")) {
+                Some(rule) => rules.push(rule),
+                None => ok = false,
+            }
+        }
+        ok.then_some(rules)
+    }
+
+    fn rule(&mut self, node: &Node, path: &str) -> Option<Rule> {
+        let f = self.fields(node, path, &["decision", "burn", "long", "short"])?;
+        let decision = self.required(&f, "decision").and_then(|n| {
+            let text = self.string(n, &f.field("decision"))?;
+            match Decision::parse(&text).filter(|d| Decision::ACTIONS.contains(d)) {
+                Some(d) => Some(d),
+                None => {
+                    self.error(n.pos, &f.field("decision"), format!("must be warn, scale or circuit_break, got {text:?}"));
+                    None
+                }
+            }
+        });
+        let burn = self.required(&f, "burn").and_then(|n| {
+            let v = self.number(n, &f.field("burn"))?;
+            if v <= 0.0 {
+                self.error(n.pos, &f.field("burn"), format!("must be greater than 0, got {v}"));
+                return None;
+            }
+            Some(v)
+        });
+        let long = self.required(&f, "long").and_then(|n| self.window(n, &f.field("long")));
+        let short = match f.get("short") {
+            Some(n) => {
+                let short = self.window(n, &f.field("short"));
+                if let (Some(s), Some(l)) = (&short, &long)
+                    && s.millis() >= l.millis()
+                {
+                    self.error(n.pos, &f.field("short"), format!("short window {s} must be shorter than long window {l}"));
+                    return None;
+                }
+                Some(short?)
+            }
+            None => None,
+        };
+        Some(Rule { decision: decision?, burn: burn?, long: long?, short })
+    }
+
+    fn error_sli(&mut self, node: &Node, path: &str) -> Option<ErrorSli> {
+        let f = self.fields(node, path, &["objective", "bad", "total", "bad_query", "total_query"])?;
+        let objective = self.required(&f, "objective").and_then(|n| {
+            let v = self.number(n, &f.field("objective"))?;
+            if !(v > 0.0 && v < 100.0) {
+                self.error(n.pos, &f.field("objective"), format!("must be a percentage strictly between 0 and 100, got {v}"));
+                return None;
+            }
+            // Percent to ratio without float noise: 99.9 becomes 0.999, not 0.9990000000000001.
+            Some((v * 1e10).round() / 1e12)
+        });
+        let has_selectors = f.get("bad").is_some() || f.get("total").is_some();
+        let has_queries = f.get("bad_query").is_some() || f.get("total_query").is_some();
+        let events = if has_selectors && has_queries {
+            self.error(f.pos, path, "use either `bad`/`total` selectors or `bad_query`/`total_query`, not both");
+            None
+        } else if has_queries {
+            let bad = self.required(&f, "bad_query").and_then(|n| self.query(n, &f.field("bad_query")));
+            let total = self.required(&f, "total_query").and_then(|n| self.query(n, &f.field("total_query")));
+            Some(ErrorEvents::Queries { bad: bad?, total: total? })
+        } else {
+            let bad = self.required(&f, "bad").and_then(|n| self.selector(n, &f.field("bad")));
+            let total = self.required(&f, "total").and_then(|n| self.selector(n, &f.field("total")));
+            Some(ErrorEvents::Selectors { bad: bad?, total: total? })
+        };
+        Some(ErrorSli { objective: objective?, events: events?, matrix: Vec::new() })
+    }
+
+    fn query(&mut self, node: &Node, field: &str) -> Option<String> {
+        let text = self.string(node, field)?;
+        if !text.contains(WINDOW_PLACEHOLDER) {
+            self.error(node.pos, field, format!("must contain the window placeholder {WINDOW_PLACEHOLDER}, e.g. sum(rate(errors_total[{WINDOW_PLACEHOLDER}]))"));
+            return None;
+        }
+        if let Err((offset, message)) = check_brackets(&text) {
+            let quote = matches!(&node.value, Value::Scalar { quoted: true, .. });
+            let pos = Pos { line: node.pos.line, col: node.pos.col + offset + usize::from(quote) };
+            self.error(pos, field, message);
+            return None;
+        }
+        Some(text)
+    }
+
+    fn latency_sli(&mut self, node: &Node, path: &str) -> Option<LatencySli> {
+        let f = self.fields(node, path, &["histogram", "quantile", "threshold"])?;
+        let histogram = self.required(&f, "histogram").and_then(|n| {
+            let sel = self.selector(n, &f.field("histogram"))?;
+            if sel.metric.is_none() {
+                self.error(n.pos, &f.field("histogram"), "needs the histogram's base metric name (without _bucket)");
+                return None;
+            }
+            let name = sel.metric.as_deref().unwrap_or_default();
+            if let Some(base) = ["_bucket", "_count", "_sum"].iter().find_map(|s| name.strip_suffix(s)) {
+                self.error(n.pos, &f.field("histogram"), format!("give the base name {base:?}: burnrate appends _bucket and _count itself"));
+                return None;
+            }
+            Some(sel)
+        });
+        let quantile = self.required(&f, "quantile").and_then(|n| {
+            let v = self.number(n, &f.field("quantile"))?;
+            if !(v > 0.0 && v < 1.0) {
+                self.error(n.pos, &f.field("quantile"), format!("must be strictly between 0 and 1, got {v}"));
+                return None;
+            }
+            Some(v)
+        });
+        let threshold = self.required(&f, "threshold").and_then(|n| {
+            let d = self.duration(n, &f.field("threshold"))?;
+            if d.millis() <= 0 {
+                self.error(n.pos, &f.field("threshold"), "must be longer than 0");
+                return None;
+            }
+            Some(d)
+        });
+        Some(LatencySli { histogram: histogram?, quantile: quantile?, threshold: threshold?, matrix: Vec::new() })
+    }
+}
+
+fn is_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Raw PromQL is not parsed here (the backend is the authority), but unbalanced brackets
+/// and quotes are caught early because they are the usual copy-paste accidents.
+fn check_brackets(text: &str) -> Result<(), (usize, String)> {
+    let mut stack: Vec<(char, usize)> = Vec::new();
+    let mut quote: Option<(char, usize)> = None;
+    let mut escaped = false;
+    for (i, c) in text.chars().enumerate() {
+        if let Some((q, _)) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' && q != '`' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' | '`' => quote = Some((c, i)),
+            '(' | '[' | '{' => stack.push((c, i)),
+            ')' | ']' | '}' => {
+                let open = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                match stack.pop() {
+                    Some((o, _)) if o == open => {}
+                    _ => return Err((i, format!("unbalanced {c:?}"))),
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((q, i)) = quote {
+        return Err((i, format!("unterminated string starting with {q}")));
+    }
+    if let Some((c, i)) = stack.pop() {
+        return Err((i, format!("{c:?} is never closed")));
+    }
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! The SLO spec model (`apiVersion: burnrate/v1`): what a validated spec means.
+//!
+//! Everything downstream (engine, backends, outputs, rules) reads these types; only `load`
+//! knows about YAML. A `ServiceSpec` exists only if its file had no errors.
+
+pub mod ladder;
+pub mod load;
+pub mod selector;
+pub mod yaml;
+
+use crate::decision::Decision;
+use crate::duration::PromDuration;
+use selector::Selector;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub use load::{Diagnostic, LoadReport, Severity, load_paths};
+
+pub const API_VERSION: &str = "burnrate/v1";
+/// The placeholder raw-PromQL SLIs use for the window (Sloth's convention).
+pub const WINDOW_PLACEHOLDER: &str = "{{.window}}";
+
+/// One spec file: one service and its SLOs.
+#[derive(Debug, Clone)]
+pub struct ServiceSpec {
+    pub file: PathBuf,
+    pub service: String,
+    pub labels: BTreeMap<String, String>,
+    pub slos: Vec<SloSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SloSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub period: PromDuration,
+    pub min_events: Option<f64>,
+    pub error: Option<ErrorSli>,
+    pub latency: Option<LatencySli>,
+    /// A rule must fire this long before its decision counts.
+    pub for_: PromDuration,
+    /// A decision stays this long after its rule stops firing.
+    pub hold: PromDuration,
+}
+
+/// The two kinds of SLI an SLO can have; each is evaluated and decided on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dimension {
+    Error,
+    Latency,
+}
+
+impl Dimension {
+    pub const ALL: [Dimension; 2] = [Dimension::Error, Dimension::Latency];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dimension::Error => "error",
+            Dimension::Latency => "latency",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum ErrorEvents {
+    /// Counter selectors; the engine wraps them as `sum(rate(SEL[w]))`.
+    Selectors { bad: Selector, total: Selector },
+    /// Raw PromQL with `{{.window}}`, each already yielding a rate.
+    Queries { bad: String, total: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct ErrorSli {
+    /// Share of good events, as a ratio (99.9 % → 0.999).
+    pub objective: f64,
+    pub events: ErrorEvents,
+    pub matrix: Vec<Rule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LatencySli {
+    /// Classic histogram base name with its matchers (`_bucket`/`_count` are appended).
+    pub histogram: Selector,
+    /// The quantile that must stay within `threshold`; it is also the objective.
+    pub quantile: f64,
+    pub threshold: PromDuration,
+    pub matrix: Vec<Rule>,
+}
+
+impl LatencySli {
+    pub fn threshold_seconds(&self) -> f64 {
+        self.threshold.seconds()
+    }
+}
+
+/// One row of the threshold matrix.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub decision: Decision,
+    pub burn: f64,
+    pub long: PromDuration,
+    pub short: Option<PromDuration>,
+}
+
+impl Rule {
+    /// Stable identity of a rule, used to key hysteresis state across runs.
+    pub fn key(&self) -> String {
+        match &self.short {
+            Some(short) => format!("{}:{}:{}/{}", self.decision, self.burn, self.long, short),
+            None => format!("{}:{}:{}", self.decision, self.burn, self.long),
+        }
+    }
+}
+
+impl SloSpec {
+    /// The objective (good ratio) of a dimension, if the SLO has it.
+    pub fn objective(&self, dim: Dimension) -> Option<f64> {
+        match dim {
+            Dimension::Error => self.error.as_ref().map(|e| e.objective),
+            Dimension::Latency => self.latency.as_ref().map(|l| l.quantile),
+        }
+    }
+
+    pub fn matrix(&self, dim: Dimension) -> Option<&[Rule]> {
+        match dim {
+            Dimension::Error => self.error.as_ref().map(|e| e.matrix.as_slice()),
+            Dimension::Latency => self.latency.as_ref().map(|l| l.matrix.as_slice()),
+        }
+    }
+
+    pub fn dimensions(&self) -> impl Iterator<Item = Dimension> + '_ {
+        Dimension::ALL.into_iter().filter(|d| self.objective(*d).is_some())
+    }
+
+    /// Every window a dimension's matrix uses, in order of length (then spelling), each once.
+    pub fn windows(&self, dim: Dimension) -> Vec<PromDuration> {
+        let mut windows: Vec<PromDuration> = Vec::new();
+        for rule in self.matrix(dim).unwrap_or(&[]) {
+            for w in std::iter::once(&rule.long).chain(rule.short.as_ref()) {
+                if !windows.contains(w) {
+                    windows.push(w.clone());
+                }
+            }
+        }
+        windows.sort_by(|a, b| a.millis().cmp(&b.millis()).then_with(|| a.as_str().cmp(b.as_str())));
+        windows
+    }
+}

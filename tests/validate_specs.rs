@@ -1,0 +1,145 @@
+//! `burnrate validate`: every check of the spec format, with the exact `file:line:column`.
+
+use std::process::Command;
+
+fn validate(file: &str) -> (i32, Vec<String>, String) {
+    let path = format!("tests/fixtures/invalid/{file}");
+    let out = Command::new(env!("CARGO_BIN_EXE_burnrate")).args(["validate", &path]).output().unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    let lines = stderr
+        .lines()
+        .filter(|l| l.starts_with(&path))
+        .map(|l| l.strip_prefix("tests/fixtures/invalid/").unwrap().to_string())
+        .collect();
+    (out.status.code().unwrap(), lines, String::from_utf8(out.stdout).unwrap())
+}
+
+fn assert_errors(file: &str, expected: &[&str]) {
+    let (code, lines, _) = validate(file);
+    assert_eq!(lines, expected, "diagnostics of {file}");
+    assert_eq!(code, 65, "exit code of {file}");
+}
+
+#[test]
+fn objective_must_be_a_percentage_in_0_100() {
+    assert_errors(
+        "objective.yaml",
+        &["objective.yaml:6:18: slos[0].error.objective: must be a percentage strictly between 0 and 100, got 100"],
+    );
+}
+
+#[test]
+fn quantile_must_be_in_0_1() {
+    assert_errors(
+        "quantile.yaml",
+        &["quantile.yaml:7:17: slos[0].latency.quantile: must be strictly between 0 and 1, got 99"],
+    );
+}
+
+#[test]
+fn durations_must_use_prometheus_syntax() {
+    assert_errors(
+        "duration.yaml",
+        &[
+            r#"duration.yaml:5:13: slos[0].period: unknown unit "days" in duration "30days" (ms, s, m, h, d, w, y)"#,
+            r#"duration.yaml:9:18: slos[0].latency.threshold: duration "200" needs a unit (ms, s, m, h, d, w, y)"#,
+        ],
+    );
+}
+
+#[test]
+fn short_window_must_be_shorter_than_long() {
+    assert_errors(
+        "short-long.yaml",
+        &["short-long.yaml:11:66: slos[0].matrix.error[0].short: short window 1h must be shorter than long window 5m"],
+    );
+}
+
+#[test]
+fn windows_under_a_minute_warn_but_validate() {
+    let (code, lines, stdout) = validate("short-window.yaml");
+    assert_eq!(code, 0);
+    assert_eq!(lines.len(), 1);
+    assert!(
+        lines[0].starts_with("short-window.yaml:11:66: warning: slos[0].matrix.error[0].short: window 30s is under 1m"),
+        "{lines:?}"
+    );
+    assert!(stdout.contains("ok: 1 file(s), 1 SLO(s)"));
+}
+
+#[test]
+fn selectors_must_parse_as_promql() {
+    assert_errors(
+        "selector.yaml",
+        &[
+            "selector.yaml:7:31: slos[0].error.bad: not a PromQL selector: unterminated string literal",
+            r#"selector.yaml:8:28: slos[0].error.total: not a PromQL selector: expected end of selector, found "[": write a plain instant vector selector without range, offset, @ or operators (windows come from the spec)"#,
+        ],
+    );
+}
+
+#[test]
+fn unknown_fields_are_rejected() {
+    assert_errors(
+        "unknown-field.yaml",
+        &[
+            "unknown-field.yaml:5:5: slos[0].objectve: unknown field (expected one of: name, description, period, min_events, error, latency, matrix, for, hold)",
+            "unknown-field.yaml:10:7: slos[0].error.totl: unknown field (expected one of: objective, bad, total, bad_query, total_query)",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_slo_names_are_rejected() {
+    assert_errors(
+        "duplicate-slo.yaml",
+        &[r#"duplicate-slo.yaml:8:11: slos[2].name: duplicate SLO name "a" (first defined at line 4)"#],
+    );
+}
+
+#[test]
+fn yaml_syntax_errors_have_a_position() {
+    let (code, lines, _) = validate("syntax.yaml");
+    assert_eq!(code, 65);
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].starts_with("syntax.yaml:6:9: YAML syntax error: "), "{lines:?}");
+}
+
+#[test]
+fn every_error_of_a_file_is_listed_in_file_order() {
+    assert_errors(
+        "many-errors.yaml",
+        &[
+            r#"many-errors.yaml:1:13: apiVersion: must be "burnrate/v1", got "burnrate/v2""#,
+            "many-errors.yaml:3:10: labels.service: is set by burnrate itself; choose another label name",
+            "many-errors.yaml:6:13: slos[0].period: must be longer than 0",
+            "many-errors.yaml:8:18: slos[0].error.objective: must be a percentage strictly between 0 and 100, got -1",
+            "many-errors.yaml:9:18: slos[0].error.bad_query: must contain the window placeholder {{.window}}, e.g. sum(rate(errors_total[{{.window}}]))",
+            "many-errors.yaml:10:23: slos[0].error.total_query: '(' is never closed",
+            r#"many-errors.yaml:12:18: slos[0].latency.histogram: give the base name "http_request_duration_seconds": burnrate appends _bucket and _count itself"#,
+            "many-errors.yaml:13:17: slos[0].latency.quantile: must be strictly between 0 and 1, got 1",
+            r#"many-errors.yaml:14:18: slos[0].latency.threshold: not a duration: "fast" (expected e.g. 30s, 5m, 1h30m, 3d)"#,
+            r#"many-errors.yaml:17:22: slos[0].matrix.error[0].decision: must be warn, scale or circuit_break, got "page""#,
+            "many-errors.yaml:17:34: slos[0].matrix.error[0].burn: must be greater than 0, got 0",
+            "many-errors.yaml:18:5: slos[1].name: missing required field",
+            "many-errors.yaml:18:5: slos[1]: an SLO needs an `error` or a `latency` section (or both)",
+        ],
+    );
+}
+
+#[test]
+fn shipped_specs_are_valid() {
+    let out = Command::new(env!("CARGO_BIN_EXE_burnrate")).args(["validate", "slo-specs"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 3 file(s), 3 SLO(s)"));
+}
+
+#[test]
+fn a_missing_file_is_an_invalid_spec_not_a_crash() {
+    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
+        .args(["validate", "tests/fixtures/invalid/does-not-exist.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(65));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does-not-exist.yaml: cannot read"));
+}
