@@ -19,11 +19,32 @@ fn bench(c: &mut Criterion) {
     let (spec, _) = load_str(Path::new("checkout-api.yaml"), SPEC);
     let spec = spec.expect("shipped spec is valid");
     let slo = &spec.slos[0];
-    let bounds = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, f64::INFINITY];
+    let bounds = [
+        0.005,
+        0.01,
+        0.025,
+        0.05,
+        0.1,
+        0.25,
+        0.5,
+        1.0,
+        2.5,
+        5.0,
+        10.0,
+        f64::INFINITY,
+    ];
     let error = Measurement::Error(
         windows_to_measure(slo, Dimension::Error)
             .iter()
-            .map(|w| (w.to_string(), ErrorRates { bad: Some(0.7), total: Some(250.0) }))
+            .map(|w| {
+                (
+                    w.to_string(),
+                    ErrorRates {
+                        bad: Some(0.7),
+                        total: Some(250.0),
+                    },
+                )
+            })
             .collect(),
     );
     let latency = Measurement::Latency(
@@ -33,13 +54,25 @@ fn bench(c: &mut Criterion) {
                 let buckets = bounds
                     .iter()
                     .enumerate()
-                    .map(|(i, &le)| Bucket { le, rate: 250.0 * (1.0 - 0.5f64.powi(i as i32 + 1)) })
+                    .map(|(i, &le)| Bucket {
+                        le,
+                        rate: 250.0 * (1.0 - 0.5f64.powi(i as i32 + 1)),
+                    })
                     .collect();
-                (w.to_string(), HistogramRates { buckets, count: Some(250.0) })
+                (
+                    w.to_string(),
+                    HistogramRates {
+                        buckets,
+                        count: Some(250.0),
+                    },
+                )
             })
             .collect(),
     );
-    let measurements = [(Dimension::Error, Ok(error)), (Dimension::Latency, Ok(latency))];
+    let measurements = [
+        (Dimension::Error, Ok(error)),
+        (Dimension::Latency, Ok(latency)),
+    ];
     let mut state = SloState::default();
     let mut t = 1_800_000_000_000i64;
     c.bench_function("evaluate_slo_default_ladder", |b| {

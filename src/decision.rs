@@ -20,8 +20,13 @@ impl Decision {
     /// Decisions a matrix rule may produce.
     pub const ACTIONS: [Decision; 3] = [Decision::Warn, Decision::Scale, Decision::CircuitBreak];
     /// Every decision, in the order outputs list them.
-    pub const ALL: [Decision; 5] =
-        [Decision::Ok, Decision::Warn, Decision::Scale, Decision::CircuitBreak, Decision::NoData];
+    pub const ALL: [Decision; 5] = [
+        Decision::Ok,
+        Decision::Warn,
+        Decision::Scale,
+        Decision::CircuitBreak,
+        Decision::NoData,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -61,7 +66,21 @@ impl Decision {
         best.unwrap_or(Decision::NoData)
     }
 
-    /// Exit code of `burnrate check` for this (combined) decision.
+    /// The decision a whole run reports (`check`'s exit code): the most severe over all SLOs,
+    /// where an SLO without data outranks an `ok` one (exit 0 must mean every SLO is ok) but
+    /// never a real alarm: `ok < no_data < warn < scale < circuit_break`.
+    pub fn overall(slos: impl IntoIterator<Item = Decision>) -> Decision {
+        let rank = |d: Decision| match d {
+            Decision::Ok => 0,
+            Decision::NoData => 1,
+            other => 1 + other.severity().unwrap_or(0),
+        };
+        slos.into_iter()
+            .max_by_key(|d| rank(*d))
+            .unwrap_or(Decision::NoData)
+    }
+
+    /// Exit code of `burnrate check` for this (overall) decision.
     pub fn exit_code(self) -> i32 {
         match self {
             Decision::Ok => 0,
@@ -89,8 +108,23 @@ mod tests {
         assert_eq!(Decision::combine([Ok, NoData]), Ok);
         assert_eq!(Decision::combine([NoData, NoData]), NoData);
         assert_eq!(Decision::combine([]), NoData);
-        assert_eq!(Decision::combine([Warn, CircuitBreak, Scale, NoData]), CircuitBreak);
+        assert_eq!(
+            Decision::combine([Warn, CircuitBreak, Scale, NoData]),
+            CircuitBreak
+        );
         assert_eq!(Decision::combine([Scale, Warn]), Scale);
+    }
+
+    #[test]
+    fn overall_reports_missing_data_over_ok_but_not_over_alarms() {
+        assert_eq!(Decision::overall([Ok, NoData, Ok]), NoData);
+        assert_eq!(Decision::overall([Ok, Ok]), Ok);
+        assert_eq!(Decision::overall([NoData, Warn]), Warn);
+        assert_eq!(
+            Decision::overall([CircuitBreak, NoData, Scale]),
+            CircuitBreak
+        );
+        assert_eq!(Decision::overall([]), NoData);
     }
 
     #[test]

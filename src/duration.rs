@@ -31,7 +31,10 @@ impl PromDuration {
             return Err("empty duration".into());
         }
         if s == "0" {
-            return Ok(PromDuration { millis: 0, spelling: s.to_string() });
+            return Ok(PromDuration {
+                millis: 0,
+                spelling: s.to_string(),
+            });
         }
         let bytes = s.as_bytes();
         let mut i = 0;
@@ -75,12 +78,18 @@ impl PromDuration {
                 .and_then(|v| v.checked_add(total))
                 .ok_or_else(|| format!("duration {s:?} is out of range"))?;
         }
-        Ok(PromDuration { millis: total, spelling: s.to_string() })
+        Ok(PromDuration {
+            millis: total,
+            spelling: s.to_string(),
+        })
     }
 
     /// A duration built by the program (default ladder), spelled canonically.
     pub fn from_millis(millis: i64) -> PromDuration {
-        PromDuration { millis, spelling: format_millis(millis) }
+        PromDuration {
+            millis,
+            spelling: format_millis(millis),
+        }
     }
 
     pub fn millis(&self) -> i64 {
@@ -137,7 +146,10 @@ mod tests {
     #[test]
     fn rejects_malformed_durations() {
         for bad in ["", "5", "m", "5x", "1m1h", "1h1h", "-5m", "1.5h", "5 m"] {
-            assert!(PromDuration::parse(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                PromDuration::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 

@@ -4,11 +4,11 @@
 //! edges (backends, outputs, HTTP). `check`, `run` and `backtest` all call one evaluation
 //! path, `engine::evaluate`, so they cannot disagree.
 
-pub mod decision;
-pub mod duration;
-pub mod spec;
-pub mod engine;
 pub mod backend;
 pub mod cli;
+pub mod decision;
+pub mod duration;
+pub mod engine;
 pub mod error;
 pub mod output;
+pub mod spec;

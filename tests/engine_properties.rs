@@ -1,34 +1,44 @@
 //! Property tests of the burn-rate math: the invariants users rely on, over random inputs.
 
 use burnrate::decision::Decision;
+use burnrate::duration::PromDuration;
 use burnrate::engine::hysteresis::{RuleStatus, RuleTimers};
 use burnrate::engine::matrix::rule_fires;
 use burnrate::engine::sli::{error_window, good_at, histogram_quantile, latency_window};
 use burnrate::engine::{Bucket, ErrorRates, HistogramRates, WindowMap};
-use burnrate::duration::PromDuration;
 use burnrate::spec::Rule;
 use proptest::prelude::*;
 
 /// Cumulative classic-histogram bucket rates: positive increasing bounds, monotone counts,
 /// and a `+Inf` bucket equal to the total.
 fn histogram() -> impl Strategy<Value = (Vec<Bucket>, f64)> {
-    (prop::collection::vec((0.001f64..5.0, 0.0f64..1000.0), 1..12), 0.0f64..100.0).prop_map(|(raw, inf_extra)| {
-        let mut bounds: Vec<f64> = raw.iter().map(|(b, _)| (b * 1000.0).round() / 1000.0).collect();
-        bounds.sort_by(f64::total_cmp);
-        bounds.dedup();
-        let mut cum = 0.0;
-        let mut buckets: Vec<Bucket> = bounds
-            .iter()
-            .zip(raw.iter().map(|(_, c)| *c))
-            .map(|(&le, c)| {
-                cum += c;
-                Bucket { le, rate: cum }
-            })
-            .collect();
-        let total = cum + inf_extra;
-        buckets.push(Bucket { le: f64::INFINITY, rate: total });
-        (buckets, total)
-    })
+    (
+        prop::collection::vec((0.001f64..5.0, 0.0f64..1000.0), 1..12),
+        0.0f64..100.0,
+    )
+        .prop_map(|(raw, inf_extra)| {
+            let mut bounds: Vec<f64> = raw
+                .iter()
+                .map(|(b, _)| (b * 1000.0).round() / 1000.0)
+                .collect();
+            bounds.sort_by(f64::total_cmp);
+            bounds.dedup();
+            let mut cum = 0.0;
+            let mut buckets: Vec<Bucket> = bounds
+                .iter()
+                .zip(raw.iter().map(|(_, c)| *c))
+                .map(|(&le, c)| {
+                    cum += c;
+                    Bucket { le, rate: cum }
+                })
+                .collect();
+            let total = cum + inf_extra;
+            buckets.push(Bucket {
+                le: f64::INFINITY,
+                rate: total,
+            });
+            (buckets, total)
+        })
 }
 
 proptest! {

@@ -4,14 +4,25 @@ use std::process::Command;
 
 fn validate(file: &str) -> (i32, Vec<String>, String) {
     let path = format!("tests/fixtures/invalid/{file}");
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate")).args(["validate", &path]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
+        .args(["validate", &path])
+        .output()
+        .unwrap();
     let stderr = String::from_utf8(out.stderr).unwrap();
     let lines = stderr
         .lines()
         .filter(|l| l.starts_with(&path))
-        .map(|l| l.strip_prefix("tests/fixtures/invalid/").unwrap().to_string())
+        .map(|l| {
+            l.strip_prefix("tests/fixtures/invalid/")
+                .unwrap()
+                .to_string()
+        })
         .collect();
-    (out.status.code().unwrap(), lines, String::from_utf8(out.stdout).unwrap())
+    (
+        out.status.code().unwrap(),
+        lines,
+        String::from_utf8(out.stdout).unwrap(),
+    )
 }
 
 fn assert_errors(file: &str, expected: &[&str]) {
@@ -24,7 +35,9 @@ fn assert_errors(file: &str, expected: &[&str]) {
 fn objective_must_be_a_percentage_in_0_100() {
     assert_errors(
         "objective.yaml",
-        &["objective.yaml:6:18: slos[0].error.objective: must be a percentage strictly between 0 and 100, got 100"],
+        &[
+            "objective.yaml:6:18: slos[0].error.objective: must be a percentage strictly between 0 and 100, got 100",
+        ],
     );
 }
 
@@ -51,7 +64,9 @@ fn durations_must_use_prometheus_syntax() {
 fn short_window_must_be_shorter_than_long() {
     assert_errors(
         "short-long.yaml",
-        &["short-long.yaml:11:66: slos[0].matrix.error[0].short: short window 1h must be shorter than long window 5m"],
+        &[
+            "short-long.yaml:11:66: slos[0].matrix.error[0].short: short window 1h must be shorter than long window 5m",
+        ],
     );
 }
 
@@ -93,7 +108,9 @@ fn unknown_fields_are_rejected() {
 fn duplicate_slo_names_are_rejected() {
     assert_errors(
         "duplicate-slo.yaml",
-        &[r#"duplicate-slo.yaml:8:11: slos[2].name: duplicate SLO name "a" (first defined at line 4)"#],
+        &[
+            r#"duplicate-slo.yaml:8:11: slos[2].name: duplicate SLO name "a" (first defined at line 4)"#,
+        ],
     );
 }
 
@@ -102,7 +119,10 @@ fn yaml_syntax_errors_have_a_position() {
     let (code, lines, _) = validate("syntax.yaml");
     assert_eq!(code, 65);
     assert_eq!(lines.len(), 1);
-    assert!(lines[0].starts_with("syntax.yaml:6:9: YAML syntax error: "), "{lines:?}");
+    assert!(
+        lines[0].starts_with("syntax.yaml:6:9: YAML syntax error: "),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -129,8 +149,16 @@ fn every_error_of_a_file_is_listed_in_file_order() {
 
 #[test]
 fn shipped_specs_are_valid() {
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate")).args(["validate", "slo-specs"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
+        .args(["validate", "slo-specs"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 3 file(s), 3 SLO(s)"));
 }
 

@@ -55,7 +55,9 @@ pub struct PromClient {
 
 impl std::fmt::Debug for PromClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PromClient").field("url", &self.display_url).finish_non_exhaustive()
+        f.debug_struct("PromClient")
+            .field("url", &self.display_url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -66,10 +68,17 @@ enum Attempt {
 
 impl PromClient {
     pub fn new(config: ClientConfig) -> Result<PromClient, String> {
-        let url = reqwest::Url::parse(config.base_url.trim_end_matches('/'))
-            .map_err(|e| format!("invalid backend URL {:?}: {e}", redact_url(&config.base_url)))?;
+        let url = reqwest::Url::parse(config.base_url.trim_end_matches('/')).map_err(|e| {
+            format!(
+                "invalid backend URL {:?}: {e}",
+                redact_url(&config.base_url)
+            )
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("backend URL must be http:// or https://, got {:?}", redact_url(&config.base_url)));
+            return Err(format!(
+                "backend URL must be http:// or https://, got {:?}",
+                redact_url(&config.base_url)
+            ));
         }
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &config.headers {
@@ -82,7 +91,9 @@ impl PromClient {
         }
         if let Some(token) = &config.bearer_token {
             let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| "the bearer token contains characters not allowed in a header".to_string())?;
+                .map_err(|_| {
+                    "the bearer token contains characters not allowed in a header".to_string()
+                })?;
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
@@ -94,7 +105,11 @@ impl PromClient {
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         let display_url = redact_url(&config.base_url);
-        Ok(PromClient { http, config, display_url })
+        Ok(PromClient {
+            http,
+            config,
+            display_url,
+        })
     }
 
     pub fn display_url(&self) -> &str {
@@ -147,8 +162,15 @@ impl PromClient {
                 ),
                 _ => snippet(&body),
             };
-            let err = SourceError::new(format!("{shown} answered HTTP {}: {detail}", status.as_u16()));
-            return if status.is_server_error() { Attempt::Retry(err) } else { Attempt::Done(Err(err)) };
+            let err = SourceError::new(format!(
+                "{shown} answered HTTP {}: {detail}",
+                status.as_u16()
+            ));
+            return if status.is_server_error() {
+                Attempt::Retry(err)
+            } else {
+                Attempt::Done(Err(err))
+            };
         }
         let api = match parsed {
             Ok(api) => api,
@@ -186,19 +208,33 @@ impl ApiResponse {
                 self.error.as_deref().unwrap_or_default()
             )));
         }
-        let bad = |what: &str| SourceError::new(format!("could not parse the response of {shown}: {what}"));
+        let bad = |what: &str| {
+            SourceError::new(format!("could not parse the response of {shown}: {what}"))
+        };
         let data = self.data.ok_or_else(|| bad("no data"))?;
-        let result_type = data.get("resultType").and_then(Value::as_str).ok_or_else(|| bad("no resultType"))?;
+        let result_type = data
+            .get("resultType")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("no resultType"))?;
         if result_type != "vector" {
-            return Err(bad(&format!("expected a vector result, got {result_type:?}")));
+            return Err(bad(&format!(
+                "expected a vector result, got {result_type:?}"
+            )));
         }
-        let items = data.get("result").and_then(Value::as_array).ok_or_else(|| bad("no result list"))?;
+        let items = data
+            .get("result")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("no result list"))?;
         let mut samples = Vec::with_capacity(items.len());
         for item in items {
             let labels: BTreeMap<String, String> = item
                 .get("metric")
                 .and_then(Value::as_object)
-                .map(|m| m.iter().filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string()))).collect())
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                        .collect()
+                })
                 .unwrap_or_default();
             let value = item
                 .get("value")
@@ -209,13 +245,19 @@ impl ApiResponse {
                 .ok_or_else(|| bad("a sample without a [time, \"value\"] pair"))?;
             samples.push(Sample { labels, value });
         }
-        Ok(QueryResult { samples, warnings: self.warnings })
+        Ok(QueryResult {
+            samples,
+            warnings: self.warnings,
+        })
     }
 }
 
 fn transport_error(e: &reqwest::Error, shown: &str, timeout: Duration) -> SourceError {
     if e.is_timeout() {
-        return SourceError::new(format!("request to {shown} timed out after {}", humantime(timeout)));
+        return SourceError::new(format!(
+            "request to {shown} timed out after {}",
+            humantime(timeout)
+        ));
     }
     // The innermost cause ("Connection refused (os error 111)") is the useful part;
     // reqwest's own text repeats the URL with any credentials in it.
@@ -237,7 +279,11 @@ fn humantime(d: Duration) -> String {
 fn snippet(body: &str) -> String {
     let trimmed = body.trim();
     let cut: String = trimmed.chars().take(200).collect();
-    if cut.len() < trimmed.len() { format!("{cut}…") } else { cut }
+    if cut.len() < trimmed.len() {
+        format!("{cut}…")
+    } else {
+        cut
+    }
 }
 
 /// Unix seconds with millisecond precision, as the API's `time` parameter.
@@ -268,7 +314,10 @@ mod tests {
 
     #[test]
     fn redacts_credentials() {
-        assert_eq!(redact_url("http://user:pw@prom:9090/x"), "http://prom:9090/x");
+        assert_eq!(
+            redact_url("http://user:pw@prom:9090/x"),
+            "http://prom:9090/x"
+        );
         assert_eq!(redact_url("http://prom:9090/"), "http://prom:9090");
     }
 
@@ -280,12 +329,16 @@ mod tests {
 
     #[test]
     fn api_errors_and_garbage_become_source_errors() {
-        let err: ApiResponse =
-            serde_json::from_str(r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#).unwrap();
+        let err: ApiResponse = serde_json::from_str(
+            r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#,
+        )
+        .unwrap();
         let msg = err.into_result("u").unwrap_err().message;
         assert!(msg.contains("bad_data") && msg.contains("parse error"));
-        let matrix: ApiResponse =
-            serde_json::from_str(r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#).unwrap();
+        let matrix: ApiResponse = serde_json::from_str(
+            r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
+        )
+        .unwrap();
         assert!(matrix.into_result("u").is_err());
         let nan: ApiResponse = serde_json::from_str(
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]},"warnings":["w"]}"#,

@@ -24,9 +24,10 @@ pub fn dimension_query(slo: &SloSpec, dimension: Dimension, windows: &[PromDurat
             Dimension::Error => {
                 let Some(error) = &slo.error else { continue };
                 let (bad, total) = match &error.events {
-                    ErrorEvents::Selectors { bad, total } => {
-                        (format!("sum(rate({bad}[{w}]))"), format!("sum(rate({total}[{w}]))"))
-                    }
+                    ErrorEvents::Selectors { bad, total } => (
+                        format!("sum(rate({bad}[{w}]))"),
+                        format!("sum(rate({total}[{w}]))"),
+                    ),
                     ErrorEvents::Queries { bad, total } => (
                         format!("sum({})", bad.replace(WINDOW_PLACEHOLDER, w)),
                         format!("sum({})", total.replace(WINDOW_PLACEHOLDER, w)),
@@ -36,11 +37,25 @@ pub fn dimension_query(slo: &SloSpec, dimension: Dimension, windows: &[PromDurat
                 parts.push(tag(&total, &format!("total/{w}")));
             }
             Dimension::Latency => {
-                let Some(latency) = &slo.latency else { continue };
-                let bucket = latency.histogram.with_suffix("_bucket").expect("validated: has a metric name");
-                let count = latency.histogram.with_suffix("_count").expect("validated: has a metric name");
-                parts.push(tag(&format!("sum by (le) (rate({bucket}[{w}]))"), &format!("bucket/{w}")));
-                parts.push(tag(&format!("sum(rate({count}[{w}]))"), &format!("count/{w}")));
+                let Some(latency) = &slo.latency else {
+                    continue;
+                };
+                let bucket = latency
+                    .histogram
+                    .with_suffix("_bucket")
+                    .expect("validated: has a metric name");
+                let count = latency
+                    .histogram
+                    .with_suffix("_count")
+                    .expect("validated: has a metric name");
+                parts.push(tag(
+                    &format!("sum by (le) (rate({bucket}[{w}]))"),
+                    &format!("bucket/{w}"),
+                ));
+                parts.push(tag(
+                    &format!("sum(rate({count}[{w}]))"),
+                    &format!("count/{w}"),
+                ));
             }
         }
     }
@@ -61,12 +76,17 @@ pub fn decode(dimension: Dimension, windows: &[PromDuration], samples: &[Sample]
     let tagged = samples.iter().filter_map(|s| {
         let key = s.labels.get(KEY_LABEL)?;
         let (part, window) = key.split_once('/')?;
-        windows.iter().any(|w| w.as_str() == window).then_some((part, window, s))
+        windows
+            .iter()
+            .any(|w| w.as_str() == window)
+            .then_some((part, window, s))
     });
     match dimension {
         Dimension::Error => {
-            let mut out: BTreeMap<String, ErrorRates> =
-                windows.iter().map(|w| (w.to_string(), ErrorRates::default())).collect();
+            let mut out: BTreeMap<String, ErrorRates> = windows
+                .iter()
+                .map(|w| (w.to_string(), ErrorRates::default()))
+                .collect();
             for (part, window, s) in tagged {
                 let rates = out.get_mut(window).expect("window listed");
                 match part {
@@ -78,15 +98,21 @@ pub fn decode(dimension: Dimension, windows: &[PromDuration], samples: &[Sample]
             Measurement::Error(out)
         }
         Dimension::Latency => {
-            let mut out: BTreeMap<String, HistogramRates> =
-                windows.iter().map(|w| (w.to_string(), HistogramRates::default())).collect();
+            let mut out: BTreeMap<String, HistogramRates> = windows
+                .iter()
+                .map(|w| (w.to_string(), HistogramRates::default()))
+                .collect();
             for (part, window, s) in tagged {
                 let rates = out.get_mut(window).expect("window listed");
                 match part {
                     "count" => rates.count = Some(s.value),
                     "bucket" => {
                         // An unparseable `le` makes the whole window unusable, as in Prometheus.
-                        let le = s.labels.get("le").and_then(|le| parse_float(le)).unwrap_or(f64::NAN);
+                        let le = s
+                            .labels
+                            .get("le")
+                            .and_then(|le| parse_float(le))
+                            .unwrap_or(f64::NAN);
                         rates.buckets.push(Bucket { le, rate: s.value });
                     }
                     _ => {}
@@ -122,7 +148,10 @@ mod tests {
 
     #[test]
     fn decode_sorts_samples_by_tag() {
-        let w = [PromDuration::parse("5m").unwrap(), PromDuration::parse("1h").unwrap()];
+        let w = [
+            PromDuration::parse("5m").unwrap(),
+            PromDuration::parse("1h").unwrap(),
+        ];
         let sample = |key: &str, le: Option<&str>, value: f64| Sample {
             labels: [(KEY_LABEL.to_string(), key.to_string())]
                 .into_iter()
@@ -130,12 +159,16 @@ mod tests {
                 .collect(),
             value,
         };
-        let m = decode(Dimension::Latency, &w, &[
-            sample("bucket/5m", Some("0.1"), 3.0),
-            sample("bucket/5m", Some("+Inf"), 4.0),
-            sample("count/5m", None, 4.0),
-            sample("count/2h", None, 9.0),
-        ]);
+        let m = decode(
+            Dimension::Latency,
+            &w,
+            &[
+                sample("bucket/5m", Some("0.1"), 3.0),
+                sample("bucket/5m", Some("+Inf"), 4.0),
+                sample("count/5m", None, 4.0),
+                sample("count/2h", None, 9.0),
+            ],
+        );
         let Measurement::Latency(m) = m else { panic!() };
         assert_eq!(m["5m"].buckets.len(), 2);
         assert_eq!(m["5m"].count, Some(4.0));

@@ -18,7 +18,12 @@ pub fn run(args: CheckArgs) -> Result<i32> {
     };
     let client = build_client(&args.backend)?;
     let (specs, _) = load_specs(&args.specs)?;
-    if args.state.is_none() && specs.iter().flat_map(|s| &s.slos).any(|s| s.for_.millis() > 0) {
+    if args.state.is_none()
+        && specs
+            .iter()
+            .flat_map(|s| &s.slos)
+            .any(|s| s.for_.millis() > 0)
+    {
         eprintln!(
             "burnrate: note: `for` needs --state to carry its timer between runs; \
              without it, rules with `for` are reported as pending"
@@ -29,7 +34,13 @@ pub fn run(args: CheckArgs) -> Result<i32> {
         None => StateStore::default(),
     };
     let source = PrometheusSource::new(client);
-    let evals = runtime()?.block_on(evaluate_all(&source, &specs, at_ms, &mut state, args.concurrency));
+    let evals = runtime()?.block_on(evaluate_all(
+        &source,
+        &specs,
+        at_ms,
+        &mut state,
+        args.concurrency,
+    ));
 
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(render(&evals, args.format).as_bytes());
@@ -39,7 +50,10 @@ pub fn run(args: CheckArgs) -> Result<i32> {
     let mut failures: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for e in &evals {
         for err in &e.errors {
-            failures.entry(err).or_default().push(format!("{}/{}", e.service, e.slo));
+            failures
+                .entry(err)
+                .or_default()
+                .push(format!("{}/{}", e.service, e.slo));
         }
     }
     for (err, slos) in failures {
@@ -47,8 +61,9 @@ pub fn run(args: CheckArgs) -> Result<i32> {
     }
     if let Some(path) = &args.state {
         let json = serde_json::to_vec_pretty(&state).expect("state serializes");
-        write_atomic(path, &json)
-            .map_err(|e| Error::Internal(format!("cannot write --state {}: {e}", path.display())))?;
+        write_atomic(path, &json).map_err(|e| {
+            Error::Internal(format!("cannot write --state {}: {e}", path.display()))
+        })?;
     }
     if !evals.is_empty() && evals.iter().all(|e| e.all_queries_failed()) {
         return Err(Error::BackendUnavailable(format!(
@@ -56,15 +71,21 @@ pub fn run(args: CheckArgs) -> Result<i32> {
             source.client().display_url()
         )));
     }
-    Ok(Decision::combine(evals.iter().map(|e| e.decision)).exit_code())
+    Ok(Decision::overall(evals.iter().map(|e| e.decision)).exit_code())
 }
 
 fn read_state(path: &std::path::Path) -> Result<StateStore> {
     match std::fs::read(path) {
         Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Usage(format!("--state {} is not a burnrate state file: {e}", path.display()))
+            Error::Usage(format!(
+                "--state {} is not a burnrate state file: {e}",
+                path.display()
+            ))
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateStore::default()),
-        Err(e) => Err(Error::Internal(format!("cannot read --state {}: {e}", path.display()))),
+        Err(e) => Err(Error::Internal(format!(
+            "cannot read --state {}: {e}",
+            path.display()
+        ))),
     }
 }

@@ -12,12 +12,18 @@ use std::time::Duration;
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BURNRATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => {
             use std::io::IsTerminal;
-            builder.with_target(false).without_time().with_ansi(std::io::stderr().is_terminal()).try_init()
+            builder
+                .with_target(false)
+                .without_time()
+                .with_ansi(std::io::stderr().is_terminal())
+                .try_init()
         }
     };
 }
@@ -29,7 +35,11 @@ pub fn load_specs(paths: &[PathBuf]) -> Result<(Vec<ServiceSpec>, LoadReport)> {
         eprintln!("{d}");
     }
     if report.has_errors() {
-        let n = report.diagnostics.iter().filter(|d| d.severity == crate::spec::Severity::Error).count();
+        let n = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::spec::Severity::Error)
+            .count();
         eprintln!("burnrate: {n} error(s); nothing was evaluated");
         return Err(Error::InvalidSpec(n));
     }
@@ -38,27 +48,40 @@ pub fn load_specs(paths: &[PathBuf]) -> Result<(Vec<ServiceSpec>, LoadReport)> {
 }
 
 pub fn build_client(args: &BackendArgs) -> Result<PromClient> {
-    let url = args.prometheus.clone().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-        Error::Usage("no backend: pass --prometheus URL or set BURNRATE_PROMETHEUS_URL".into())
-    })?;
+    let url = args
+        .prometheus
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .ok_or_else(|| {
+            Error::Usage("no backend: pass --prometheus URL or set BURNRATE_PROMETHEUS_URL".into())
+        })?;
     let mut config = ClientConfig::new(url);
     for header in &args.headers {
         let (name, value) = header
             .split_once(':')
             .ok_or_else(|| Error::Usage("--header must look like 'Name: value'".into()))?;
-        config.headers.push((name.trim().to_string(), value.trim().to_string()));
+        config
+            .headers
+            .push((name.trim().to_string(), value.trim().to_string()));
     }
     if let Some(path) = &args.bearer_token_file {
-        let token = std::fs::read_to_string(path)
-            .map_err(|e| Error::Usage(format!("cannot read --bearer-token-file {}: {e}", path.display())))?;
+        let token = std::fs::read_to_string(path).map_err(|e| {
+            Error::Usage(format!(
+                "cannot read --bearer-token-file {}: {e}",
+                path.display()
+            ))
+        })?;
         let token = token.trim().to_string();
         if token.is_empty() {
-            return Err(Error::Usage(format!("--bearer-token-file {} is empty", path.display())));
+            return Err(Error::Usage(format!(
+                "--bearer-token-file {} is empty",
+                path.display()
+            )));
         }
         config.bearer_token = Some(token);
     }
-    let timeout = PromDuration::parse(&args.timeout)
-        .map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
+    let timeout =
+        PromDuration::parse(&args.timeout).map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
     if timeout.millis() <= 0 {
         return Err(Error::Usage("--timeout must be longer than 0".into()));
     }
@@ -77,7 +100,11 @@ pub fn parse_time(text: &str) -> std::result::Result<i64, String> {
     }
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|d| d.timestamp_millis())
-        .map_err(|_| format!("not a time: {t:?} (expected RFC 3339 like 2026-11-17T10:00:00Z, or Unix seconds)"))
+        .map_err(|_| {
+            format!(
+                "not a time: {t:?} (expected RFC 3339 like 2026-11-17T10:00:00Z, or Unix seconds)"
+            )
+        })
 }
 
 pub fn now_ms() -> i64 {
@@ -94,7 +121,10 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 /// Writes a file atomically: temp file in the same directory, fsync, rename.
 pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp{}",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),

@@ -11,7 +11,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "burnrate", version, about = "Burn-rate SLO evaluator: evaluate, decide, act, backtest")]
+#[command(
+    name = "burnrate",
+    version,
+    about = "Burn-rate SLO evaluator: evaluate, decide, act, backtest"
+)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]

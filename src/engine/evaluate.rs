@@ -46,12 +46,17 @@ pub async fn evaluate_all<S: Source>(
     state: &mut StateStore,
     concurrency: usize,
 ) -> Vec<Evaluation> {
-    let jobs: Vec<(&ServiceSpec, &SloSpec)> =
-        specs.iter().flat_map(|s| s.slos.iter().map(move |slo| (s, slo))).collect();
+    let jobs: Vec<(&ServiceSpec, &SloSpec)> = specs
+        .iter()
+        .flat_map(|s| s.slos.iter().map(move |slo| (s, slo)))
+        .collect();
     let measured: Vec<_> = futures::stream::iter(jobs.iter().map(|&(service, slo)| async move {
         futures::future::join_all(slo.dimensions().map(|dim| async move {
             let windows = windows_to_measure(slo, dim);
-            (dim, source.measure(service, slo, dim, &windows, at_ms).await)
+            (
+                dim,
+                source.measure(service, slo, dim, &windows, at_ms).await,
+            )
         }))
         .await
     }))
@@ -92,7 +97,8 @@ pub fn evaluate_slo(
         let measurement = match result {
             Ok(m) => Some(m),
             Err(e) => {
-                eval.errors.push(format!("{} SLI: {}", dim.as_str(), e.message));
+                eval.errors
+                    .push(format!("{} SLI: {}", dim.as_str(), e.message));
                 None
             }
         };
@@ -122,9 +128,11 @@ fn evaluate_dimension(
     let value_of = |w: &PromDuration| -> WindowValue {
         let seconds = w.seconds();
         match (measurement, latency) {
-            (Some(Measurement::Error(m)), None) => {
-                sli::error_window(&m.get(w.as_str()).copied().unwrap_or_default(), objective, seconds)
-            }
+            (Some(Measurement::Error(m)), None) => sli::error_window(
+                &m.get(w.as_str()).copied().unwrap_or_default(),
+                objective,
+                seconds,
+            ),
             (Some(Measurement::Latency(m)), Some(l)) => sli::latency_window(
                 m.get(w.as_str()).unwrap_or(&Default::default()),
                 l.threshold_seconds(),
@@ -146,14 +154,17 @@ fn evaluate_dimension(
             no_traffic.push(w.to_string());
         }
     }
-    let budget_remaining =
-        value_of(&slo.period).bad_ratio.map(|ratio| sli::budget_remaining(ratio, objective));
+    let budget_remaining = value_of(&slo.period)
+        .bad_ratio
+        .map(|ratio| sli::budget_remaining(ratio, objective));
     let quantile_seconds = match (measurement, latency) {
         (Some(Measurement::Latency(m)), Some(l)) => Some(
             windows
                 .iter()
                 .map(|w| {
-                    let q = m.get(w.as_str()).and_then(|h| sli::histogram_quantile(l.quantile, &h.buckets));
+                    let q = m
+                        .get(w.as_str())
+                        .and_then(|h| sli::histogram_quantile(l.quantile, &h.buckets));
                     (w.to_string(), q)
                 })
                 .collect(),
@@ -170,7 +181,12 @@ fn evaluate_dimension(
     state.retain_rules(dim.as_str(), &keys);
     for (rule, key) in rules.iter().zip(&keys) {
         let firing = rule_fires(rule, &burn, &events, slo.min_events);
-        let status = state.timers(dim.as_str(), key).step(at_ms, firing, slo.for_.millis(), slo.hold.millis());
+        let status = state.timers(dim.as_str(), key).step(
+            at_ms,
+            firing,
+            slo.for_.millis(),
+            slo.hold.millis(),
+        );
         match status {
             RuleStatus::Fired => fired.push(RuleRef::from(rule)),
             RuleStatus::Pending => pending.push(RuleRef::from(rule)),

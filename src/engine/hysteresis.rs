@@ -84,7 +84,11 @@ impl SloState {
     }
 
     pub fn timers(&mut self, dimension: &str, rule_key: &str) -> &mut RuleTimers {
-        self.rules.entry(dimension.to_string()).or_default().entry(rule_key.to_string()).or_default()
+        self.rules
+            .entry(dimension.to_string())
+            .or_default()
+            .entry(rule_key.to_string())
+            .or_default()
     }
 
     /// Drops timers of rules no longer in the spec (after an edit or reload).

@@ -50,17 +50,42 @@ mod tests {
     fn fires_at_exactly_the_threshold() {
         let r = rule(14.4, "1h", Some("5m"));
         let events = map(&[("1h", Some(1000.0))]);
-        assert!(rule_fires(&r, &map(&[("1h", Some(14.4)), ("5m", Some(14.4))]), &events, None));
-        assert!(!rule_fires(&r, &map(&[("1h", Some(14.4)), ("5m", Some(14.39))]), &events, None));
-        assert!(!rule_fires(&r, &map(&[("1h", Some(14.3)), ("5m", Some(99.0))]), &events, None));
+        assert!(rule_fires(
+            &r,
+            &map(&[("1h", Some(14.4)), ("5m", Some(14.4))]),
+            &events,
+            None
+        ));
+        assert!(!rule_fires(
+            &r,
+            &map(&[("1h", Some(14.4)), ("5m", Some(14.39))]),
+            &events,
+            None
+        ));
+        assert!(!rule_fires(
+            &r,
+            &map(&[("1h", Some(14.3)), ("5m", Some(99.0))]),
+            &events,
+            None
+        ));
     }
 
     #[test]
     fn null_windows_never_fire() {
         let r = rule(1.0, "1h", Some("5m"));
         let events = map(&[("1h", Some(1000.0))]);
-        assert!(!rule_fires(&r, &map(&[("1h", None), ("5m", Some(50.0))]), &events, None));
-        assert!(!rule_fires(&r, &map(&[("1h", Some(50.0)), ("5m", None)]), &events, None));
+        assert!(!rule_fires(
+            &r,
+            &map(&[("1h", None), ("5m", Some(50.0))]),
+            &events,
+            None
+        ));
+        assert!(!rule_fires(
+            &r,
+            &map(&[("1h", Some(50.0)), ("5m", None)]),
+            &events,
+            None
+        ));
         assert!(!rule_fires(&r, &map(&[("5m", Some(50.0))]), &events, None));
     }
 
@@ -68,8 +93,18 @@ mod tests {
     fn min_events_guards_the_long_window() {
         let r = rule(1.0, "1h", None);
         let burns = map(&[("1h", Some(5.0))]);
-        assert!(rule_fires(&r, &burns, &map(&[("1h", Some(20.0))]), Some(20.0)));
-        assert!(!rule_fires(&r, &burns, &map(&[("1h", Some(19.9))]), Some(20.0)));
+        assert!(rule_fires(
+            &r,
+            &burns,
+            &map(&[("1h", Some(20.0))]),
+            Some(20.0)
+        ));
+        assert!(!rule_fires(
+            &r,
+            &burns,
+            &map(&[("1h", Some(19.9))]),
+            Some(20.0)
+        ));
         assert!(!rule_fires(&r, &burns, &map(&[("1h", None)]), Some(20.0)));
     }
 }

@@ -45,7 +45,9 @@ pub struct SourceError {
 
 impl SourceError {
     pub fn new(message: impl Into<String>) -> SourceError {
-        SourceError { message: message.into() }
+        SourceError {
+            message: message.into(),
+        }
     }
 }
 

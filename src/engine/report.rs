@@ -70,7 +70,10 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for WindowMap<T> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a map of windows")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut access: A,
+            ) -> Result<Self::Value, A::Error> {
                 let mut map = WindowMap::new();
                 while let Some((k, v)) = access.next_entry::<String, T>()? {
                     map.insert(k, v);
@@ -153,9 +156,12 @@ pub struct Evaluation {
 
 impl Evaluation {
     pub fn dimensions(&self) -> impl Iterator<Item = (&'static str, &DimensionReport)> {
-        [("error", self.error.as_ref()), ("latency", self.latency.as_ref())]
-            .into_iter()
-            .filter_map(|(name, d)| d.map(|d| (name, d)))
+        [
+            ("error", self.error.as_ref()),
+            ("latency", self.latency.as_ref()),
+        ]
+        .into_iter()
+        .filter_map(|(name, d)| d.map(|d| (name, d)))
     }
 
     /// True when every query behind this evaluation failed (not merely returned nothing).

@@ -20,7 +20,12 @@ pub struct WindowValue {
 }
 
 impl WindowValue {
-    const MISSING: WindowValue = WindowValue { burn: None, bad_ratio: None, events: None, no_traffic: false };
+    const MISSING: WindowValue = WindowValue {
+        burn: None,
+        bad_ratio: None,
+        events: None,
+        no_traffic: false,
+    };
 
     fn from_ratio(bad_ratio: f64, total: f64, objective: f64, window_seconds: f64) -> WindowValue {
         WindowValue {
@@ -32,7 +37,12 @@ impl WindowValue {
     }
 
     fn no_traffic() -> WindowValue {
-        WindowValue { burn: Some(0.0), bad_ratio: Some(0.0), events: Some(0.0), no_traffic: true }
+        WindowValue {
+            burn: Some(0.0),
+            bad_ratio: Some(0.0),
+            events: Some(0.0),
+            no_traffic: true,
+        }
     }
 }
 
@@ -44,7 +54,9 @@ fn usable(v: Option<f64>) -> Option<f64> {
 /// means no bad events (error counters often appear only at the first error); a bad value
 /// that is present but not a number makes the window unusable.
 pub fn error_window(rates: &ErrorRates, objective: f64, window_seconds: f64) -> WindowValue {
-    let Some(total) = usable(rates.total) else { return WindowValue::MISSING };
+    let Some(total) = usable(rates.total) else {
+        return WindowValue::MISSING;
+    };
     if total == 0.0 {
         return WindowValue::no_traffic();
     }
@@ -58,19 +70,31 @@ pub fn error_window(rates: &ErrorRates, objective: f64, window_seconds: f64) -> 
 
 /// Latency SLI: share of requests slower than `threshold`:
 /// `1 - good(threshold) / sum(rate(H_count[w]))`.
-pub fn latency_window(h: &HistogramRates, threshold: f64, objective: f64, window_seconds: f64) -> WindowValue {
-    let Some(total) = usable(h.count) else { return WindowValue::MISSING };
+pub fn latency_window(
+    h: &HistogramRates,
+    threshold: f64,
+    objective: f64,
+    window_seconds: f64,
+) -> WindowValue {
+    let Some(total) = usable(h.count) else {
+        return WindowValue::MISSING;
+    };
     if total == 0.0 {
         return WindowValue::no_traffic();
     }
-    let Some(good) = good_at(&h.buckets, threshold) else { return WindowValue::MISSING };
+    let Some(good) = good_at(&h.buckets, threshold) else {
+        return WindowValue::MISSING;
+    };
     WindowValue::from_ratio(1.0 - good / total, total, objective, window_seconds)
 }
 
 /// Buckets sorted by bound with equal bounds summed (as `histogram_quantile` coalesces them),
 /// or `None` if any rate is not a finite non-negative number.
 pub fn normalize(buckets: &[Bucket]) -> Option<Vec<Bucket>> {
-    if buckets.iter().any(|b| b.le.is_nan() || !b.rate.is_finite() || b.rate < 0.0) {
+    if buckets
+        .iter()
+        .any(|b| b.le.is_nan() || !b.rate.is_finite() || b.rate < 0.0)
+    {
         return None;
     }
     let mut sorted = buckets.to_vec();
@@ -143,7 +167,10 @@ pub fn histogram_quantile(q: f64, buckets: &[Bucket]) -> Option<f64> {
     }
     let mut rank = q * observations;
     let last = buckets.len() - 1;
-    let b = buckets[..last].iter().position(|x| x.rate >= rank).unwrap_or(last);
+    let b = buckets[..last]
+        .iter()
+        .position(|x| x.rate >= rank)
+        .unwrap_or(last);
     if b == last {
         return Some(buckets[last - 1].le);
     }
@@ -177,25 +204,72 @@ mod tests {
 
     #[test]
     fn error_window_cases() {
-        let w = error_window(&ErrorRates { bad: Some(1.0), total: Some(100.0) }, 0.99, 60.0);
+        let w = error_window(
+            &ErrorRates {
+                bad: Some(1.0),
+                total: Some(100.0),
+            },
+            0.99,
+            60.0,
+        );
         assert!((w.burn.unwrap() - 1.0).abs() < 1e-12);
         assert_eq!(w.events, Some(6000.0));
-        let missing_bad = error_window(&ErrorRates { bad: None, total: Some(5.0) }, 0.999, 60.0);
+        let missing_bad = error_window(
+            &ErrorRates {
+                bad: None,
+                total: Some(5.0),
+            },
+            0.999,
+            60.0,
+        );
         assert_eq!(missing_bad.burn, Some(0.0));
         assert!(!missing_bad.no_traffic);
-        let quiet = error_window(&ErrorRates { bad: None, total: Some(0.0) }, 0.999, 60.0);
+        let quiet = error_window(
+            &ErrorRates {
+                bad: None,
+                total: Some(0.0),
+            },
+            0.999,
+            60.0,
+        );
         assert_eq!((quiet.burn, quiet.no_traffic), (Some(0.0), true));
-        let absent = error_window(&ErrorRates { bad: Some(3.0), total: None }, 0.999, 60.0);
+        let absent = error_window(
+            &ErrorRates {
+                bad: Some(3.0),
+                total: None,
+            },
+            0.999,
+            60.0,
+        );
         assert_eq!(absent.burn, None);
-        let nan = error_window(&ErrorRates { bad: Some(f64::NAN), total: Some(3.0) }, 0.999, 60.0);
+        let nan = error_window(
+            &ErrorRates {
+                bad: Some(f64::NAN),
+                total: Some(3.0),
+            },
+            0.999,
+            60.0,
+        );
         assert_eq!(nan.burn, None);
-        let nan_total = error_window(&ErrorRates { bad: Some(1.0), total: Some(f64::NAN) }, 0.999, 60.0);
+        let nan_total = error_window(
+            &ErrorRates {
+                bad: Some(1.0),
+                total: Some(f64::NAN),
+            },
+            0.999,
+            60.0,
+        );
         assert_eq!(nan_total.burn, None);
     }
 
     #[test]
     fn good_at_bound_and_interpolated() {
-        let buckets = [b(0.1, 50.0), b(0.25, 80.0), b(0.5, 90.0), b(f64::INFINITY, 100.0)];
+        let buckets = [
+            b(0.1, 50.0),
+            b(0.25, 80.0),
+            b(0.5, 90.0),
+            b(f64::INFINITY, 100.0),
+        ];
         assert_eq!(good_at(&buckets, 0.25), Some(80.0));
         // 0.3 is 1/5 of the way from 0.25 to 0.5.
         assert!((good_at(&buckets, 0.3).unwrap() - 82.0).abs() < 1e-9);
@@ -213,22 +287,43 @@ mod tests {
 
     #[test]
     fn latency_window_uses_count_as_total() {
-        let h = HistogramRates { buckets: vec![b(0.2, 99.0), b(f64::INFINITY, 100.0)], count: Some(100.0) };
+        let h = HistogramRates {
+            buckets: vec![b(0.2, 99.0), b(f64::INFINITY, 100.0)],
+            count: Some(100.0),
+        };
         let w = latency_window(&h, 0.2, 0.99, 300.0);
-        assert!((w.burn.unwrap() - 1.0).abs() < 1e-9, "P99 exactly at the threshold is burn 1");
-        let empty = HistogramRates { buckets: vec![], count: Some(3.0) };
+        assert!(
+            (w.burn.unwrap() - 1.0).abs() < 1e-9,
+            "P99 exactly at the threshold is burn 1"
+        );
+        let empty = HistogramRates {
+            buckets: vec![],
+            count: Some(3.0),
+        };
         assert_eq!(latency_window(&empty, 0.2, 0.99, 300.0).burn, None);
     }
 
     #[test]
     fn quantile_matches_prometheus_rules() {
-        let buckets = [b(0.1, 50.0), b(0.2, 90.0), b(0.4, 100.0), b(f64::INFINITY, 100.0)];
+        let buckets = [
+            b(0.1, 50.0),
+            b(0.2, 90.0),
+            b(0.4, 100.0),
+            b(f64::INFINITY, 100.0),
+        ];
         // rank 95 falls in (0.2, 0.4]: 0.2 + 0.2 * (5/10)
         assert!((histogram_quantile(0.95, &buckets).unwrap() - 0.3).abs() < 1e-12);
         // all in +Inf: the highest finite bound
         let high = [b(0.1, 0.0), b(f64::INFINITY, 10.0)];
         assert_eq!(histogram_quantile(0.99, &high), Some(0.1));
-        assert_eq!(histogram_quantile(0.99, &[b(0.1, 0.0), b(f64::INFINITY, 0.0)]), None);
-        assert_eq!(histogram_quantile(0.99, &[b(0.1, 1.0)]), None, "no +Inf bucket");
+        assert_eq!(
+            histogram_quantile(0.99, &[b(0.1, 0.0), b(f64::INFINITY, 0.0)]),
+            None
+        );
+        assert_eq!(
+            histogram_quantile(0.99, &[b(0.1, 1.0)]),
+            None,
+            "no +Inf bucket"
+        );
     }
 }

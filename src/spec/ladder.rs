@@ -11,7 +11,13 @@ const DAY: i64 = 24 * HOUR;
 
 /// (budget share, long, short, decision for errors, decision for latency)
 const STEPS: [(f64, i64, i64, Decision, Decision); 3] = [
-    (0.02, HOUR, 5 * MINUTE, Decision::CircuitBreak, Decision::CircuitBreak),
+    (
+        0.02,
+        HOUR,
+        5 * MINUTE,
+        Decision::CircuitBreak,
+        Decision::CircuitBreak,
+    ),
     (0.05, 6 * HOUR, 30 * MINUTE, Decision::Warn, Decision::Scale),
     (0.10, 3 * DAY, 6 * HOUR, Decision::Warn, Decision::Warn),
 ];
@@ -50,7 +56,10 @@ mod tests {
             .collect();
         assert_eq!(spelled, [("1h", "5m"), ("6h", "30m"), ("3d", "6h")]);
         assert_eq!(rules[1].decision, Decision::Scale);
-        assert_eq!(default_rules(Dimension::Error, &period)[1].decision, Decision::Warn);
+        assert_eq!(
+            default_rules(Dimension::Error, &period)[1].decision,
+            Decision::Warn
+        );
     }
 
     #[test]

@@ -58,7 +58,9 @@ pub struct LoadReport {
 
 impl LoadReport {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
     }
 }
 
@@ -73,7 +75,9 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
                     report.diagnostics.append(&mut diags);
                     report.specs.extend(spec);
                 }
-                Err(e) => report.diagnostics.push(file_error(&file, format!("cannot read: {e}"))),
+                Err(e) => report
+                    .diagnostics
+                    .push(file_error(&file, format!("cannot read: {e}"))),
             }
         }
     }
@@ -106,12 +110,18 @@ fn expand(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
             p.is_file()
-                && matches!(p.extension().and_then(|e| e.to_str()), Some("yaml") | Some("yml"))
+                && matches!(
+                    p.extension().and_then(|e| e.to_str()),
+                    Some("yaml") | Some("yml")
+                )
         })
         .collect();
     files.sort();
     if files.is_empty() {
-        diagnostics.push(file_error(path, "no *.yaml or *.yml files in this directory".into()));
+        diagnostics.push(file_error(
+            path,
+            "no *.yaml or *.yml files in this directory".into(),
+        ));
     }
     files
 }
@@ -143,11 +153,17 @@ fn check_unique_across_files(report: &mut LoadReport) {
 
 /// Loads one file's text. The spec is returned only when there was no error.
 pub fn load_str(file: &Path, text: &str) -> (Option<ServiceSpec>, Vec<Diagnostic>) {
-    let mut cx = Checker { file: file.to_path_buf(), diagnostics: Vec::new() };
+    let mut cx = Checker {
+        file: file.to_path_buf(),
+        diagnostics: Vec::new(),
+    };
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
         Ok(None) => {
-            cx.diagnostics.push(file_error(file, "empty file: expected a burnrate/v1 spec".into()));
+            cx.diagnostics.push(file_error(
+                file,
+                "empty file: expected a burnrate/v1 spec".into(),
+            ));
             return (None, cx.diagnostics);
         }
         Err(e) => {
@@ -157,13 +173,21 @@ pub fn load_str(file: &Path, text: &str) -> (Option<ServiceSpec>, Vec<Diagnostic
     };
     let spec = cx.service(&root);
     // Sections are checked in dependency order; report in file order.
-    cx.diagnostics.sort_by_key(|d| d.pos.map(|p| (p.line, p.col)));
+    cx.diagnostics
+        .sort_by_key(|d| d.pos.map(|p| (p.line, p.col)));
     let has_errors = cx.diagnostics.iter().any(|d| d.severity == Severity::Error);
     (if has_errors { None } else { spec }, cx.diagnostics)
 }
 
-const RESERVED_LABELS: [&str; 7] =
-    ["service", "slo", "dimension", "decision", "window", "alertname", "le"];
+const RESERVED_LABELS: [&str; 7] = [
+    "service",
+    "slo",
+    "dimension",
+    "decision",
+    "window",
+    "alertname",
+    "le",
+];
 
 struct Checker {
     file: PathBuf,
@@ -179,7 +203,10 @@ struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     fn get(&self, key: &str) -> Option<&'a Node> {
-        self.entries.get(key).copied().filter(|n| !matches!(n.value, Value::Null))
+        self.entries
+            .get(key)
+            .copied()
+            .filter(|n| !matches!(n.value, Value::Null))
     }
 
     fn field(&self, key: &str) -> String {
@@ -188,7 +215,11 @@ impl<'a> Fields<'a> {
 }
 
 fn join(path: &str, key: &str) -> String {
-    if path.is_empty() { key.to_string() } else { format!("{path}.{key}") }
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 impl Checker {
@@ -213,10 +244,18 @@ impl Checker {
     /// Reads a mapping, reporting keys outside `allowed` and keys given twice.
     fn fields<'a>(&mut self, node: &'a Node, path: &str, allowed: &[&str]) -> Option<Fields<'a>> {
         let Value::Map(entries) = &node.value else {
-            self.error(node.pos, path, format!("expected a mapping, got {}", node.kind_name()));
+            self.error(
+                node.pos,
+                path,
+                format!("expected a mapping, got {}", node.kind_name()),
+            );
             return None;
         };
-        let mut fields = Fields { pos: node.pos, path: path.to_string(), entries: BTreeMap::new() };
+        let mut fields = Fields {
+            pos: node.pos,
+            path: path.to_string(),
+            entries: BTreeMap::new(),
+        };
         for (key, value) in entries {
             let Some(name) = key.as_scalar() else {
                 self.error(key.pos, path, "mapping keys must be plain strings");
@@ -253,7 +292,11 @@ impl Checker {
                 None
             }
             None => {
-                self.error(node.pos, field, format!("expected a string, got {}", node.kind_name()));
+                self.error(
+                    node.pos,
+                    field,
+                    format!("expected a string, got {}", node.kind_name()),
+                );
                 None
             }
         }
@@ -261,7 +304,10 @@ impl Checker {
 
     fn number(&mut self, node: &Node, field: &str) -> Option<f64> {
         match &node.value {
-            Value::Scalar { text, quoted: false } => match text.trim().parse::<f64>() {
+            Value::Scalar {
+                text,
+                quoted: false,
+            } => match text.trim().parse::<f64>() {
                 Ok(v) if v.is_finite() => Some(v),
                 _ => {
                     self.error(node.pos, field, format!("expected a number, got {text:?}"));
@@ -269,11 +315,19 @@ impl Checker {
                 }
             },
             Value::Scalar { text, quoted: true } => {
-                self.error(node.pos, field, format!("expected a number, got the string {text:?}"));
+                self.error(
+                    node.pos,
+                    field,
+                    format!("expected a number, got the string {text:?}"),
+                );
                 None
             }
             _ => {
-                self.error(node.pos, field, format!("expected a number, got {}", node.kind_name()));
+                self.error(
+                    node.pos,
+                    field,
+                    format!("expected a number, got {}", node.kind_name()),
+                );
                 None
             }
         }
@@ -317,7 +371,10 @@ impl Checker {
             Err(e) => {
                 let quote = matches!(&node.value, Value::Scalar { quoted: true, .. });
                 let col = node.pos.col + e.offset + usize::from(quote);
-                let pos = Pos { line: node.pos.line, col };
+                let pos = Pos {
+                    line: node.pos.line,
+                    col,
+                };
                 self.error(pos, field, format!("not a PromQL selector: {}", e.message));
                 None
             }
@@ -330,20 +387,35 @@ impl Checker {
             && let Some(v) = self.string(node, "apiVersion")
             && v != API_VERSION
         {
-            self.error(node.pos, "apiVersion", format!("must be {API_VERSION:?}, got {v:?}"));
+            self.error(
+                node.pos,
+                "apiVersion",
+                format!("must be {API_VERSION:?}, got {v:?}"),
+            );
         }
-        let service = self.required(&f, "service").and_then(|n| self.string(n, "service"));
+        let service = self
+            .required(&f, "service")
+            .and_then(|n| self.string(n, "service"));
         let labels = match f.get("labels") {
             Some(node) => self.labels(node),
             None => Some(BTreeMap::new()),
         };
         let slos = self.required(&f, "slos").and_then(|n| self.slos(n));
-        Some(ServiceSpec { file: self.file.clone(), service: service?, labels: labels?, slos: slos? })
+        Some(ServiceSpec {
+            file: self.file.clone(),
+            service: service?,
+            labels: labels?,
+            slos: slos?,
+        })
     }
 
     fn labels(&mut self, node: &Node) -> Option<BTreeMap<String, String>> {
         let Value::Map(entries) = &node.value else {
-            self.error(node.pos, "labels", format!("expected a mapping, got {}", node.kind_name()));
+            self.error(
+                node.pos,
+                "labels",
+                format!("expected a mapping, got {}", node.kind_name()),
+            );
             return None;
         };
         let mut labels = BTreeMap::new();
@@ -352,14 +424,26 @@ impl Checker {
             let name = key.as_scalar().unwrap_or_default().to_string();
             let field = format!("labels.{name}");
             if !is_label_name(&name) || name.starts_with("__") {
-                self.error(key.pos, &field, "not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)");
+                self.error(
+                    key.pos,
+                    &field,
+                    "not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)",
+                );
                 ok = false;
             } else if RESERVED_LABELS.contains(&name.as_str()) {
-                self.error(key.pos, &field, "is set by burnrate itself; choose another label name");
+                self.error(
+                    key.pos,
+                    &field,
+                    "is set by burnrate itself; choose another label name",
+                );
                 ok = false;
             }
             let Some(text) = value.as_scalar() else {
-                self.error(value.pos, &field, format!("expected a string, got {}", value.kind_name()));
+                self.error(
+                    value.pos,
+                    &field,
+                    format!("expected a string, got {}", value.kind_name()),
+                );
                 ok = false;
                 continue;
             };
@@ -373,7 +457,11 @@ impl Checker {
 
     fn slos(&mut self, node: &Node) -> Option<Vec<SloSpec>> {
         let Value::Seq(items) = &node.value else {
-            self.error(node.pos, "slos", format!("expected a list, got {}", node.kind_name()));
+            self.error(
+                node.pos,
+                "slos",
+                format!("expected a list, got {}", node.kind_name()),
+            );
             return None;
         };
         if items.is_empty() {
@@ -393,21 +481,42 @@ impl Checker {
         ok.then_some(slos)
     }
 
-    fn slo(&mut self, node: &Node, path: &str, names: &mut HashMap<String, usize>) -> Option<SloSpec> {
+    fn slo(
+        &mut self,
+        node: &Node,
+        path: &str,
+        names: &mut HashMap<String, usize>,
+    ) -> Option<SloSpec> {
         let f = self.fields(
             node,
             path,
-            &["name", "description", "period", "min_events", "error", "latency", "matrix", "for", "hold"],
+            &[
+                "name",
+                "description",
+                "period",
+                "min_events",
+                "error",
+                "latency",
+                "matrix",
+                "for",
+                "hold",
+            ],
         )?;
         let name = self.required(&f, "name").and_then(|n| {
             let name = self.string(n, &f.field("name"))?;
             if let Some(first) = names.insert(name.clone(), n.pos.line) {
-                self.error(n.pos, &f.field("name"), format!("duplicate SLO name {name:?} (first defined at line {first})"));
+                self.error(
+                    n.pos,
+                    &f.field("name"),
+                    format!("duplicate SLO name {name:?} (first defined at line {first})"),
+                );
                 return None;
             }
             Some(name)
         });
-        let description = f.get("description").and_then(|n| self.string(n, &f.field("description")));
+        let description = f
+            .get("description")
+            .and_then(|n| self.string(n, &f.field("description")));
         let period = match f.get("period") {
             Some(n) => self.duration(n, &f.field("period")).and_then(|d| {
                 if d.millis() <= 0 {
@@ -437,20 +546,33 @@ impl Checker {
         let error_node = f.get("error");
         let latency_node = f.get("latency");
         if error_node.is_none() && latency_node.is_none() {
-            self.error(f.pos, path, "an SLO needs an `error` or a `latency` section (or both)");
+            self.error(
+                f.pos,
+                path,
+                "an SLO needs an `error` or a `latency` section (or both)",
+            );
         }
         // A matrix section for a dimension the SLO does not have is a mistake worth naming.
         if let Some(Some(m)) = &matrix {
-            for (dim, present) in [(Dimension::Error, error_node.is_some()), (Dimension::Latency, latency_node.is_some())] {
+            for (dim, present) in [
+                (Dimension::Error, error_node.is_some()),
+                (Dimension::Latency, latency_node.is_some()),
+            ] {
                 if let Some((pos, _)) = m.get(&dim)
                     && !present
                 {
                     let field = format!("{}.{}", f.field("matrix"), dim.as_str());
-                    self.error(*pos, &field, format!("the SLO has no `{}` section", dim.as_str()));
+                    self.error(
+                        *pos,
+                        &field,
+                        format!("the SLO has no `{}` section", dim.as_str()),
+                    );
                 }
             }
         }
-        let period_for_ladder = period.clone().unwrap_or_else(|| PromDuration::from_millis(30 * 86_400_000));
+        let period_for_ladder = period
+            .clone()
+            .unwrap_or_else(|| PromDuration::from_millis(30 * 86_400_000));
         let mut rules_for = |dim: Dimension| -> Option<Vec<Rule>> {
             match &mut matrix {
                 Some(None) => None,
@@ -467,11 +589,17 @@ impl Checker {
         let error = error_node.map(|n| self.error_sli(n, &f.field("error")));
         let latency = latency_node.map(|n| self.latency_sli(n, &f.field("latency")));
         let error = match error {
-            Some(sli) => Some(ErrorSli { matrix: error_rules?, ..sli? }),
+            Some(sli) => Some(ErrorSli {
+                matrix: error_rules?,
+                ..sli?
+            }),
             None => None,
         };
         let latency = match latency {
-            Some(sli) => Some(LatencySli { matrix: latency_rules?, ..sli? }),
+            Some(sli) => Some(LatencySli {
+                matrix: latency_rules?,
+                ..sli?
+            }),
             None => None,
         };
         if error.is_none() && latency.is_none() {
@@ -498,7 +626,11 @@ impl Checker {
 
     /// Parses `matrix:`; per dimension the position of its key and its rules (None on error).
     #[allow(clippy::type_complexity)]
-    fn matrix(&mut self, node: &Node, path: &str) -> Option<HashMap<Dimension, (Pos, Option<Vec<Rule>>)>> {
+    fn matrix(
+        &mut self,
+        node: &Node,
+        path: &str,
+    ) -> Option<HashMap<Dimension, (Pos, Option<Vec<Rule>>)>> {
         let f = self.fields(node, path, &["error", "latency"])?;
         let mut out = HashMap::new();
         for dim in Dimension::ALL {
@@ -512,7 +644,11 @@ impl Checker {
 
     fn rules(&mut self, node: &Node, path: &str) -> Option<Vec<Rule>> {
         let Value::Seq(items) = &node.value else {
-            self.error(node.pos, path, format!("expected a list of rules, got {}", node.kind_name()));
+            self.error(
+                node.pos,
+                path,
+                format!("expected a list of rules, got {}", node.kind_name()),
+            );
             return None;
         };
         if items.is_empty() {
@@ -537,7 +673,11 @@ impl Checker {
             match Decision::parse(&text).filter(|d| Decision::ACTIONS.contains(d)) {
                 Some(d) => Some(d),
                 None => {
-                    self.error(n.pos, &f.field("decision"), format!("must be warn, scale or circuit_break, got {text:?}"));
+                    self.error(
+                        n.pos,
+                        &f.field("decision"),
+                        format!("must be warn, scale or circuit_break, got {text:?}"),
+                    );
                     None
                 }
             }
@@ -545,34 +685,57 @@ impl Checker {
         let burn = self.required(&f, "burn").and_then(|n| {
             let v = self.number(n, &f.field("burn"))?;
             if v <= 0.0 {
-                self.error(n.pos, &f.field("burn"), format!("must be greater than 0, got {v}"));
+                self.error(
+                    n.pos,
+                    &f.field("burn"),
+                    format!("must be greater than 0, got {v}"),
+                );
                 return None;
             }
             Some(v)
         });
-        let long = self.required(&f, "long").and_then(|n| self.window(n, &f.field("long")));
+        let long = self
+            .required(&f, "long")
+            .and_then(|n| self.window(n, &f.field("long")));
         let short = match f.get("short") {
             Some(n) => {
                 let short = self.window(n, &f.field("short"));
                 if let (Some(s), Some(l)) = (&short, &long)
                     && s.millis() >= l.millis()
                 {
-                    self.error(n.pos, &f.field("short"), format!("short window {s} must be shorter than long window {l}"));
+                    self.error(
+                        n.pos,
+                        &f.field("short"),
+                        format!("short window {s} must be shorter than long window {l}"),
+                    );
                     return None;
                 }
                 Some(short?)
             }
             None => None,
         };
-        Some(Rule { decision: decision?, burn: burn?, long: long?, short })
+        Some(Rule {
+            decision: decision?,
+            burn: burn?,
+            long: long?,
+            short,
+        })
     }
 
     fn error_sli(&mut self, node: &Node, path: &str) -> Option<ErrorSli> {
-        let f = self.fields(node, path, &["objective", "bad", "total", "bad_query", "total_query"])?;
+        let f = self.fields(
+            node,
+            path,
+            &["objective", "bad", "total", "bad_query", "total_query"],
+        )?;
         let objective = self.required(&f, "objective").and_then(|n| {
             let v = self.number(n, &f.field("objective"))?;
             if !(v > 0.0 && v < 100.0) {
-                self.error(n.pos, &f.field("objective"), format!("must be a percentage strictly between 0 and 100, got {v}"));
+                self.error(
+                    n.pos,
+                    &f.field("objective"),
+                    format!("must be a percentage strictly between 0 and 100, got {v}"),
+                );
                 return None;
             }
             // Percent to ratio without float noise: 99.9 becomes 0.999, not 0.9990000000000001.
@@ -581,18 +744,40 @@ impl Checker {
         let has_selectors = f.get("bad").is_some() || f.get("total").is_some();
         let has_queries = f.get("bad_query").is_some() || f.get("total_query").is_some();
         let events = if has_selectors && has_queries {
-            self.error(f.pos, path, "use either `bad`/`total` selectors or `bad_query`/`total_query`, not both");
+            self.error(
+                f.pos,
+                path,
+                "use either `bad`/`total` selectors or `bad_query`/`total_query`, not both",
+            );
             None
         } else if has_queries {
-            let bad = self.required(&f, "bad_query").and_then(|n| self.query(n, &f.field("bad_query")));
-            let total = self.required(&f, "total_query").and_then(|n| self.query(n, &f.field("total_query")));
-            Some(ErrorEvents::Queries { bad: bad?, total: total? })
+            let bad = self
+                .required(&f, "bad_query")
+                .and_then(|n| self.query(n, &f.field("bad_query")));
+            let total = self
+                .required(&f, "total_query")
+                .and_then(|n| self.query(n, &f.field("total_query")));
+            Some(ErrorEvents::Queries {
+                bad: bad?,
+                total: total?,
+            })
         } else {
-            let bad = self.required(&f, "bad").and_then(|n| self.selector(n, &f.field("bad")));
-            let total = self.required(&f, "total").and_then(|n| self.selector(n, &f.field("total")));
-            Some(ErrorEvents::Selectors { bad: bad?, total: total? })
+            let bad = self
+                .required(&f, "bad")
+                .and_then(|n| self.selector(n, &f.field("bad")));
+            let total = self
+                .required(&f, "total")
+                .and_then(|n| self.selector(n, &f.field("total")));
+            Some(ErrorEvents::Selectors {
+                bad: bad?,
+                total: total?,
+            })
         };
-        Some(ErrorSli { objective: objective?, events: events?, matrix: Vec::new() })
+        Some(ErrorSli {
+            objective: objective?,
+            events: events?,
+            matrix: Vec::new(),
+        })
     }
 
     fn query(&mut self, node: &Node, field: &str) -> Option<String> {
@@ -603,7 +788,10 @@ impl Checker {
         }
         if let Err((offset, message)) = check_brackets(&text) {
             let quote = matches!(&node.value, Value::Scalar { quoted: true, .. });
-            let pos = Pos { line: node.pos.line, col: node.pos.col + offset + usize::from(quote) };
+            let pos = Pos {
+                line: node.pos.line,
+                col: node.pos.col + offset + usize::from(quote),
+            };
             self.error(pos, field, message);
             return None;
         }
@@ -615,12 +803,25 @@ impl Checker {
         let histogram = self.required(&f, "histogram").and_then(|n| {
             let sel = self.selector(n, &f.field("histogram"))?;
             if sel.metric.is_none() {
-                self.error(n.pos, &f.field("histogram"), "needs the histogram's base metric name (without _bucket)");
+                self.error(
+                    n.pos,
+                    &f.field("histogram"),
+                    "needs the histogram's base metric name (without _bucket)",
+                );
                 return None;
             }
             let name = sel.metric.as_deref().unwrap_or_default();
-            if let Some(base) = ["_bucket", "_count", "_sum"].iter().find_map(|s| name.strip_suffix(s)) {
-                self.error(n.pos, &f.field("histogram"), format!("give the base name {base:?}: burnrate appends _bucket and _count itself"));
+            if let Some(base) = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| name.strip_suffix(s))
+            {
+                self.error(
+                    n.pos,
+                    &f.field("histogram"),
+                    format!(
+                        "give the base name {base:?}: burnrate appends _bucket and _count itself"
+                    ),
+                );
                 return None;
             }
             Some(sel)
@@ -628,7 +829,11 @@ impl Checker {
         let quantile = self.required(&f, "quantile").and_then(|n| {
             let v = self.number(n, &f.field("quantile"))?;
             if !(v > 0.0 && v < 1.0) {
-                self.error(n.pos, &f.field("quantile"), format!("must be strictly between 0 and 1, got {v}"));
+                self.error(
+                    n.pos,
+                    &f.field("quantile"),
+                    format!("must be strictly between 0 and 1, got {v}"),
+                );
                 return None;
             }
             Some(v)
@@ -641,7 +846,12 @@ impl Checker {
             }
             Some(d)
         });
-        Some(LatencySli { histogram: histogram?, quantile: quantile?, threshold: threshold?, matrix: Vec::new() })
+        Some(LatencySli {
+            histogram: histogram?,
+            quantile: quantile?,
+            threshold: threshold?,
+            matrix: Vec::new(),
+        })
     }
 }
 

@@ -129,7 +129,9 @@ impl SloSpec {
     }
 
     pub fn dimensions(&self) -> impl Iterator<Item = Dimension> + '_ {
-        Dimension::ALL.into_iter().filter(|d| self.objective(*d).is_some())
+        Dimension::ALL
+            .into_iter()
+            .filter(|d| self.objective(*d).is_some())
     }
 
     /// Every window a dimension's matrix uses, in order of length (then spelling), each once.
@@ -142,7 +144,11 @@ impl SloSpec {
                 }
             }
         }
-        windows.sort_by(|a, b| a.millis().cmp(&b.millis()).then_with(|| a.as_str().cmp(b.as_str())));
+        windows.sort_by(|a, b| {
+            a.millis()
+                .cmp(&b.millis())
+                .then_with(|| a.as_str().cmp(b.as_str()))
+        });
         windows
     }
 }

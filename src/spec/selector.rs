@@ -26,7 +26,16 @@ const NAME_LABEL: &str = "__name__";
 /// Words the Prometheus 2.42 lexer turns into tokens that cannot start a vector selector
 /// (compared case-insensitively). Other keywords (`sum`, `by`, `offset`, `start`, ...) are
 /// accepted as bare metric names by its grammar, so they are accepted here too.
-const RESERVED_METRIC_NAMES: &[&str] = &["atan2", "bool", "group_left", "group_right", "ignoring", "on", "inf", "nan"];
+const RESERVED_METRIC_NAMES: &[&str] = &[
+    "atan2",
+    "bool",
+    "group_left",
+    "group_right",
+    "ignoring",
+    "on",
+    "inf",
+    "nan",
+];
 
 const ALLOWED_OPS: &str = r#""=", "!=", "=~" or "!~""#;
 
@@ -76,7 +85,11 @@ pub struct Matcher {
 
 impl Matcher {
     pub fn new(label: impl Into<String>, op: MatchOp, value: impl Into<String>) -> Self {
-        Matcher { label: label.into(), op, value: value.into() }
+        Matcher {
+            label: label.into(),
+            op,
+            value: value.into(),
+        }
     }
 }
 
@@ -110,7 +123,10 @@ pub struct SelectorError {
 
 impl SelectorError {
     fn new(offset: usize, message: impl Into<String>) -> Self {
-        SelectorError { offset, message: message.into() }
+        SelectorError {
+            offset,
+            message: message.into(),
+        }
     }
 }
 
@@ -118,7 +134,11 @@ impl SelectorError {
 /// reject and anything that is more than a plain selector (ranges, `offset`, `@`,
 /// operators, functions).
 pub fn parse_selector(input: &str) -> Result<Selector, SelectorError> {
-    Parser { chars: input.chars().collect(), pos: 0 }.parse()
+    Parser {
+        chars: input.chars().collect(),
+        pos: 0,
+    }
+    .parse()
 }
 
 impl FromStr for Selector {
@@ -163,7 +183,10 @@ impl Selector {
     /// matchers, if any, are kept unchanged.
     pub fn with_suffix(&self, suffix: &str) -> Option<Selector> {
         let metric = self.metric.as_ref()?;
-        Some(Selector { metric: Some(format!("{metric}{suffix}")), matchers: self.matchers.clone() })
+        Some(Selector {
+            metric: Some(format!("{metric}{suffix}")),
+            matchers: self.matchers.clone(),
+        })
     }
 }
 
@@ -219,7 +242,12 @@ impl Parser {
             return "end of input".to_string();
         };
         let run = |pred: fn(char) -> bool| -> String {
-            let text: String = self.chars[at..].iter().copied().take_while(|&c| pred(c)).take(24).collect();
+            let text: String = self.chars[at..]
+                .iter()
+                .copied()
+                .take_while(|&c| pred(c))
+                .take(24)
+                .collect();
             quote(&text)
         };
         match c {
@@ -232,7 +260,10 @@ impl Parser {
     }
 
     fn expected(&self, what: &str) -> SelectorError {
-        SelectorError::new(self.pos, format!("expected {what}, found {}", self.describe(self.pos)))
+        SelectorError::new(
+            self.pos,
+            format!("expected {what}, found {}", self.describe(self.pos)),
+        )
     }
 
     fn parse(mut self) -> Result<Selector, SelectorError> {
@@ -292,13 +323,17 @@ impl Parser {
                 ));
             }
         } else if matchers.iter().all(|m| m.matches_empty) {
-            return Err(SelectorError::new(braces_at, "vector selector must contain at least one non-empty matcher"));
+            return Err(SelectorError::new(
+                braces_at,
+                "vector selector must contain at least one non-empty matcher",
+            ));
         }
 
         let mut matchers: Vec<Matcher> = matchers.into_iter().map(|m| m.matcher).collect();
         if metric.is_none() {
-            let named =
-                matchers.iter().position(|m| m.label == NAME_LABEL && m.op == MatchOp::Equal && !m.value.is_empty());
+            let named = matchers.iter().position(|m| {
+                m.label == NAME_LABEL && m.op == MatchOp::Equal && !m.value.is_empty()
+            });
             metric = named.map(|i| matchers.remove(i).value);
         }
         Ok(Selector { metric, matchers })
@@ -343,11 +378,18 @@ impl Parser {
             "!=" => MatchOp::NotEqual,
             "=~" => MatchOp::RegexMatch,
             "!~" => MatchOp::RegexNoMatch,
-            "" => return Err(self.expected(&format!("matching operator {ALLOWED_OPS} after label {label}"))),
+            "" => {
+                return Err(self.expected(&format!(
+                    "matching operator {ALLOWED_OPS} after label {label}"
+                )));
+            }
             other => {
                 return Err(SelectorError::new(
                     op_at,
-                    format!("unknown matching operator {}, expected {ALLOWED_OPS}", quote(other)),
+                    format!(
+                        "unknown matching operator {}, expected {ALLOWED_OPS}",
+                        quote(other)
+                    ),
                 ));
             }
         };
@@ -364,12 +406,19 @@ impl Parser {
             MatchOp::NotEqual => !value.is_empty(),
             MatchOp::RegexMatch | MatchOp::RegexNoMatch => {
                 let re = compile_anchored(&value).map_err(|why| {
-                    SelectorError::new(value_at, format!("invalid regular expression for label {label}: {why}"))
+                    SelectorError::new(
+                        value_at,
+                        format!("invalid regular expression for label {label}: {why}"),
+                    )
                 })?;
                 re.is_match("") == (op == MatchOp::RegexMatch)
             }
         };
-        Ok(Located { matcher: Matcher { label, op, value }, label_at, matches_empty })
+        Ok(Located {
+            matcher: Matcher { label, op, value },
+            label_at,
+            matches_empty,
+        })
     }
 
     /// Parses a string literal; `self.pos` is at the opening quote.
@@ -383,7 +432,12 @@ impl Parser {
             let mut s = String::new();
             loop {
                 match self.chars.get(i) {
-                    None => return Err(SelectorError::new(open_at, "unterminated raw string literal")),
+                    None => {
+                        return Err(SelectorError::new(
+                            open_at,
+                            "unterminated raw string literal",
+                        ));
+                    }
                     Some('`') => break,
                     Some('\u{FFFD}') => return Err(replacement_char(i)),
                     Some(&c) => s.push(c),
@@ -399,7 +453,9 @@ impl Parser {
         let mut bytes = Vec::new();
         loop {
             match self.chars.get(i) {
-                None | Some('\n') => return Err(SelectorError::new(open_at, "unterminated string literal")),
+                None | Some('\n') => {
+                    return Err(SelectorError::new(open_at, "unterminated string literal"));
+                }
                 Some(&c) if c == quote_char => break,
                 Some('\\') => i = self.unescape(open_at, i, &mut bytes)?,
                 Some('\u{FFFD}') => return Err(replacement_char(i)),
@@ -420,7 +476,12 @@ impl Parser {
 
     /// Decodes the escape sequence whose backslash is at `at`, appending its bytes; returns
     /// the index just past it.
-    fn unescape(&self, open_at: usize, at: usize, bytes: &mut Vec<u8>) -> Result<usize, SelectorError> {
+    fn unescape(
+        &self,
+        open_at: usize,
+        at: usize,
+        bytes: &mut Vec<u8>,
+    ) -> Result<usize, SelectorError> {
         let quote_char = self.chars[open_at];
         let unterminated = || SelectorError::new(open_at, "unterminated string literal");
         let Some(&c) = self.chars.get(at + 1) else {
@@ -471,7 +532,10 @@ impl Parser {
                     let text: String = self.chars[at..=digits_at + k].iter().collect();
                     return Err(SelectorError::new(
                         at,
-                        format!("invalid escape sequence {}: expected {count} {kind} digits", show(&text)),
+                        format!(
+                            "invalid escape sequence {}: expected {count} {kind} digits",
+                            show(&text)
+                        ),
                     ));
                 }
             }
@@ -479,13 +543,22 @@ impl Parser {
         let text: String = self.chars[at..digits_at + count].iter().collect();
         if max == 0xFF {
             // \ooo and \xHH: one byte.
-            let byte = u8::try_from(value)
-                .map_err(|_| SelectorError::new(at, format!("escape sequence {text} is out of range (max \\377)")))?;
+            let byte = u8::try_from(value).map_err(|_| {
+                SelectorError::new(
+                    at,
+                    format!("escape sequence {text} is out of range (max \\377)"),
+                )
+            })?;
             bytes.push(byte);
         } else {
-            let ch = char::from_u32(value).filter(|_| value <= max).ok_or_else(|| {
-                SelectorError::new(at, format!("escape sequence {text} is not a valid unicode code point"))
-            })?;
+            let ch = char::from_u32(value)
+                .filter(|_| value <= max)
+                .ok_or_else(|| {
+                    SelectorError::new(
+                        at,
+                        format!("escape sequence {text} is not a valid unicode code point"),
+                    )
+                })?;
             push_char(bytes, ch);
         }
         Ok(digits_at + count)
@@ -494,12 +567,23 @@ impl Parser {
 
 /// `s` with control characters made visible (and nothing else escaped).
 fn show(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { c.escape_debug().to_string() } else { c.to_string() }).collect()
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn replacement_char(at: usize) -> SelectorError {
     // Go's lexer cannot tell U+FFFD from an invalid byte and rejects both.
-    SelectorError::new(at, "invalid utf-8 rune (U+FFFD) in string literal; write it as \\ufffd")
+    SelectorError::new(
+        at,
+        "invalid utf-8 rune (U+FFFD) in string literal; write it as \\ufffd",
+    )
 }
 
 fn push_char(bytes: &mut Vec<u8>, c: char) {
@@ -546,7 +630,9 @@ fn quote(s: &str) -> String {
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
             '\u{0b}' => out.push_str("\\v"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
             c if is_invisible(c) => {
                 if (c as u32) <= 0xFFFF {
                     out.push_str(&format!("\\u{:04x}", c as u32));
@@ -607,7 +693,9 @@ fn is_op_char(c: char) -> bool {
 }
 
 fn is_reserved(name: &str) -> bool {
-    RESERVED_METRIC_NAMES.iter().any(|r| r.eq_ignore_ascii_case(name))
+    RESERVED_METRIC_NAMES
+        .iter()
+        .any(|r| r.eq_ignore_ascii_case(name))
 }
 
 /// Whether `name` can be written before the braces (otherwise it needs `__name__="..."`).
@@ -631,7 +719,11 @@ mod tests {
             Err(e) => e,
         };
         assert_eq!(e.offset, offset, "offset for {input:?}: {e:?}");
-        assert!(e.message.contains(needle), "message for {input:?} should contain {needle:?}: {:?}", e.message);
+        assert!(
+            e.message.contains(needle),
+            "message for {input:?} should contain {needle:?}: {:?}",
+            e.message
+        );
         e
     }
 
@@ -640,13 +732,17 @@ mod tests {
     }
 
     fn sel(metric: Option<&str>, matchers: Vec<Matcher>) -> Selector {
-        Selector { metric: metric.map(str::to_string), matchers }
+        Selector {
+            metric: metric.map(str::to_string),
+            matchers,
+        }
     }
 
     fn roundtrip(s: &Selector) {
         let text = s.to_promql();
         assert_eq!(s.to_string(), text);
-        let back = parse_selector(&text).unwrap_or_else(|e| panic!("{text:?} from {s:?} does not re-parse: {e:?}"));
+        let back = parse_selector(&text)
+            .unwrap_or_else(|e| panic!("{text:?} from {s:?} does not re-parse: {e:?}"));
         assert_eq!(&back, s, "round trip through {text:?}");
     }
 
@@ -656,28 +752,46 @@ mod tests {
     fn brief_examples() {
         assert_eq!(
             ok(r#"http_requests_total{job="checkout",code=~"5.."}"#),
-            sel(Some("http_requests_total"), vec![m("job", Equal, "checkout"), m("code", RegexMatch, "5..")])
+            sel(
+                Some("http_requests_total"),
+                vec![m("job", Equal, "checkout"), m("code", RegexMatch, "5..")]
+            )
         );
         assert_eq!(
             ok(r#"go_map_update_failure_total{op_type!="", error_class!~"timeout|cancel"}"#),
             sel(
                 Some("go_map_update_failure_total"),
-                vec![m("op_type", NotEqual, ""), m("error_class", RegexNoMatch, "timeout|cancel")]
+                vec![
+                    m("op_type", NotEqual, ""),
+                    m("error_class", RegexNoMatch, "timeout|cancel")
+                ]
             )
         );
-        assert_eq!(ok(r#"{__name__="up", job='x'}"#), sel(Some("up"), vec![m("job", Equal, "x")]));
+        assert_eq!(
+            ok(r#"{__name__="up", job='x'}"#),
+            sel(Some("up"), vec![m("job", Equal, "x")])
+        );
         assert_eq!(ok("up"), sel(Some("up"), vec![]));
         // A metric name is itself a non-empty matcher, so empty braces are fine after one.
         assert_eq!(ok("metric{}"), sel(Some("metric"), vec![]));
-        assert_eq!(ok(r#"foo{a="b",}"#), sel(Some("foo"), vec![m("a", Equal, "b")]));
+        assert_eq!(
+            ok(r#"foo{a="b",}"#),
+            sel(Some("foo"), vec![m("a", Equal, "b")])
+        );
     }
 
     #[test]
     fn whitespace_and_comments() {
-        let want = sel(Some("foo"), vec![m("a", Equal, "b"), m("c", RegexNoMatch, "d")]);
+        let want = sel(
+            Some("foo"),
+            vec![m("a", Equal, "b"), m("c", RegexNoMatch, "d")],
+        );
         assert_eq!(ok(" \t\r\n foo { a = \"b\" ,\n c !~ 'd' , } \n "), want);
         assert_eq!(ok("foo{a=\"b\",c!~'d'}"), want);
-        assert_eq!(ok("foo # the counter\n{a=\"b\", # why\n c!~'d'} # done"), want);
+        assert_eq!(
+            ok("foo # the counter\n{a=\"b\", # why\n c!~'d'} # done"),
+            want
+        );
         assert_eq!(ok("up # comment"), sel(Some("up"), vec![]));
         // A comment runs to the end of the line, swallowing the closing brace.
         err("foo{a=\"b\" # }", 13, "found end of input");
@@ -693,14 +807,22 @@ mod tests {
 
     #[test]
     fn metric_names() {
-        assert_eq!(ok("job:http_requests:rate5m").metric.as_deref(), Some("job:http_requests:rate5m"));
+        assert_eq!(
+            ok("job:http_requests:rate5m").metric.as_deref(),
+            Some("job:http_requests:rate5m")
+        );
         assert_eq!(ok(":a").metric.as_deref(), Some(":a"));
         assert_eq!(ok("_").metric.as_deref(), Some("_"));
         assert_eq!(ok("A9_:z").metric.as_deref(), Some("A9_:z"));
         // Keywords the 2.42 grammar accepts as metric names.
-        for name in ["sum", "min", "by", "offset", "start", "end", "and", "without"] {
+        for name in [
+            "sum", "min", "by", "offset", "start", "end", "and", "without",
+        ] {
             assert_eq!(ok(name).metric.as_deref(), Some(name));
-            assert_eq!(ok(&format!("{name}{{a=\"b\"}}")).metric.as_deref(), Some(name));
+            assert_eq!(
+                ok(&format!("{name}{{a=\"b\"}}")).metric.as_deref(),
+                Some(name)
+            );
         }
         err("1abc", 0, r#"expected metric name or "{", found "1abc""#);
         err("  -foo", 2, r#"found "-""#);
@@ -712,7 +834,17 @@ mod tests {
 
     #[test]
     fn reserved_metric_names() {
-        for name in ["bool", "BOOL", "on", "ignoring", "group_left", "group_right", "atan2", "Inf", "nan"] {
+        for name in [
+            "bool",
+            "BOOL",
+            "on",
+            "ignoring",
+            "group_left",
+            "group_right",
+            "atan2",
+            "Inf",
+            "nan",
+        ] {
             err(name, 0, "is a promql keyword");
             err(&format!(" {name}{{a=\"b\"}}"), 1, "__name__");
         }
@@ -727,25 +859,56 @@ mod tests {
     fn label_names() {
         assert_eq!(ok(r#"{_a1="x"}"#).matchers, vec![m("_a1", Equal, "x")]);
         // Keywords are plain identifiers inside braces.
-        assert_eq!(ok(r#"{by="x", offset="y"}"#).matchers, vec![m("by", Equal, "x"), m("offset", Equal, "y")]);
-        err(r#"{1a="b"}"#, 1, r#"expected label name or "}", found "1a""#);
+        assert_eq!(
+            ok(r#"{by="x", offset="y"}"#).matchers,
+            vec![m("by", Equal, "x"), m("offset", Equal, "y")]
+        );
+        err(
+            r#"{1a="b"}"#,
+            1,
+            r#"expected label name or "}", found "1a""#,
+        );
         err(r#"foo{"a"="b"}"#, 4, "found string literal");
-        err(r#"foo{a:b="c"}"#, 5, r#"expected matching operator "=", "!=", "=~" or "!~" after label a, found ":""#);
+        err(
+            r#"foo{a:b="c"}"#,
+            5,
+            r#"expected matching operator "=", "!=", "=~" or "!~" after label a, found ":""#,
+        );
         err(r#"foo{a-b="c"}"#, 5, r#"found "-""#);
         err(r#"foo{é="c"}"#, 4, r#"found "é""#);
     }
 
     #[test]
     fn matcher_structure() {
-        err("foo{", 4, r#"expected label name or "}", found end of input"#);
+        err(
+            "foo{",
+            4,
+            r#"expected label name or "}", found end of input"#,
+        );
         err("foo{a", 5, "found end of input");
-        err("foo{a=", 6, "expected string literal after \"=\", found end of input");
-        err(r#"foo{a="b""#, 9, r#"expected "," or "}", found end of input"#);
+        err(
+            "foo{a=",
+            6,
+            "expected string literal after \"=\", found end of input",
+        );
+        err(
+            r#"foo{a="b""#,
+            9,
+            r#"expected "," or "}", found end of input"#,
+        );
         err(r#"foo{a}"#, 5, r#"found "}""#);
-        err(r#"foo{a=b}"#, 6, r#"expected string literal after "=", found "b""#);
+        err(
+            r#"foo{a=b}"#,
+            6,
+            r#"expected string literal after "=", found "b""#,
+        );
         err(r#"foo{a=~b}"#, 7, r#"after "=~""#);
         err(r#"foo{a = = "b"}"#, 8, r#"found "=""#);
-        err(r#"foo{a="b" c="d"}"#, 10, r#"expected "," or "}", found "c""#);
+        err(
+            r#"foo{a="b" c="d"}"#,
+            10,
+            r#"expected "," or "}", found "c""#,
+        );
         err(r#"foo{,}"#, 4, r#"expected label name or "}", found ",""#);
         err(r#"foo{a="b",,}"#, 10, r#"found ",""#);
         err(r#"foo{a="b"{"#, 9, r#"found "{""#);
@@ -765,7 +928,10 @@ mod tests {
             (r#"foo{a >= "b"}"#, 6, ">="),
         ] {
             let e = err(input, op_at, &format!("unknown matching operator {op:?}"));
-            assert!(e.message.ends_with(r#"expected "=", "!=", "=~" or "!~""#), "{e:?}");
+            assert!(
+                e.message.ends_with(r#"expected "=", "!=", "=~" or "!~""#),
+                "{e:?}"
+            );
         }
     }
 
@@ -786,9 +952,18 @@ mod tests {
     #[test]
     fn escapes() {
         let v = |input: &str| ok(input).matchers[0].value.clone();
-        assert_eq!(v(r#"{a="\a\b\f\n\r\t\v\\"}"#), "\u{07}\u{08}\u{0c}\n\r\t\u{0b}\\");
-        assert_eq!(v(r#"{a='\a\b\f\n\r\t\v\\'}"#), "\u{07}\u{08}\u{0c}\n\r\t\u{0b}\\");
-        assert_eq!(v(r#"{a="\x41\101\u00e9\U0001F600\x7f\000"}"#), "AAé😀\u{7f}\0");
+        assert_eq!(
+            v(r#"{a="\a\b\f\n\r\t\v\\"}"#),
+            "\u{07}\u{08}\u{0c}\n\r\t\u{0b}\\"
+        );
+        assert_eq!(
+            v(r#"{a='\a\b\f\n\r\t\v\\'}"#),
+            "\u{07}\u{08}\u{0c}\n\r\t\u{0b}\\"
+        );
+        assert_eq!(
+            v(r#"{a="\x41\101\u00e9\U0001F600\x7f\000"}"#),
+            "AAé😀\u{7f}\0"
+        );
         assert_eq!(v(r#"{a="\xc3\xa9\303\251"}"#), "éé"); // bytes that form UTF-8
         assert_eq!(v(r#"{a="\uFFFD\u20AC"}"#), "\u{fffd}€");
         assert_eq!(v(r#"{a="\x5C\x22\x5c"}"#), "\\\"\\");
@@ -798,17 +973,37 @@ mod tests {
     fn bad_escapes() {
         // Offsets point at the backslash.
         err(r#"{a="x\q"}"#, 5, r"unknown escape sequence \q");
-        err(r#"{a="\'"}"#, 4, r#"only the enclosing quote " can be escaped"#);
-        err(r#"{a='\"'}"#, 4, "only the enclosing quote ' can be escaped");
+        err(
+            r#"{a="\'"}"#,
+            4,
+            r#"only the enclosing quote " can be escaped"#,
+        );
+        err(
+            r#"{a='\"'}"#,
+            4,
+            "only the enclosing quote ' can be escaped",
+        );
         err(r#"{a="\8"}"#, 4, r"unknown escape sequence \8");
-        err(r#"{a="\x4g"}"#, 4, r"invalid escape sequence \x4g: expected 2 hex digits");
+        err(
+            r#"{a="\x4g"}"#,
+            4,
+            r"invalid escape sequence \x4g: expected 2 hex digits",
+        );
         err(r#"{a="\x4"}"#, 4, "expected 2 hex digits");
         err(r#"{a="\u12"}"#, 4, "expected 4 hex digits");
         err(r#"{a="\U0001F60"}"#, 4, "expected 8 hex digits");
         err(r#"{a="\08"}"#, 4, "expected 3 octal digits");
         err(r#"{a="\0"}"#, 4, "expected 3 octal digits");
-        err(r#"{a="ab\400"}"#, 6, r"escape sequence \400 is out of range");
-        err(r#"{a="\ud800"}"#, 4, r"escape sequence \ud800 is not a valid unicode code point");
+        err(
+            r#"{a="ab\400"}"#,
+            6,
+            r"escape sequence \400 is out of range",
+        );
+        err(
+            r#"{a="\ud800"}"#,
+            4,
+            r"escape sequence \ud800 is not a valid unicode code point",
+        );
         err(r#"{a="\U00110000"}"#, 4, "not a valid unicode code point");
         // Raw bytes that do not form UTF-8: reported at the opening quote.
         err(r#"foo{a="\xff"}"#, 6, "not valid utf-8");
@@ -836,14 +1031,29 @@ mod tests {
 
     #[test]
     fn regexes() {
-        assert_eq!(ok(r#"{code=~"5..|429"}"#).matchers, vec![m("code", RegexMatch, "5..|429")]);
+        assert_eq!(
+            ok(r#"{code=~"5..|429"}"#).matchers,
+            vec![m("code", RegexMatch, "5..|429")]
+        );
         assert_eq!(ok(r#"{path=~"/api/\\d+"}"#).matchers[0].value, r"/api/\d+");
         assert_eq!(ok(r"{path=~`/api/\d+`}").matchers[0].value, r"/api/\d+");
-        let e = err(r#"foo{code=~"(5.."}"#, 10, "invalid regular expression for label code: ");
+        let e = err(
+            r#"foo{code=~"(5.."}"#,
+            10,
+            "invalid regular expression for label code: ",
+        );
         assert!(e.message.contains("unclosed group"), "{e:?}");
         assert!(!e.message.contains('\n'), "one-line message: {e:?}");
-        err(r#"foo{a!~"["}"#, 7, "invalid regular expression for label a");
-        err(r#"foo{x="ok", a=~'*'}"#, 15, "invalid regular expression for label a");
+        err(
+            r#"foo{a!~"["}"#,
+            7,
+            "invalid regular expression for label a",
+        );
+        err(
+            r#"foo{x="ok", a=~'*'}"#,
+            15,
+            "invalid regular expression for label a",
+        );
         err(r#"foo{a=~"x{2,1}"}"#, 7, "invalid regular expression");
         // Prometheus 2.42 also parses the value on its own: `^(?:a)(b)$` compiles but
         // `a)(b` does not.
@@ -868,8 +1078,15 @@ mod tests {
             r#"{__name__=~".*"}"#,
             r#"{__name__!="up"}"#,
         ] {
-            let e = err(input, 0, "vector selector must contain at least one non-empty matcher");
-            assert_eq!(e.message, "vector selector must contain at least one non-empty matcher");
+            let e = err(
+                input,
+                0,
+                "vector selector must contain at least one non-empty matcher",
+            );
+            assert_eq!(
+                e.message,
+                "vector selector must contain at least one non-empty matcher"
+            );
         }
         // Offset is the opening brace.
         err(r#"  {a=""}  "#, 2, "at least one non-empty matcher");
@@ -896,14 +1113,29 @@ mod tests {
         assert_eq!(ok(r#"{__name__="up"}"#), sel(Some("up"), vec![]));
         assert_eq!(
             ok(r#"{job="x", __name__="up", a!="b"}"#),
-            sel(Some("up"), vec![m("job", Equal, "x"), m("a", NotEqual, "b")])
+            sel(
+                Some("up"),
+                vec![m("job", Equal, "x"), m("a", NotEqual, "b")]
+            )
         );
-        assert_eq!(ok(r#"{__name__=~"up|down"}"#), sel(None, vec![m("__name__", RegexMatch, "up|down")]));
-        assert_eq!(ok(r#"{__name__="", a="x"}"#), sel(None, vec![m("__name__", Equal, ""), m("a", Equal, "x")]));
+        assert_eq!(
+            ok(r#"{__name__=~"up|down"}"#),
+            sel(None, vec![m("__name__", RegexMatch, "up|down")])
+        );
+        assert_eq!(
+            ok(r#"{__name__="", a="x"}"#),
+            sel(None, vec![m("__name__", Equal, ""), m("a", Equal, "x")])
+        );
         // Only the first equality matcher becomes the name; the rest stay matchers.
         assert_eq!(
             ok(r#"{__name__!~"x.*", __name__="a", __name__="b"}"#),
-            sel(Some("a"), vec![m("__name__", RegexNoMatch, "x.*"), m("__name__", Equal, "b")])
+            sel(
+                Some("a"),
+                vec![
+                    m("__name__", RegexNoMatch, "x.*"),
+                    m("__name__", Equal, "b")
+                ]
+            )
         );
         // Any string is a valid name through __name__.
         let s = ok(r#"{__name__="foo-bar baz"}"#);
@@ -913,14 +1145,30 @@ mod tests {
 
     #[test]
     fn metric_name_set_twice() {
-        let e = err(r#"foo{__name__="bar"}"#, 4, "metric name must not be set twice");
+        let e = err(
+            r#"foo{__name__="bar"}"#,
+            4,
+            "metric name must not be set twice",
+        );
         assert_eq!(
             e.message,
             r#"metric name must not be set twice: "foo" before the braces and __name__="bar" inside"#
         );
-        err(r#"foo{a="b", __name__=~"x"}"#, 11, "metric name must not be set twice");
-        err(r#"foo {a="b", __name__="foo"}"#, 12, "metric name must not be set twice");
-        err(r#"foo{__name__!=""}"#, 4, "metric name must not be set twice");
+        err(
+            r#"foo{a="b", __name__=~"x"}"#,
+            11,
+            "metric name must not be set twice",
+        );
+        err(
+            r#"foo {a="b", __name__="foo"}"#,
+            12,
+            "metric name must not be set twice",
+        );
+        err(
+            r#"foo{__name__!=""}"#,
+            4,
+            "metric name must not be set twice",
+        );
     }
 
     #[test]
@@ -948,8 +1196,15 @@ mod tests {
             ("foo,", 3, r#"",""#),
             ("foo}", 3, r#""}""#),
         ] {
-            let e = err(input, at, &format!("expected end of selector, found {found}"));
-            assert!(e.message.contains("without range, offset, @ or operators"), "{e:?}");
+            let e = err(
+                input,
+                at,
+                &format!("expected end of selector, found {found}"),
+            );
+            assert!(
+                e.message.contains("without range, offset, @ or operators"),
+                "{e:?}"
+            );
             assert!(e.message.contains("windows come from the spec"), "{e:?}");
         }
         // Trailing whitespace and comments are fine.
@@ -968,9 +1223,15 @@ mod tests {
             (r#"foo { b != 'x' , a =~ "y" , }"#, r#"foo{b!="x",a=~"y"}"#),
             (r#"{a="x"}"#, r#"{a="x"}"#),
             (r#"{__name__=~"a|b"}"#, r#"{__name__=~"a|b"}"#),
-            (r#"{__name__="a", __name__!="b"}"#, r#"{__name__="a",__name__!="b"}"#),
+            (
+                r#"{__name__="a", __name__!="b"}"#,
+                r#"{__name__="a",__name__!="b"}"#,
+            ),
             ("{a=`C:\\dir\n\"q\"`}", r#"{a="C:\\dir\n\"q\""}"#),
-            (r#"{a='\x01\x1b\x7f\u0085\u00a0é\ufffd'}"#, r#"{a="\x01\x1b\x7f\u0085\u00a0é\ufffd"}"#),
+            (
+                r#"{a='\x01\x1b\x7f\u0085\u00a0é\ufffd'}"#,
+                r#"{a="\x01\x1b\x7f\u0085\u00a0é\ufffd"}"#,
+            ),
             (r#"{a="\a\b\f\n\r\t\v\\"}"#, r#"{a="\a\b\f\n\r\t\v\\"}"#),
             (r#"{a="😀\U000E0001"}"#, r#"{a="😀\U000e0001"}"#),
             (r#"{a=~"\\d+\\."}"#, r#"{a=~"\\d+\\."}"#),
@@ -1026,8 +1287,9 @@ mod tests {
     #[test]
     fn roundtrip_property() {
         let alphabet = [
-            'a', 'Z', '0', ' ', '"', '\'', '`', '\\', '\n', '\t', '\r', '\0', '\u{07}', '\u{1b}', '\u{7f}', '\u{85}',
-            '\u{a0}', 'é', '€', '😀', '\u{fffd}', '\u{feff}', '\u{2028}', '{', '}', ',', '=', '#', '~', '!', '$',
+            'a', 'Z', '0', ' ', '"', '\'', '`', '\\', '\n', '\t', '\r', '\0', '\u{07}', '\u{1b}',
+            '\u{7f}', '\u{85}', '\u{a0}', 'é', '€', '😀', '\u{fffd}', '\u{feff}', '\u{2028}', '{',
+            '}', ',', '=', '#', '~', '!', '$',
         ];
         let metrics = [
             None,
@@ -1046,8 +1308,12 @@ mod tests {
             Some("9lives"),
             Some("a\"b"),
         ];
-        let labels = ["job", "code", "a", "_x", "le", "instance", "job2", "A_b", "offset", "by"];
-        let regexes = [".*", ".+", "5..", "a|b", "(?i)x", r"\d+", "[\"']", r"a\\b", r"\n", "é+", "", "x{2}"];
+        let labels = [
+            "job", "code", "a", "_x", "le", "instance", "job2", "A_b", "offset", "by",
+        ];
+        let regexes = [
+            ".*", ".+", "5..", "a|b", "(?i)x", r"\d+", "[\"']", r"a\\b", r"\n", "é+", "", "x{2}",
+        ];
         let ops = [Equal, NotEqual, RegexMatch, RegexNoMatch];
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for _ in 0..5000 {
@@ -1076,11 +1342,17 @@ mod tests {
         let b = h.with_suffix("_bucket").unwrap();
         assert_eq!(b, sel(Some("h_bucket"), vec![m("job", Equal, "x")]));
         assert_eq!(b.to_promql(), r#"h_bucket{job="x"}"#);
-        assert_eq!(h.with_suffix("_count").unwrap().to_string(), r#"h_count{job="x"}"#);
+        assert_eq!(
+            h.with_suffix("_count").unwrap().to_string(),
+            r#"h_count{job="x"}"#
+        );
         assert_eq!(ok("h").with_suffix("_sum").unwrap().to_promql(), "h_sum");
         // __name__ counts as the metric name.
         let n = ok(r#"{__name__="h", le!=""}"#);
-        assert_eq!(n.with_suffix("_bucket").unwrap().to_promql(), r#"h_bucket{le!=""}"#);
+        assert_eq!(
+            n.with_suffix("_bucket").unwrap().to_promql(),
+            r#"h_bucket{le!=""}"#
+        );
         // No name: nothing to suffix.
         assert_eq!(ok(r#"{job="x"}"#).with_suffix("_bucket"), None);
         assert_eq!(ok(r#"{__name__=~"h.*"}"#).with_suffix("_bucket"), None);
@@ -1092,7 +1364,10 @@ mod tests {
     fn error_display_is_the_message() {
         let e = parse_selector("foo[5m]").unwrap_err();
         assert_eq!(e.to_string(), e.message);
-        assert!(e.message.starts_with(r#"expected end of selector, found "[""#));
+        assert!(
+            e.message
+                .starts_with(r#"expected end of selector, found "[""#)
+        );
     }
 
     #[test]

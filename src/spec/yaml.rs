@@ -18,7 +18,10 @@ pub struct Pos {
 pub enum Value {
     Null,
     /// A scalar as written; `quoted` scalars are never numbers, booleans or null.
-    Scalar { text: String, quoted: bool },
+    Scalar {
+        text: String,
+        quoted: bool,
+    },
     Seq(Vec<Node>),
     /// Entries in file order; duplicate keys are kept so the loader can report them.
     Map(Vec<(Node, Node)>),
@@ -57,7 +60,10 @@ pub struct SyntaxError {
 }
 
 fn pos_of(span: &Span) -> Pos {
-    Pos { line: span.start.line(), col: span.start.col() + 1 }
+    Pos {
+        line: span.start.line(),
+        col: span.start.col() + 1,
+    }
 }
 
 /// Parses a single-document YAML text. An empty file yields `Ok(None)`.
@@ -70,7 +76,10 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
 
     for item in &mut parser {
         let (event, span) = item.map_err(|e| SyntaxError {
-            pos: Pos { line: e.marker().line(), col: e.marker().col() + 1 },
+            pos: Pos {
+                line: e.marker().line(),
+                col: e.marker().col() + 1,
+            },
             message: e.info().to_string(),
         })?;
         let pos = pos_of(&span);
@@ -83,30 +92,49 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                 None
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => Some((Node { pos, value: node.value.clone() }, 0)),
+                Some(node) => Some((
+                    Node {
+                        pos,
+                        value: node.value.clone(),
+                    },
+                    0,
+                )),
                 None => {
-                    return Err(SyntaxError { pos, message: "unknown alias".into() });
+                    return Err(SyntaxError {
+                        pos,
+                        message: "unknown alias".into(),
+                    });
                 }
             },
             Event::Scalar(text, style, anchor, _tag) => {
                 let quoted = !matches!(style, ScalarStyle::Plain);
-                let value = if !quoted && matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL")
-                {
-                    Value::Null
-                } else {
-                    Value::Scalar { text: text.into_owned(), quoted }
-                };
+                let value =
+                    if !quoted && matches!(text.as_ref(), "" | "~" | "null" | "Null" | "NULL") {
+                        Value::Null
+                    } else {
+                        Value::Scalar {
+                            text: text.into_owned(),
+                            quoted,
+                        }
+                    };
                 Some((Node { pos, value }, anchor))
             }
             Event::SequenceStart(anchor, _) => {
-                stack.push(Frame { pos, anchor, kind: FrameKind::Seq(Vec::new()) });
+                stack.push(Frame {
+                    pos,
+                    anchor,
+                    kind: FrameKind::Seq(Vec::new()),
+                });
                 None
             }
             Event::MappingStart(anchor, _) => {
                 stack.push(Frame {
                     pos,
                     anchor,
-                    kind: FrameKind::Map { entries: Vec::new(), pending_key: None },
+                    kind: FrameKind::Map {
+                        entries: Vec::new(),
+                        pending_key: None,
+                    },
                 });
                 None
             }
@@ -116,7 +144,13 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
                     FrameKind::Seq(items) => Value::Seq(items),
                     FrameKind::Map { entries, .. } => Value::Map(entries),
                 };
-                Some((Node { pos: frame.pos, value }, frame.anchor))
+                Some((
+                    Node {
+                        pos: frame.pos,
+                        value,
+                    },
+                    frame.anchor,
+                ))
             }
         };
         if let Some((node, anchor)) = finished {
@@ -146,14 +180,20 @@ struct Frame {
 
 enum FrameKind {
     Seq(Vec<Node>),
-    Map { entries: Vec<(Node, Node)>, pending_key: Option<Node> },
+    Map {
+        entries: Vec<(Node, Node)>,
+        pending_key: Option<Node>,
+    },
 }
 
 impl Frame {
     fn push(&mut self, node: Node) {
         match &mut self.kind {
             FrameKind::Seq(items) => items.push(node),
-            FrameKind::Map { entries, pending_key } => match pending_key.take() {
+            FrameKind::Map {
+                entries,
+                pending_key,
+            } => match pending_key.take() {
                 None => *pending_key = Some(node),
                 Some(key) => entries.push((key, node)),
             },
@@ -168,11 +208,17 @@ mod tests {
     #[test]
     fn positions_are_one_based() {
         let doc = parse("a: 1\nb:\n  - x\n  - {c: \"d\"}\n").unwrap().unwrap();
-        let Value::Map(entries) = &doc.value else { panic!() };
+        let Value::Map(entries) = &doc.value else {
+            panic!()
+        };
         assert_eq!(entries[0].1.pos, Pos { line: 1, col: 4 });
-        let Value::Seq(items) = &entries[1].1.value else { panic!() };
+        let Value::Seq(items) = &entries[1].1.value else {
+            panic!()
+        };
         assert_eq!(items[0].pos, Pos { line: 3, col: 5 });
-        let Value::Map(inner) = &items[1].value else { panic!() };
+        let Value::Map(inner) = &items[1].value else {
+            panic!()
+        };
         assert_eq!(inner[0].1.as_scalar(), Some("d"));
         assert_eq!(inner[0].1.pos, Pos { line: 4, col: 9 });
     }

@@ -1,0 +1,356 @@
+//! A throw-away Prometheus for integration tests.
+//!
+//! [`backfill`] turns OpenMetrics text into TSDB blocks with `promtool`; [`Prometheus::start`]
+//! copies such a blocks directory into a fresh temporary directory (Prometheus compacts the
+//! blocks it owns about a minute after start, so every instance gets its own copy) and serves
+//! it on a free loopback port. Nothing here ever contacts anything but 127.0.0.1.
+//!
+//! The binaries are `prometheus` and `promtool` from `PATH` (Debian's package installs them in
+//! /usr/bin), or the paths in `PROMETHEUS_BIN` / `PROMTOOL_BIN`.
+//!
+//! Children are started with `PR_SET_PDEATHSIG = SIGKILL`, so an aborted test run (a killed
+//! test binary, a Ctrl-C) leaves no orphan. Note that Linux delivers that signal when the
+//! *thread* that spawned the child exits: start a [`Prometheus`] from the thread that uses it
+//! (a test function's own thread, as usual), not from a short-lived helper thread.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long Prometheus may take to answer `/-/ready`.
+const READY_DEADLINE: Duration = Duration::from_secs(30);
+/// Per-request timeout of the test's own queries.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(60);
+
+fn prometheus_bin() -> String {
+    std::env::var("PROMETHEUS_BIN").unwrap_or_else(|_| "prometheus".to_string())
+}
+
+fn promtool_bin() -> String {
+    std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "promtool".to_string())
+}
+
+/// Make `cmd`'s child die with SIGKILL when the spawning thread goes away.
+pub fn kill_with_parent(cmd: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs between fork and exec and only calls async-signal-safe
+    // functions (prctl, getppid); it allocates only on the error path, where the child
+    // is about to fail its spawn anyway.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            // The parent may have died before prctl took effect.
+            if libc::getppid() != parent {
+                return Err(io::Error::other("parent exited before the child started"));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Backfill `openmetrics` (OpenMetrics text ending with `# EOF`, timestamps in seconds)
+/// into TSDB blocks under `blocks_out` with `promtool tsdb create-blocks-from openmetrics`.
+/// Panics with promtool's output when it fails.
+pub fn backfill(openmetrics: &Path, blocks_out: &Path) {
+    backfill_with_block_duration(openmetrics, blocks_out, None)
+}
+
+/// [`backfill`] with promtool's `--max-block-duration` (e.g. `"24h"`): fewer, larger blocks
+/// are quicker to copy and open. `None` keeps promtool's default (2h).
+pub fn backfill_with_block_duration(
+    openmetrics: &Path,
+    blocks_out: &Path,
+    max_block: Option<&str>,
+) {
+    fs::create_dir_all(blocks_out)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", blocks_out.display()));
+    let mut cmd = Command::new(promtool_bin());
+    cmd.args(["tsdb", "create-blocks-from", "openmetrics"]);
+    if let Some(d) = max_block {
+        cmd.arg(format!("--max-block-duration={d}"));
+    }
+    cmd.arg(openmetrics).arg(blocks_out);
+    cmd.stdin(Stdio::null());
+    kill_with_parent(&mut cmd);
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap_or_else(|e| {
+        panic!(
+            "cannot run {} (is Prometheus installed?): {e}",
+            promtool_bin()
+        )
+    });
+    if !status.success() {
+        panic!(
+            "promtool tsdb create-blocks-from openmetrics {} {} failed ({status}):\n--- stderr ---\n{}\n--- stdout (tail) ---\n{}",
+            openmetrics.display(),
+            blocks_out.display(),
+            String::from_utf8_lossy(&stderr),
+            tail(&String::from_utf8_lossy(&stdout), 40),
+        );
+    }
+}
+
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    fs::create_dir_all(dst).unwrap_or_else(|e| panic!("cannot create {}: {e}", dst.display()));
+    for entry in fs::read_dir(src).unwrap_or_else(|e| panic!("cannot read {}: {e}", src.display()))
+    {
+        let entry = entry.unwrap();
+        let from = entry.path();
+        let to = dst.join(entry.file_name());
+        let kind = entry.file_type().unwrap();
+        if kind.is_dir() {
+            copy_dir(&from, &to);
+        } else if kind.is_file() {
+            fs::copy(&from, &to).unwrap_or_else(|e| {
+                panic!("cannot copy {} to {}: {e}", from.display(), to.display())
+            });
+        }
+    }
+}
+
+/// A port that was free a moment ago on 127.0.0.1 (bind to port 0, read it, release it).
+pub fn free_loopback_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().unwrap().port()
+}
+
+/// One instance-vector sample: its labels and value.
+pub type Sample = (BTreeMap<String, String>, f64);
+
+/// A running Prometheus serving a private copy of backfilled blocks. Killed (SIGKILL) and
+/// reaped on drop, also while unwinding from a panic; its temporary directory goes with it.
+pub struct Prometheus {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+    agent: ureq::Agent,
+    // Declared last: dropped after the process is gone.
+    dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Start Prometheus on a copy of the TSDB blocks in `blocks` (as written by [`backfill`])
+    /// and wait until it is ready. Panics, with the tail of its log, if it does not start.
+    pub fn start(blocks: &Path) -> Prometheus {
+        let dir = tempfile::Builder::new()
+            .prefix("burnrate-test-prometheus-")
+            .tempdir()
+            .expect("create temp dir");
+        let data = dir.path().join("data");
+        copy_dir(blocks, &data);
+        let config = dir.path().join("prometheus.yml");
+        fs::write(&config, "global: {}\n").unwrap();
+        let log = dir.path().join("prometheus.log");
+
+        let mut last_failure = String::new();
+        // The port is released before Prometheus binds it; another process may take it in
+        // between, so retry a few times on "address already in use".
+        for _attempt in 0..5 {
+            let port = free_loopback_port();
+            let log_file = File::create(&log).unwrap();
+            let mut cmd = Command::new(prometheus_bin());
+            cmd.arg(format!("--config.file={}", config.display()))
+                .arg(format!("--storage.tsdb.path={}", data.display()))
+                .arg("--storage.tsdb.retention.time=100y")
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(log_file.try_clone().unwrap()))
+                .stderr(Stdio::from(log_file));
+            kill_with_parent(&mut cmd);
+            let mut child = cmd.spawn().unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} (is Prometheus installed?): {e}",
+                    prometheus_bin()
+                )
+            });
+            match wait_ready(&mut child, port) {
+                Ok(()) => {
+                    let agent = ureq::AgentBuilder::new().timeout(QUERY_TIMEOUT).build();
+                    return Prometheus {
+                        child,
+                        port,
+                        log,
+                        agent,
+                        dir,
+                    };
+                }
+                Err(why) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let log_text = read_tail(&log, 60);
+                    last_failure = format!("{why}\n--- prometheus log (tail) ---\n{log_text}");
+                    if !log_text.contains("address already in use") {
+                        break;
+                    }
+                }
+            }
+        }
+        panic!("prometheus did not start: {last_failure}");
+    }
+
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The process id of the running Prometheus.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last `lines` lines of Prometheus's log (stdout and stderr).
+    pub fn log_tail(&self, lines: usize) -> String {
+        read_tail(&self.log, lines)
+    }
+
+    /// Instant query `expr` at Unix time `t` (seconds); the raw `data` object of the answer.
+    /// Panics when the query fails.
+    pub fn query_json(&self, expr: &str, t: i64) -> serde_json::Value {
+        let url = format!("{}/api/v1/query", self.url());
+        let result = self
+            .agent
+            .get(&url)
+            .query("query", expr)
+            .query("time", &t.to_string())
+            .call();
+        let body = match result {
+            Ok(resp) => resp.into_string().expect("read query response"),
+            Err(ureq::Error::Status(code, resp)) => panic!(
+                "query {expr:?} at {t} failed with HTTP {code}: {}",
+                resp.into_string().unwrap_or_default()
+            ),
+            Err(e) => panic!(
+                "query {expr:?} at {t} failed: {e}\n--- prometheus log (tail) ---\n{}",
+                self.log_tail(30)
+            ),
+        };
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("query {expr:?} at {t}: bad JSON ({e}): {body}"));
+        if v["status"] != "success" {
+            panic!("query {expr:?} at {t} failed: {body}");
+        }
+        v["data"].clone()
+    }
+
+    /// Instant query `expr` at Unix time `t` (seconds). A vector answer gives one entry per
+    /// series (labels, value); a scalar answer gives one entry with no labels. Values are
+    /// parsed from Prometheus's strings, including `NaN`, `+Inf` and `-Inf`.
+    pub fn query(&self, expr: &str, t: i64) -> Vec<Sample> {
+        let data = self.query_json(expr, t);
+        let parse_point = |p: &serde_json::Value| -> f64 {
+            let s = p[1]
+                .as_str()
+                .unwrap_or_else(|| panic!("query {expr:?}: bad point {p}"));
+            parse_prom_float(s).unwrap_or_else(|| panic!("query {expr:?}: bad value {s:?}"))
+        };
+        match data["resultType"].as_str() {
+            Some("vector") => data["result"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    let labels = r["metric"]
+                        .as_object()
+                        .map(|m| {
+                            m.iter()
+                                .map(|(k, v)| {
+                                    (k.clone(), v.as_str().unwrap_or_default().to_string())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    (labels, parse_point(&r["value"]))
+                })
+                .collect(),
+            Some("scalar") => vec![(BTreeMap::new(), parse_point(&data["result"]))],
+            other => {
+                panic!("query {expr:?}: unsupported result type {other:?} (use an instant vector)")
+            }
+        }
+    }
+
+    /// Like [`query`](Self::query) for an expression that yields at most one series:
+    /// `None` when the result is empty. Panics on more than one series.
+    pub fn query_one(&self, expr: &str, t: i64) -> Option<f64> {
+        let mut r = self.query(expr, t);
+        assert!(
+            r.len() <= 1,
+            "query {expr:?} at {t}: expected at most one series, got {r:?}"
+        );
+        r.pop().map(|(_, v)| v)
+    }
+}
+
+fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + READY_DEADLINE;
+    let url = format!("http://127.0.0.1:{port}/-/ready");
+    let probe = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(2))
+        .build();
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            return Err(format!("prometheus exited during startup ({status})"));
+        }
+        if let Ok(resp) = probe.get(&url).call() {
+            if resp.status() == 200 {
+                return Ok(());
+            }
+        }
+        if Instant::now() > deadline {
+            return Err(format!("prometheus not ready after {READY_DEADLINE:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn read_tail(path: &Path, lines: usize) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+        let mut bytes = Vec::new();
+        let _ = f.read_to_end(&mut bytes);
+        text = String::from_utf8_lossy(&bytes).into_owned();
+    }
+    tail(&text, lines)
+}
+
+/// Parse a sample value as Prometheus writes it in JSON (`"1.5"`, `"NaN"`, `"+Inf"`, `"-Inf"`).
+pub fn parse_prom_float(s: &str) -> Option<f64> {
+    match s {
+        "NaN" => Some(f64::NAN),
+        "+Inf" | "Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        _ => s.parse().ok(),
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        // Child::kill sends SIGKILL to this child's pid; then reap it so no zombie remains.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
