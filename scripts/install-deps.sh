@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what burnrate's tests and demo need on a fresh Debian machine: the real
-# Prometheus (with promtool), Alertmanager and VictoriaMetrics from Debian's packages.
+# Installs what burnrate's tests need on a fresh Debian machine: the real Prometheus (with
+# promtool), Alertmanager and VictoriaMetrics, and Chromium (renders the backtest report in
+# a test), all from Debian's packages.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -9,6 +10,7 @@ command -v prometheus >/dev/null 2>&1 || need+=(prometheus)
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
@@ -17,7 +19,7 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends \
-    prometheus prometheus-alertmanager victoria-metrics >/dev/null
+    prometheus prometheus-alertmanager victoria-metrics chromium >/dev/null
 fi
 
 # The packages may start system services; the tests start their own instances on free

@@ -5,10 +5,13 @@
 //! path, `engine::evaluate`, so they cannot disagree.
 
 pub mod backend;
+pub mod backtest;
 pub mod cli;
 pub mod decision;
 pub mod duration;
 pub mod engine;
 pub mod error;
+pub mod history;
 pub mod output;
 pub mod spec;
+pub mod time;

@@ -61,8 +61,11 @@ impl std::fmt::Debug for PromClient {
     }
 }
 
+/// A successful response's `data`, its warnings, and the URL as shown to users.
+type ApiData = (Value, Vec<String>, String);
+
 enum Attempt {
-    Done(Result<QueryResult, SourceError>),
+    Done(Result<ApiData, SourceError>),
     Retry(SourceError),
 }
 
@@ -116,14 +119,99 @@ impl PromClient {
         &self.display_url
     }
 
-    /// `GET|POST /api/v1/query` at an explicit time (never "now" implicitly).
+    /// `POST /api/v1/query` at an explicit time (never "now" implicitly); a vector result.
     pub async fn instant(&self, query: &str, at_ms: i64) -> Result<QueryResult, SourceError> {
         let time = format_unix(at_ms);
         let form = [("query", query), ("time", time.as_str())];
-        self.post("/api/v1/query", &form).await
+        let (data, warnings, shown) = self.post("/api/v1/query", &form).await?;
+        Ok(QueryResult {
+            samples: parse_vector(&data, &shown)?,
+            warnings,
+        })
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<QueryResult, SourceError> {
+    /// `POST /api/v1/query_range` over `[start, end]` at `step`, in chunks that stay under the
+    /// API's 11,000 points per series. Points of one series are merged across chunks.
+    pub async fn range(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<RangeResult, SourceError> {
+        let mut merged: BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut warnings = Vec::new();
+        let mut chunk_start = start_ms;
+        while chunk_start <= end_ms {
+            let chunk_end = (chunk_start + step_ms * (MAX_POINTS_PER_QUERY - 1)).min(end_ms);
+            let (start, end, step) = (
+                format_unix(chunk_start),
+                format_unix(chunk_end),
+                format!("{}", step_ms as f64 / 1000.0),
+            );
+            let form = [
+                ("query", query),
+                ("start", start.as_str()),
+                ("end", end.as_str()),
+                ("step", step.as_str()),
+            ];
+            let (data, mut w, shown) = self.post("/api/v1/query_range", &form).await?;
+            warnings.append(&mut w);
+            for series in parse_matrix(&data, &shown)? {
+                merged
+                    .entry(series.labels)
+                    .or_default()
+                    .extend(series.points);
+            }
+            chunk_start = chunk_end + step_ms;
+        }
+        Ok(RangeResult {
+            series: merge_chunks(merged),
+            warnings,
+        })
+    }
+
+    /// The raw samples of every series matching `selector` in `[start, end]`, fetched as range
+    /// vectors (`SEL[chunk]` at each chunk's end) so no sample is resampled or skipped.
+    pub async fn raw_samples(
+        &self,
+        selector: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<RangeResult, SourceError> {
+        let mut merged: BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut warnings = Vec::new();
+        let mut chunk_end = end_ms;
+        loop {
+            let span = RAW_CHUNK_MS.min(chunk_end - start_ms);
+            let query = format!(
+                "{selector}[{}]",
+                crate::duration::format_millis(span.max(1))
+            );
+            let time = format_unix(chunk_end);
+            let form = [("query", query.as_str()), ("time", time.as_str())];
+            let (data, mut w, shown) = self.post("/api/v1/query", &form).await?;
+            warnings.append(&mut w);
+            for series in parse_matrix(&data, &shown)? {
+                merged
+                    .entry(series.labels)
+                    .or_default()
+                    .extend(series.points);
+            }
+            if chunk_end - span <= start_ms {
+                break;
+            }
+            // Range selectors include both ends: the boundary sample comes twice and is deduplicated.
+            chunk_end -= span;
+        }
+        Ok(RangeResult {
+            series: merge_chunks(merged),
+            warnings,
+        })
+    }
+
+    /// Posts a form and returns the `data` of a successful API response.
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<ApiData, SourceError> {
         let url = format!("{}{path}", self.config.base_url.trim_end_matches('/'));
         let shown = format!("{}{path}", self.display_url.trim_end_matches('/'));
         let mut delay = self.config.backoff;
@@ -181,8 +269,129 @@ impl PromClient {
                 ))));
             }
         };
-        Attempt::Done(api.into_result(shown))
+        Attempt::Done(
+            api.into_data(shown)
+                .map(|(data, warnings)| (data, warnings, shown.to_string())),
+        )
     }
+}
+
+/// Query-range points per series the Prometheus API accepts in one request.
+const MAX_POINTS_PER_QUERY: i64 = 11_000;
+/// Span of one raw-sample request: a day of 15 s scrapes is 5,760 samples per series.
+const RAW_CHUNK_MS: i64 = 24 * 3600 * 1000;
+
+/// One series of a range or raw-sample query: labels and `(Unix ms, value)` points.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RangeSeries {
+    pub labels: BTreeMap<String, String>,
+    pub points: Vec<(i64, f64)>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RangeResult {
+    pub series: Vec<RangeSeries>,
+    pub warnings: Vec<String>,
+}
+
+/// Series of several chunked requests, each with its points sorted and the points that two
+/// chunks both returned (their shared boundary) kept once.
+fn merge_chunks(merged: BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>>) -> Vec<RangeSeries> {
+    merged
+        .into_iter()
+        .map(|(labels, mut points)| {
+            points.sort_by_key(|p| p.0);
+            points.dedup_by_key(|p| p.0);
+            RangeSeries { labels, points }
+        })
+        .collect()
+}
+
+fn bad_response(shown: &str, what: &str) -> SourceError {
+    SourceError::new(format!("could not parse the response of {shown}: {what}"))
+}
+
+fn labels_of(item: &Value) -> BTreeMap<String, String> {
+    item.get("metric")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A `[time, "value"]` pair: Unix seconds (fractional) and the value string.
+fn point(pair: &Value) -> Option<(i64, f64)> {
+    let pair = pair.as_array()?;
+    let t = pair.first()?.as_f64()?;
+    let v = parse_float(pair.get(1)?.as_str()?)?;
+    Some(((t * 1000.0).round() as i64, v))
+}
+
+fn result_list<'a>(
+    data: &'a Value,
+    shown: &str,
+    expected: &str,
+) -> Result<&'a Vec<Value>, SourceError> {
+    let result_type = data
+        .get("resultType")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad_response(shown, "no resultType"))?;
+    if result_type != expected {
+        return Err(bad_response(
+            shown,
+            &format!("expected a {expected} result, got {result_type:?}"),
+        ));
+    }
+    data.get("result")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad_response(shown, "no result list"))
+}
+
+fn parse_vector(data: &Value, shown: &str) -> Result<Vec<Sample>, SourceError> {
+    result_list(data, shown, "vector")?
+        .iter()
+        .map(|item| {
+            let (_, value) = item
+                .get("value")
+                .and_then(point)
+                .ok_or_else(|| bad_response(shown, "a sample without a [time, \"value\"] pair"))?;
+            Ok(Sample {
+                labels: labels_of(item),
+                value,
+            })
+        })
+        .collect()
+}
+
+fn parse_matrix(data: &Value, shown: &str) -> Result<Vec<RangeSeries>, SourceError> {
+    result_list(data, shown, "matrix")?
+        .iter()
+        .map(|item| {
+            if item.get("histograms").is_some() {
+                return Err(bad_response(
+                    shown,
+                    "native histograms are not supported; use classic buckets",
+                ));
+            }
+            let points = item
+                .get("values")
+                .and_then(Value::as_array)
+                .ok_or_else(|| bad_response(shown, "a series without values"))?
+                .iter()
+                .map(|p| {
+                    point(p)
+                        .ok_or_else(|| bad_response(shown, "a point that is not [time, \"value\"]"))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(RangeSeries {
+                labels: labels_of(item),
+                points,
+            })
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -199,7 +408,7 @@ struct ApiResponse {
 }
 
 impl ApiResponse {
-    fn into_result(self, shown: &str) -> Result<QueryResult, SourceError> {
+    fn into_data(self, shown: &str) -> Result<(Value, Vec<String>), SourceError> {
         if self.status != "success" {
             return Err(SourceError::new(format!(
                 "{shown} answered status {:?}: {}: {}",
@@ -208,47 +417,8 @@ impl ApiResponse {
                 self.error.as_deref().unwrap_or_default()
             )));
         }
-        let bad = |what: &str| {
-            SourceError::new(format!("could not parse the response of {shown}: {what}"))
-        };
-        let data = self.data.ok_or_else(|| bad("no data"))?;
-        let result_type = data
-            .get("resultType")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad("no resultType"))?;
-        if result_type != "vector" {
-            return Err(bad(&format!(
-                "expected a vector result, got {result_type:?}"
-            )));
-        }
-        let items = data
-            .get("result")
-            .and_then(Value::as_array)
-            .ok_or_else(|| bad("no result list"))?;
-        let mut samples = Vec::with_capacity(items.len());
-        for item in items {
-            let labels: BTreeMap<String, String> = item
-                .get("metric")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let value = item
-                .get("value")
-                .and_then(Value::as_array)
-                .and_then(|pair| pair.get(1))
-                .and_then(Value::as_str)
-                .and_then(parse_float)
-                .ok_or_else(|| bad("a sample without a [time, \"value\"] pair"))?;
-            samples.push(Sample { labels, value });
-        }
-        Ok(QueryResult {
-            samples,
-            warnings: self.warnings,
-        })
+        let data = self.data.ok_or_else(|| bad_response(shown, "no data"))?;
+        Ok((data, self.warnings))
     }
 }
 
@@ -333,19 +503,21 @@ mod tests {
             r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#,
         )
         .unwrap();
-        let msg = err.into_result("u").unwrap_err().message;
+        let msg = err.into_data("u").unwrap_err().message;
         assert!(msg.contains("bad_data") && msg.contains("parse error"));
         let matrix: ApiResponse = serde_json::from_str(
             r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
         )
         .unwrap();
-        assert!(matrix.into_result("u").is_err());
+        let (data, _) = matrix.into_data("u").unwrap();
+        assert!(parse_vector(&data, "u").is_err());
+        assert!(parse_matrix(&data, "u").unwrap().is_empty());
         let nan: ApiResponse = serde_json::from_str(
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]},"warnings":["w"]}"#,
         )
         .unwrap();
-        let r = nan.into_result("u").unwrap();
-        assert!(r.samples[0].value.is_nan());
-        assert_eq!(r.warnings, ["w"]);
+        let (data, warnings) = nan.into_data("u").unwrap();
+        assert!(parse_vector(&data, "u").unwrap()[0].value.is_nan());
+        assert_eq!(warnings, ["w"]);
     }
 }

@@ -7,6 +7,8 @@ use crate::duration::PromDuration;
 use crate::error::{Error, Result};
 use crate::spec::{LoadReport, ServiceSpec, load_paths};
 use std::path::PathBuf;
+
+pub use crate::time::parse_time;
 use std::time::Duration;
 
 pub fn init_logging(format: LogFormat) {
@@ -87,24 +89,6 @@ pub fn build_client(args: &BackendArgs) -> Result<PromClient> {
     }
     config.timeout = Duration::from_millis(timeout.millis() as u64);
     PromClient::new(config).map_err(Error::Usage)
-}
-
-/// Parses `--at`-style times: RFC 3339 or Unix seconds (fractions allowed). Unix ms.
-pub fn parse_time(text: &str) -> std::result::Result<i64, String> {
-    let t = text.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs.is_finite() && secs.abs() < 1e13 {
-            return Ok((secs * 1000.0).round() as i64);
-        }
-        return Err(format!("time {t:?} is out of range"));
-    }
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| d.timestamp_millis())
-        .map_err(|_| {
-            format!(
-                "not a time: {t:?} (expected RFC 3339 like 2026-11-17T10:00:00Z, or Unix seconds)"
-            )
-        })
 }
 
 pub fn now_ms() -> i64 {

@@ -1,6 +1,7 @@
 //! The command line: argument definitions and dispatch. Each command lives in its own file
 //! and returns `Result<i32>`; `run` maps errors to the documented exit codes.
 
+mod backtest;
 mod check;
 mod common;
 mod validate;
@@ -40,6 +41,43 @@ pub enum Command {
     },
     /// Evaluate every SLO once; the exit code is the most severe decision.
     Check(CheckArgs),
+    /// Replay the specs over a past range and score the policy.
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// Spec files or directories (every *.yaml / *.yml inside).
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// History file instead of a backend: OpenMetrics text with timestamps, or a saved
+    /// query_range JSON response (gzip accepted).
+    #[arg(long, conflicts_with = "prometheus")]
+    pub history: Option<PathBuf>,
+    /// Start of the replay (RFC 3339 or Unix seconds); default: the history's first sample,
+    /// or 7 days before --to.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// End of the replay; default: the history's last sample, or now.
+    #[arg(long)]
+    pub to: Option<String>,
+    /// Time between two evaluations.
+    #[arg(long, default_value = "1m")]
+    pub step: String,
+    /// YAML list of known incidents {service, slo, start, end}: adds precision, recall,
+    /// detection and reset times to each summary.
+    #[arg(long)]
+    pub incidents: Option<PathBuf>,
+    /// Write a self-contained HTML report with a chart per SLO.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: Format,
+    /// With --prometheus: how windows are computed.
+    #[arg(long, value_enum, default_value = "local")]
+    pub rates: backtest::RatesArg,
 }
 
 #[derive(Debug, Args)]
@@ -96,6 +134,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
     let result = match cli.command {
         Command::Validate { specs } => validate::run(&specs),
         Command::Check(args) => check::run(args),
+        Command::Backtest(args) => backtest::run(args),
     };
     match result {
         Ok(code) => code,

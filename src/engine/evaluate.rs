@@ -12,6 +12,7 @@ use super::sli::{self, WindowValue};
 use crate::decision::Decision;
 use crate::duration::PromDuration;
 use crate::spec::{Dimension, ServiceSpec, SloSpec};
+use crate::time::format_time;
 use futures::StreamExt;
 
 /// Anything that can measure the rates of a dimension at an instant: the Prometheus HTTP
@@ -50,16 +51,10 @@ pub async fn evaluate_all<S: Source>(
         .iter()
         .flat_map(|s| s.slos.iter().map(move |slo| (s, slo)))
         .collect();
-    let measured: Vec<_> = futures::stream::iter(jobs.iter().map(|&(service, slo)| async move {
-        futures::future::join_all(slo.dimensions().map(|dim| async move {
-            let windows = windows_to_measure(slo, dim);
-            (
-                dim,
-                source.measure(service, slo, dim, &windows, at_ms).await,
-            )
-        }))
-        .await
-    }))
+    let measured: Vec<_> = futures::stream::iter(
+        jobs.iter()
+            .map(|&(service, slo)| measure_slo(source, service, slo, at_ms)),
+    )
     .buffered(concurrency.max(1))
     .collect()
     .await;
@@ -70,6 +65,35 @@ pub async fn evaluate_all<S: Source>(
             evaluate_slo(service, slo, at_ms, &measurements, slo_state)
         })
         .collect()
+}
+
+/// Measures and evaluates one SLO at `at_ms`: what a replay does at every step.
+pub async fn evaluate_one<S: Source>(
+    source: &S,
+    service: &ServiceSpec,
+    slo: &SloSpec,
+    at_ms: i64,
+    state: &mut SloState,
+) -> Evaluation {
+    let measurements = measure_slo(source, service, slo, at_ms).await;
+    evaluate_slo(service, slo, at_ms, &measurements, state)
+}
+
+/// Every dimension of one SLO, measured concurrently.
+async fn measure_slo<S: Source>(
+    source: &S,
+    service: &ServiceSpec,
+    slo: &SloSpec,
+    at_ms: i64,
+) -> Vec<(Dimension, Result<Measurement, SourceError>)> {
+    futures::future::join_all(slo.dimensions().map(|dim| async move {
+        let windows = windows_to_measure(slo, dim);
+        (
+            dim,
+            source.measure(service, slo, dim, &windows, at_ms).await,
+        )
+    }))
+    .await
 }
 
 /// Pure: turns one SLO's measurements at `at_ms` into its evaluation, stepping its state.
@@ -214,15 +238,5 @@ fn evaluate_dimension(
         pending,
         held,
         budget_remaining,
-    }
-}
-
-/// RFC 3339 in UTC, with milliseconds only when the instant has them.
-pub fn format_time(at_ms: i64) -> String {
-    let t = chrono::DateTime::from_timestamp_millis(at_ms).unwrap_or_default();
-    if at_ms % 1000 == 0 {
-        t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-    } else {
-        t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
     }
 }

@@ -11,6 +11,6 @@ pub mod measure;
 pub mod report;
 pub mod sli;
 
-pub use evaluate::{Source, evaluate_all, evaluate_slo};
+pub use evaluate::{Source, evaluate_all, evaluate_one, evaluate_slo};
 pub use measure::{Bucket, ErrorRates, HistogramRates, Measurement, SourceError};
 pub use report::{DimensionReport, Evaluation, RuleRef, WindowMap};

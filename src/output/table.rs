@@ -3,6 +3,83 @@
 use crate::engine::{DimensionReport, Evaluation, RuleRef};
 use std::fmt::Write;
 
+/// A replay: the evaluation at the start and at each change, then the summary.
+pub fn render_replay(changes: &[Evaluation], summary: &crate::backtest::Summary) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "== {}/{}  {} .. {}  step {}  ({})",
+        summary.service, summary.slo, summary.from, summary.to, summary.step, summary.rates
+    );
+    for e in changes {
+        let change = match e.previous {
+            Some(prev) => format!("{prev} -> {}", e.decision),
+            None => format!("starts {}", e.decision),
+        };
+        let burns: Vec<String> = e
+            .dimensions()
+            .map(|(name, d)| format!("{name} {}", windows_text(&d.burn, |v| format!("{v:.2}"))))
+            .collect();
+        let _ = writeln!(out, "{}  {change:<28} {}", e.time, burns.join("  |  "));
+    }
+    let t = &summary.timeline;
+    let time_in: Vec<String> = t
+        .time_in_seconds
+        .iter()
+        .filter(|(_, s)| **s > 0.0)
+        .map(|(d, s)| {
+            format!(
+                "{d} {}",
+                crate::duration::format_millis((*s * 1000.0) as i64)
+            )
+        })
+        .collect();
+    let _ = writeln!(out, "   time in: {}", time_in.join(", "));
+    let _ = writeln!(
+        out,
+        "   changes: {}, flaps (undone within {}): {}",
+        t.changes, t.flap_window, t.flaps
+    );
+    for (d, at) in &t.first_reached {
+        if d != "ok" {
+            let _ = writeln!(out, "   first {d}: {at}");
+        }
+    }
+    if let Some(s) = &summary.scores {
+        let pct = |v: Option<f64>| {
+            v.map(|v| format!("{:.1}%", v * 100.0))
+                .unwrap_or_else(|| "n/a".into())
+        };
+        let secs = |v: &[Option<f64>]| {
+            v.iter()
+                .map(|x| {
+                    x.map(|s| crate::duration::format_millis((s * 1000.0) as i64))
+                        .unwrap_or_else(|| "never".into())
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let _ = writeln!(
+            out,
+            "   incidents: {} ({} detected)  precision {}  recall {}",
+            s.incidents,
+            s.detected,
+            pct(s.precision),
+            pct(s.recall)
+        );
+        if s.incidents > 0 {
+            let _ = writeln!(
+                out,
+                "   detection: {}   reset: {}",
+                secs(&s.detection_seconds),
+                secs(&s.reset_seconds)
+            );
+        }
+    }
+    out.push('\n');
+    out
+}
+
 pub fn render(evals: &[Evaluation]) -> String {
     let mut out = String::new();
     for e in evals {
@@ -105,5 +182,68 @@ fn rule_text(r: &RuleRef) -> String {
             r.decision, r.burn, r.long, s
         ),
         None => format!("{} (burn >= {} over {})", r.decision, r.burn, r.long),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Decision;
+    use crate::engine::WindowMap;
+
+    #[test]
+    fn renders_one_block_per_slo_with_every_window() {
+        let burn: WindowMap<Option<f64>> =
+            [("5m".to_string(), Some(80.125)), ("1h".to_string(), None)]
+                .into_iter()
+                .collect();
+        let dim = DimensionReport {
+            decision: Decision::CircuitBreak,
+            objective: 0.99,
+            threshold_seconds: Some(0.2),
+            quantile: Some(0.99),
+            quantile_seconds: Some([("5m".to_string(), Some(0.31))].into_iter().collect()),
+            burn: burn.clone(),
+            events: burn,
+            no_traffic: vec![],
+            fired: vec![RuleRef {
+                decision: Decision::CircuitBreak,
+                burn: 1.0,
+                long: "1h".into(),
+                short: None,
+            }],
+            pending: vec![],
+            held: vec![],
+            budget_remaining: Some(0.415),
+        };
+        let eval = Evaluation {
+            time: "2026-11-17T10:00:00Z".into(),
+            service: "go-map".into(),
+            slo: "map-update".into(),
+            labels: Default::default(),
+            decision: Decision::CircuitBreak,
+            previous: None,
+            error: None,
+            latency: Some(dim),
+            errors: vec!["error SLI: boom".into()],
+            at_ms: 0,
+        };
+        let text = render(&[eval]);
+        assert!(
+            text.starts_with("go-map/map-update  CIRCUIT_BREAK  at 2026-11-17T10:00:00Z\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("latency  circuit_break  p99 <= 200ms"),
+            "{text}"
+        );
+        assert!(text.contains("burn   5m=80.125  1h=null"), "{text}");
+        assert!(text.contains("p99    5m=310ms"), "{text}");
+        assert!(text.contains("budget 41.5% remaining"), "{text}");
+        assert!(
+            text.contains("fired  circuit_break (burn >= 1 over 1h)"),
+            "{text}"
+        );
+        assert!(text.contains("error    error SLI: boom"), "{text}");
     }
 }

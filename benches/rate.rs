@@ -1,0 +1,91 @@
+//! Throughput of the local rate engine (`history::rate::rates_over`) on the backtest shape:
+//! one counter scraped every 15 s for 30 days, evaluated every minute over the default
+//! ladder's five windows. "Samples" in the reported throughput are input samples times windows
+//! processed (the target is 50 million per second on one core).
+
+use burnrate::history::Sample;
+use burnrate::history::rate::{WindowBounds, rates_over};
+use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
+
+const SCRAPE_MS: i64 = 15_000;
+const DAY_MS: i64 = 86_400_000;
+const STEP_MS: i64 = 60_000;
+const WINDOWS: [(&str, i64); 5] = [
+    ("5m", 300_000),
+    ("30m", 1_800_000),
+    ("1h", 3_600_000),
+    ("6h", 21_600_000),
+    ("3d", 3 * DAY_MS),
+];
+
+/// 30 days of a counter with irregular increments, ~1 s of scrape jitter and a restart every
+/// few days, as a real request counter looks.
+fn series() -> Vec<Sample> {
+    let start = 1_700_000_000_000i64;
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut value = 0.0;
+    (0..30 * DAY_MS / SCRAPE_MS)
+        .map(|k| {
+            let r = next();
+            value = if k > 0 && k % 20_000 == 0 {
+                0.0
+            } else {
+                value + (r % 400) as f64
+            };
+            Sample {
+                t_ms: start + k * SCRAPE_MS + (r >> 54) as i64,
+                value,
+            }
+        })
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let samples = series();
+    let (start, end) = (samples[0].t_ms, samples.last().unwrap().t_ms);
+
+    let mut all = c.benchmark_group("rates_over_30d_15s_1m_step");
+    all.throughput(Throughput::Elements((samples.len() * WINDOWS.len()) as u64));
+    all.bench_function("5_windows", |b| {
+        b.iter(|| {
+            for (_, window) in WINDOWS {
+                black_box(rates_over(
+                    black_box(&samples),
+                    start,
+                    end,
+                    STEP_MS,
+                    window,
+                    WindowBounds::ClosedLeft,
+                ));
+            }
+        })
+    });
+    all.finish();
+
+    let mut each = c.benchmark_group("rates_over_30d_15s_1m_step_per_window");
+    each.throughput(Throughput::Elements(samples.len() as u64));
+    for (name, window) in WINDOWS {
+        each.bench_with_input(BenchmarkId::from_parameter(name), &window, |b, &window| {
+            b.iter(|| {
+                rates_over(
+                    black_box(&samples),
+                    start,
+                    end,
+                    STEP_MS,
+                    window,
+                    WindowBounds::ClosedLeft,
+                )
+            })
+        });
+    }
+    each.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,50 @@
+//! Recorded history: raw samples of counters and histogram buckets, loaded from files
+//! (OpenMetrics text with timestamps, or a saved `query_range` JSON response) or fetched
+//! with `query_range`, and the local rate engine that reproduces Prometheus's `rate()` on it.
+//!
+//! This is what lets `backtest` replay weeks of evaluations without asking a backend for
+//! every window at every step.
+
+pub mod parse;
+pub mod rate;
+
+use std::collections::BTreeMap;
+
+/// One time series: its labels (the metric name under `__name__`) and its samples in
+/// increasing time order (Unix milliseconds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Series {
+    pub labels: BTreeMap<String, String>,
+    pub samples: Vec<Sample>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    pub t_ms: i64,
+    pub value: f64,
+}
+
+/// A set of series, e.g. everything one history file holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
+    pub series: Vec<Series>,
+}
+
+impl History {
+    /// First and last sample time over all series, if there is any sample.
+    pub fn span(&self) -> Option<(i64, i64)> {
+        let first = self
+            .series
+            .iter()
+            .filter_map(|s| s.samples.first())
+            .map(|s| s.t_ms)
+            .min()?;
+        let last = self
+            .series
+            .iter()
+            .filter_map(|s| s.samples.last())
+            .map(|s| s.t_ms)
+            .max()?;
+        Some((first, last))
+    }
+}

@@ -1,0 +1,598 @@
+//! `burnrate backtest --report`: the HTML page is well formed, escapes what users wrote,
+//! stays small for a 30-day replay, and renders in a real browser (headless Chromium) to
+//! something an SRE can read: lines, thresholds, incidents and decision bands.
+//!
+//! Chromium is required: without it this test fails (CI installs it with
+//! scripts/install-deps.sh). `BURNRATE_CHROMIUM` names another binary.
+
+use std::io::Read;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use burnrate::backtest::incidents::{Incident, score};
+use burnrate::backtest::report::{SloChart, render_page, render_slo_section};
+use burnrate::backtest::timeline::Timeline;
+use burnrate::decision::Decision;
+use burnrate::engine::{DimensionReport, Evaluation, WindowMap};
+use burnrate::spec::{Dimension, ServiceSpec, SloSpec, load_paths};
+use burnrate::time::format_time;
+use serde_json::{Value, json};
+
+const MIN: i64 = 60_000;
+/// 2026-11-16T00:00:00Z
+const FROM_MS: i64 = 1_794_787_200_000;
+
+/// A spec with the default ladder (5 windows per dimension) and text that must be escaped.
+const CHECKOUT: &str = r#"apiVersion: burnrate/v1
+service: "checkout & co"
+labels: {team: payments}
+slos:
+  - name: requests
+    description: "Checkout API <script>alert('owned')</script> availability & latency"
+    period: 30d
+    error:
+      objective: 99.9
+      bad:   http_requests_total{job="checkout",code=~"5.."}
+      total: http_requests_total{job="checkout"}
+    latency:
+      histogram: http_request_duration_seconds{job="checkout"}
+      quantile: 0.99
+      threshold: 300ms
+"#;
+
+fn load(path: &Path) -> ServiceSpec {
+    let report = load_paths(&[path.to_path_buf()]);
+    assert!(!report.has_errors(), "{:?}", report.diagnostics);
+    report.specs.into_iter().next().expect("one spec")
+}
+
+/// Deterministic noise in [0, 1).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// A bad-event burst: minutes after `FROM_MS`, and the instantaneous burn during it.
+#[derive(Clone, Copy)]
+struct Burst {
+    start_min: i64,
+    end_min: i64,
+    burn: f64,
+}
+
+/// Per-minute instantaneous burn of one dimension (`None`: no samples), with enough history
+/// before the range for the longest window; window burns are averages over it.
+struct Signal {
+    before: i64,
+    sum: Vec<f64>,
+    count: Vec<f64>,
+}
+
+impl Signal {
+    fn new(
+        seed: u64,
+        minutes: i64,
+        before: i64,
+        bursts: &[Burst],
+        gap: Option<(i64, i64)>,
+    ) -> Signal {
+        let mut rng = Lcg(seed);
+        let (mut sum, mut count) = (vec![0.0], vec![0.0]);
+        for m in -before..minutes {
+            let r = rng.next();
+            let mut v = 0.05 + 0.6 * r * r * r;
+            if rng.next() < 0.002 {
+                v = 8.0 + 20.0 * rng.next(); // a one-minute spike
+            }
+            for b in bursts {
+                if (b.start_min..b.end_min).contains(&m) {
+                    v = b.burn * (0.8 + 0.4 * rng.next());
+                }
+            }
+            let missing = gap.is_some_and(|(s, e)| (s..e).contains(&m));
+            let (s, c) = if missing { (0.0, 0.0) } else { (v, 1.0) };
+            sum.push(sum.last().unwrap() + s);
+            count.push(count.last().unwrap() + c);
+        }
+        Signal { before, sum, count }
+    }
+
+    fn burn(&self, step: i64, window_min: i64) -> Option<f64> {
+        let hi = (self.before + step + 1) as usize;
+        let lo = hi.saturating_sub(window_min.max(1) as usize);
+        let c = self.count[hi] - self.count[lo];
+        (c > 0.0).then(|| (self.sum[hi] - self.sum[lo]) / c)
+    }
+}
+
+fn dimension(slo: &SloSpec, dim: Dimension, signal: &Signal, step: i64) -> DimensionReport {
+    let windows = slo.windows(dim);
+    let burn: WindowMap<Option<f64>> = windows
+        .iter()
+        .map(|w| (w.as_str().to_string(), signal.burn(step, w.millis() / MIN)))
+        .collect();
+    let reaches = |w: &burnrate::duration::PromDuration, threshold: f64| {
+        burn.value(w.as_str()).is_some_and(|v| v >= threshold)
+    };
+    let decision = if burn.iter().all(|(_, v)| v.is_none()) {
+        Decision::NoData
+    } else {
+        Decision::combine(
+            slo.matrix(dim)
+                .unwrap_or(&[])
+                .iter()
+                .filter(|r| {
+                    reaches(&r.long, r.burn) && r.short.as_ref().is_none_or(|s| reaches(s, r.burn))
+                })
+                .map(|r| r.decision)
+                .chain([Decision::Ok]),
+        )
+    };
+    DimensionReport {
+        decision,
+        objective: slo.objective(dim).unwrap(),
+        threshold_seconds: None,
+        quantile: None,
+        quantile_seconds: None,
+        events: burn
+            .iter()
+            .map(|(w, _)| (w.to_string(), Some(1000.0)))
+            .collect(),
+        burn,
+        no_traffic: vec![],
+        fired: vec![],
+        pending: vec![],
+        held: vec![],
+        budget_remaining: Some(0.62),
+    }
+}
+
+/// One SLO replayed at 1m steps, with its summary as `backtest` prints it.
+struct Replay {
+    evaluations: Vec<Evaluation>,
+    summary: Value,
+}
+
+fn replay(
+    service: &ServiceSpec,
+    slo: &SloSpec,
+    minutes: i64,
+    error: &[Burst],
+    latency: &[Burst],
+    gap: Option<(i64, i64)>,
+    incidents: &[Incident],
+) -> Replay {
+    let before = Dimension::ALL
+        .iter()
+        .flat_map(|d| slo.windows(*d))
+        .map(|w| w.millis() / MIN)
+        .max()
+        .unwrap_or(60);
+    let err = Signal::new(7, minutes, before, error, gap);
+    let lat = Signal::new(11, minutes, before, latency, gap);
+    let mut timeline = Timeline::new(FROM_MS, MIN);
+    let evaluations: Vec<Evaluation> = (0..minutes)
+        .map(|i| {
+            let at_ms = FROM_MS + i * MIN;
+            let error = slo
+                .error
+                .as_ref()
+                .map(|_| dimension(slo, Dimension::Error, &err, i));
+            let latency = slo
+                .latency
+                .as_ref()
+                .map(|_| dimension(slo, Dimension::Latency, &lat, i));
+            let decision = Decision::combine(error.iter().chain(&latency).map(|d| d.decision));
+            let eval = Evaluation {
+                time: format_time(at_ms),
+                service: service.service.clone(),
+                slo: slo.name.clone(),
+                labels: service.labels.clone(),
+                decision,
+                previous: None,
+                error,
+                latency,
+                errors: vec![],
+                at_ms,
+            };
+            timeline.push(&eval);
+            eval
+        })
+        .collect();
+    let mut summary = json!({
+        "summary": true,
+        "service": service.service,
+        "slo": slo.name,
+        "from": format_time(FROM_MS),
+        "to": format_time(FROM_MS + (minutes - 1) * MIN),
+        "step": "1m",
+        "evaluations": minutes,
+        "rates": "history file (local rate engine)",
+        "decision": evaluations.last().unwrap().decision,
+    });
+    let replayed = serde_json::to_value(timeline.summary(10 * MIN)).unwrap();
+    for (k, v) in replayed.as_object().unwrap() {
+        summary[k] = v.clone();
+    }
+    if !incidents.is_empty() {
+        summary["scores"] = serde_json::to_value(score(&timeline.intervals(), incidents)).unwrap();
+    }
+    Replay {
+        evaluations,
+        summary,
+    }
+}
+
+fn incident(service: &ServiceSpec, slo: &SloSpec, start_min: i64, end_min: i64) -> Incident {
+    Incident {
+        service: service.service.clone(),
+        slo: slo.name.clone(),
+        start_ms: FROM_MS + start_min * MIN,
+        end_ms: FROM_MS + end_min * MIN,
+    }
+}
+
+fn section(service: &ServiceSpec, replay: &Replay, incidents: &[Incident]) -> String {
+    render_slo_section(&SloChart {
+        service,
+        slo: &service.slos[0],
+        evaluations: &replay.evaluations,
+        incidents,
+        summary: &replay.summary,
+    })
+}
+
+/// The text between `open` and the next `close` after it, for each occurrence.
+fn between<'a>(text: &'a str, open: &str, close: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find(open) {
+        let after = &rest[i + open.len()..];
+        let end = after.find(close).expect("closed");
+        out.push(&after[..end]);
+        rest = &after[end..];
+    }
+    out
+}
+
+/// Coordinate pairs of every `<path class="burn">` (`M` starts a sub-path).
+fn path_points(html: &str) -> Vec<(String, usize, usize)> {
+    between(html, "<path class=\"burn\" data-window=\"", "</path>")
+        .into_iter()
+        .map(|p| {
+            let window = p[..p.find('"').unwrap()].to_string();
+            let d = between(p, " d=\"", "\"")[0];
+            let numbers = d.split(['M', ' ', 'h']).filter(|s| !s.is_empty()).count();
+            (window, numbers / 2, d.matches('M').count())
+        })
+        .collect()
+}
+
+fn find_chromium() -> PathBuf {
+    if let Ok(path) = std::env::var("BURNRATE_CHROMIUM") {
+        return PathBuf::from(path);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in [
+        "chromium",
+        "chromium-browser",
+        "google-chrome",
+        "google-chrome-stable",
+    ] {
+        for dir in std::env::split_paths(&path) {
+            let candidate = dir.join(name);
+            if candidate.is_file() {
+                return candidate;
+            }
+        }
+    }
+    panic!(
+        "chromium is not installed: this test renders the backtest HTML report in a headless \
+         browser. Install it (`apt-get install chromium`, or scripts/install-deps.sh) or set \
+         BURNRATE_CHROMIUM to a Chromium/Chrome binary."
+    );
+}
+
+/// Screenshots `html` with headless Chromium into `png`; kills it (its process group) after 60 s.
+fn screenshot(html: &Path, png: &Path) {
+    let chromium = find_chromium();
+    let profile = tempfile::tempdir().unwrap();
+    let log = profile.path().join("chromium.log");
+    let _ = std::fs::remove_file(png);
+    let mut child = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--no-default-browser-check",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--force-device-scale-factor=1",
+            "--window-size=1400,1800",
+        ])
+        .arg(format!(
+            "--user-data-dir={}",
+            profile.path().join("profile").display()
+        ))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", html.display()))
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .process_group(0)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromium.display()));
+    let pgid = child.id() as i32;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // Whatever happened, no helper process of this browser outlives the test.
+    // SAFETY: signals only the process group this test started.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    let mut output = String::new();
+    if let Ok(mut f) = std::fs::File::open(&log) {
+        let _ = f.read_to_string(&mut output);
+    }
+    let Some(status) = status else {
+        panic!(
+            "chromium took more than 60 s to screenshot {}; killed. Its output:\n{output}",
+            html.display()
+        );
+    };
+    assert!(
+        png.is_file(),
+        "chromium ({status}) wrote no screenshot {}. Its output:\n{output}",
+        png.display()
+    );
+}
+
+/// RGB pixels of a PNG, with its width and height.
+fn decode(png_path: &Path) -> (Vec<[u8; 3]>, u32, u32) {
+    let mut decoder = png::Decoder::new(std::fs::File::open(png_path).unwrap());
+    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let channels = info.color_type.samples();
+    let pixels = buf[..info.buffer_size()]
+        .chunks_exact(channels)
+        .map(|p| match channels {
+            1 | 2 => [p[0], p[0], p[0]],
+            _ => [p[0], p[1], p[2]],
+        })
+        .collect();
+    (pixels, info.width, info.height)
+}
+
+fn hex(colour: &str) -> [u8; 3] {
+    let c = colour.trim_start_matches('#');
+    let byte = |i: usize| u8::from_str_radix(&c[i..i + 2], 16).unwrap();
+    [byte(0), byte(2), byte(4)]
+}
+
+fn count_near(pixels: &[[u8; 3]], colour: [u8; 3]) -> usize {
+    pixels
+        .iter()
+        .filter(|p| p.iter().zip(colour).all(|(a, b)| a.abs_diff(b) <= 6))
+        .count()
+}
+
+#[test]
+fn report_renders_in_a_browser_and_stays_small() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("checkout.yaml");
+    std::fs::write(&spec_path, CHECKOUT).unwrap();
+    let checkout = load(&spec_path);
+    let map_update = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("slo-specs/map-update.yaml"));
+    let requests = &checkout.slos[0];
+
+    // Two days at 1m: an error incident that goes to circuit_break, a short latency burst,
+    // a false alarm, and an hour without data (a gap in every line, not a drop to 0).
+    let minutes = 2 * 24 * 60;
+    let incidents = vec![incident(&checkout, requests, 14 * 60, 16 * 60)];
+    let checkout_replay = replay(
+        &checkout,
+        requests,
+        minutes,
+        &[
+            Burst {
+                start_min: 14 * 60 + 10,
+                end_min: 15 * 60 + 40,
+                burn: 40.0,
+            },
+            Burst {
+                start_min: 30 * 60,
+                end_min: 30 * 60 + 25,
+                burn: 25.0,
+            },
+        ],
+        &[Burst {
+            start_min: 14 * 60 + 30,
+            end_min: 15 * 60 + 20,
+            burn: 9.0,
+        }],
+        Some((38 * 60, 39 * 60)),
+        &incidents,
+    );
+    let map_replay = replay(
+        &map_update,
+        &map_update.slos[0],
+        minutes,
+        &[Burst {
+            start_min: 20 * 60,
+            end_min: 21 * 60,
+            burn: 1.2,
+        }],
+        &[Burst {
+            start_min: 9 * 60,
+            end_min: 11 * 60,
+            burn: 0.5,
+        }],
+        None,
+        &[],
+    );
+    let first = section(&checkout, &checkout_replay, &incidents);
+    let second = section(&map_update, &map_replay, &[]);
+    let page = render_page(
+        "burnrate backtest <2026-11-16>",
+        "2 SLOs replayed from 2026-11-16T00:00:00Z to 2026-11-17T23:59:00Z, step 1m",
+        &[first.clone(), second.clone()],
+    );
+
+    // Structure: one chart per dimension, legend entries, thresholds, incidents, escaping.
+    assert_eq!(first.matches("<svg").count(), 2, "one chart per dimension");
+    assert_eq!(second.matches("<svg").count(), 2);
+    for legend in between(&first, "<g class=\"legend\">", "</svg>") {
+        for w in ["5m", "30m", "1h", "6h", "3d"] {
+            assert!(
+                legend.contains(&format!(">{w}</text>")),
+                "legend lacks window {w}: {legend}"
+            );
+        }
+        assert!(legend.contains("known incident"));
+    }
+    for label in [
+        "circuit_break ≥ 14.4 (1h/5m)",
+        "warn ≥ 6 (6h/30m)",
+        "warn ≥ 1 (3d/6h)",
+        "scale ≥ 6 (6h/30m)",
+    ] {
+        assert!(first.contains(label), "missing threshold label {label:?}");
+    }
+    for label in [
+        "scale ≥ 0.3 (1h)",
+        "circuit_break ≥ 1 (1h)",
+        "warn ≥ 0.5 (1h)",
+        "circuit_break ≥ 0.8 (1h)",
+    ] {
+        assert!(second.contains(label), "missing threshold label {label:?}");
+    }
+    assert_eq!(
+        first.matches("<rect class=\"incident\"").count(),
+        2,
+        "the incident on both charts"
+    );
+    assert!(!second.contains("class=\"incident\""));
+    assert!(page.contains("&lt;script&gt;alert(&#39;owned&#39;)&lt;/script&gt;"));
+    assert!(page.contains("checkout &amp; co"));
+    assert!(page.contains("&lt;2026-11-16&gt;"));
+    assert!(
+        !page.to_ascii_lowercase().contains("<script"),
+        "no script at all in the page"
+    );
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no external resource"
+    );
+    assert!(first.contains("circuit_break") && first.contains("band ok"));
+    // The hour without data breaks the lines of the windows it covers whole (5m, 30m, 1h);
+    // the map-update lines are whole.
+    for (window, points, subpaths) in path_points(&first) {
+        if ["5m", "30m", "1h"].contains(&window.as_str()) {
+            assert!(subpaths >= 2, "{window}: the data gap must break the line");
+        }
+        assert!(points <= 1500, "{window}: {points} points");
+    }
+    for (window, _, subpaths) in path_points(&second) {
+        assert_eq!(subpaths, 1, "{window}");
+    }
+
+    // Size: one SLO replayed over 30 days at 1m (43,200 steps).
+    let month = 30 * 24 * 60;
+    let month_incidents = vec![
+        incident(&checkout, requests, 10 * 1440 - 20, 10 * 1440 + 120),
+        incident(&checkout, requests, 20 * 1440, 20 * 1440 + 90),
+    ];
+    let long_replay = replay(
+        &checkout,
+        requests,
+        month,
+        &[Burst {
+            start_min: 10 * 1440,
+            end_min: 10 * 1440 + 90,
+            burn: 40.0,
+        }],
+        &[Burst {
+            start_min: 20 * 1440,
+            end_min: 20 * 1440 + 60,
+            burn: 20.0,
+        }],
+        Some((25 * 1440, 25 * 1440 + 120)),
+        &month_incidents,
+    );
+    let big = section(&checkout, &long_replay, &month_incidents);
+    for (window, points, _) in path_points(&big) {
+        assert!(
+            points <= 1500,
+            "{window}: {points} points for {month} steps"
+        );
+    }
+    // The 90-minute burst on day 10 still reaches its peak in the downsampled 5m line.
+    assert!(big.contains("band circuit_break"));
+    println!(
+        "one SLO, {month} steps, 2 dimensions x 5 windows: {} bytes; 100 such SLOs: ~{:.1} MB",
+        big.len(),
+        big.len() as f64 * 100.0 / 1e6
+    );
+    assert!(big.len() < 200_000, "section of {} bytes", big.len());
+
+    // Render it in a real browser and look at the pixels.
+    let out_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report_renders");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let html_path = out_dir.join("report.html");
+    let png_path = out_dir.join("report.png");
+    std::fs::write(&html_path, &page).unwrap();
+    std::fs::write(
+        out_dir.join("report-30d.html"),
+        render_page("burnrate backtest (30 days)", "one SLO at 1m", &[big]),
+    )
+    .unwrap();
+    screenshot(&html_path, &png_path);
+    println!("screenshot: {}", png_path.display());
+    let (pixels, width, height) = decode(&png_path);
+    assert_eq!((width, height), (1400, 1800), "screenshot size");
+    let first_pixel = pixels[0];
+    assert!(pixels.iter().any(|p| *p != first_pixel), "blank screenshot");
+    let ink = pixels.iter().filter(|p| p.iter().any(|c| *c < 240)).count();
+    let share = ink as f64 / pixels.len() as f64;
+    assert!(
+        share > 0.03,
+        "only {:.2}% of the screenshot is drawn",
+        share * 100.0
+    );
+    let red = count_near(
+        &pixels,
+        hex(burnrate::backtest::report::decision_fill(
+            Decision::CircuitBreak,
+        )),
+    );
+    let green = count_near(
+        &pixels,
+        hex(burnrate::backtest::report::decision_fill(Decision::Ok)),
+    );
+    assert!(red > 300, "circuit_break bands: {red} red pixels");
+    assert!(green > 5000, "ok bands: {green} green pixels");
+}
