@@ -139,58 +139,59 @@ impl PromClient {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<RangeResult, SourceError> {
-        let mut merged: BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>> = BTreeMap::new();
-        let mut warnings = Vec::new();
+        let step = format!("{}", step_ms as f64 / 1000.0);
+        let mut forms = Vec::new();
         let mut chunk_start = start_ms;
         while chunk_start <= end_ms {
             let chunk_end = (chunk_start + step_ms * (MAX_POINTS_PER_QUERY - 1)).min(end_ms);
-            let (start, end, step) = (
-                format_unix(chunk_start),
-                format_unix(chunk_end),
-                format!("{}", step_ms as f64 / 1000.0),
-            );
-            let form = [
-                ("query", query),
-                ("start", start.as_str()),
-                ("end", end.as_str()),
-                ("step", step.as_str()),
-            ];
-            let (data, mut w, shown) = self.post("/api/v1/query_range", &form).await?;
-            warnings.append(&mut w);
-            for series in parse_matrix(&data, &shown)? {
-                merged
-                    .entry(series.labels)
-                    .or_default()
-                    .extend(series.points);
-            }
+            forms.push(vec![
+                ("query", query.to_string()),
+                ("start", format_unix(chunk_start)),
+                ("end", format_unix(chunk_end)),
+                ("step", step.clone()),
+            ]);
             chunk_start = chunk_end + step_ms;
         }
-        Ok(RangeResult {
-            series: merge_chunks(merged),
-            warnings,
-        })
+        self.matrix_chunks("/api/v1/query_range", forms).await
     }
 
     /// The raw samples of every series matching `selector` in `[start, end]`, fetched as range
     /// vectors (`SEL[chunk]` at each chunk's end) so no sample is resampled or skipped.
+    /// Range selectors include both ends, so a boundary sample comes twice and is kept once.
     pub async fn raw_samples(
         &self,
         selector: &str,
         start_ms: i64,
         end_ms: i64,
     ) -> Result<RangeResult, SourceError> {
-        let mut merged: BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>> = BTreeMap::new();
-        let mut warnings = Vec::new();
+        let mut forms = Vec::new();
         let mut chunk_end = end_ms;
         loop {
-            let span = RAW_CHUNK_MS.min(chunk_end - start_ms);
-            let query = format!(
-                "{selector}[{}]",
-                crate::duration::format_millis(span.max(1))
-            );
-            let time = format_unix(chunk_end);
-            let form = [("query", query.as_str()), ("time", time.as_str())];
-            let (data, mut w, shown) = self.post("/api/v1/query", &form).await?;
+            let span = RAW_CHUNK_MS.min(chunk_end - start_ms).max(1);
+            let range = crate::duration::format_millis(span);
+            forms.push(vec![
+                ("query", format!("{selector}[{range}]")),
+                ("time", format_unix(chunk_end)),
+            ]);
+            if chunk_end - span <= start_ms {
+                break;
+            }
+            chunk_end -= span;
+        }
+        self.matrix_chunks("/api/v1/query", forms).await
+    }
+
+    /// Posts every form, each answering a matrix, and merges the series across them.
+    async fn matrix_chunks(
+        &self,
+        path: &str,
+        forms: Vec<Vec<(&str, String)>>,
+    ) -> Result<RangeResult, SourceError> {
+        let mut merged: BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>> = BTreeMap::new();
+        let mut warnings = Vec::new();
+        for form in forms {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let (data, mut w, shown) = self.post(path, &form).await?;
             warnings.append(&mut w);
             for series in parse_matrix(&data, &shown)? {
                 merged
@@ -198,11 +199,6 @@ impl PromClient {
                     .or_default()
                     .extend(series.points);
             }
-            if chunk_end - span <= start_ms {
-                break;
-            }
-            // Range selectors include both ends: the boundary sample comes twice and is deduplicated.
-            chunk_end -= span;
         }
         Ok(RangeResult {
             series: merge_chunks(merged),
