@@ -27,3 +27,8 @@ pub fn format_time(at_ms: i64) -> String {
         t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
     }
 }
+
+/// The wall clock, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

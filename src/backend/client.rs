@@ -9,7 +9,8 @@ use crate::engine::SourceError;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -45,10 +46,15 @@ pub struct QueryResult {
     pub warnings: Vec<String>,
 }
 
+/// Called after every backend request with its duration in seconds and its outcome
+/// (`success`, `http_error`, `timeout`, `unreachable`, `bad_response`).
+pub type RequestObserver = Arc<dyn Fn(f64, &'static str) + Send + Sync>;
+
 #[derive(Clone)]
 pub struct PromClient {
     http: reqwest::Client,
     config: ClientConfig,
+    observer: Option<RequestObserver>,
     /// The base URL without credentials, for messages.
     display_url: String,
 }
@@ -111,8 +117,15 @@ impl PromClient {
         Ok(PromClient {
             http,
             config,
+            observer: None,
             display_url,
         })
+    }
+
+    /// The same client, reporting every request to `observer`.
+    pub fn with_observer(mut self, observer: RequestObserver) -> PromClient {
+        self.observer = Some(observer);
+        self
     }
 
     pub fn display_url(&self) -> &str {
@@ -213,7 +226,12 @@ impl PromClient {
         let mut delay = self.config.backoff;
         let mut attempt = 0;
         loop {
-            match self.attempt(&url, &shown, form).await {
+            let started = Instant::now();
+            let (result, outcome) = self.attempt(&url, &shown, form).await;
+            if let Some(observe) = &self.observer {
+                observe(started.elapsed().as_secs_f64(), outcome);
+            }
+            match result {
                 Attempt::Done(result) => return result,
                 Attempt::Retry(err) if attempt >= self.config.retries => return Err(err),
                 Attempt::Retry(err) => {
@@ -226,15 +244,20 @@ impl PromClient {
         }
     }
 
-    async fn attempt(&self, url: &str, shown: &str, form: &[(&str, &str)]) -> Attempt {
+    /// One request; also says how it went, for the request-duration metric.
+    async fn attempt(&self, url: &str, shown: &str, form: &[(&str, &str)]) -> (Attempt, &'static str) {
+        let transport = |e: reqwest::Error| {
+            let outcome = if e.is_timeout() { "timeout" } else { "unreachable" };
+            (Attempt::Retry(transport_error(&e, shown, self.config.timeout)), outcome)
+        };
         let response = match self.http.post(url).form(form).send().await {
             Ok(r) => r,
-            Err(e) => return Attempt::Retry(transport_error(&e, shown, self.config.timeout)),
+            Err(e) => return transport(e),
         };
         let status = response.status();
         let body = match response.text().await {
             Ok(b) => b,
-            Err(e) => return Attempt::Retry(transport_error(&e, shown, self.config.timeout)),
+            Err(e) => return transport(e),
         };
         let parsed: Result<ApiResponse, _> = serde_json::from_str(&body);
         if !status.is_success() {
@@ -250,25 +273,22 @@ impl PromClient {
                 "{shown} answered HTTP {}: {detail}",
                 status.as_u16()
             ));
-            return if status.is_server_error() {
-                Attempt::Retry(err)
-            } else {
-                Attempt::Done(Err(err))
-            };
+            let attempt = if status.is_server_error() { Attempt::Retry(err) } else { Attempt::Done(Err(err)) };
+            return (attempt, "http_error");
         }
         let api = match parsed {
             Ok(api) => api,
             Err(e) => {
-                return Attempt::Done(Err(SourceError::new(format!(
+                let err = SourceError::new(format!(
                     "could not parse the response of {shown} as Prometheus API JSON ({e}): {}",
                     snippet(&body)
-                ))));
+                ));
+                return (Attempt::Done(Err(err)), "bad_response");
             }
         };
-        Attempt::Done(
-            api.into_data(shown)
-                .map(|(data, warnings)| (data, warnings, shown.to_string())),
-        )
+        let result = api.into_data(shown).map(|(data, warnings)| (data, warnings, shown.to_string()));
+        let outcome = if result.is_ok() { "success" } else { "http_error" };
+        (Attempt::Done(result), outcome)
     }
 }
 

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::spec::{LoadReport, ServiceSpec, load_paths};
 use std::path::PathBuf;
 
-pub use crate::time::parse_time;
+pub use crate::time::{now_ms, parse_time};
 use std::time::Duration;
 
 pub fn init_logging(format: LogFormat) {
@@ -91,9 +91,6 @@ pub fn build_client(args: &BackendArgs) -> Result<PromClient> {
     PromClient::new(config).map_err(Error::Usage)
 }
 
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
@@ -102,26 +99,4 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
 }
 
-/// Writes a file atomically: temp file in the same directory, fsync, rename.
-pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("state"),
-        std::process::id()
-    ));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
-}
+pub use crate::fsutil::write_atomic;

@@ -4,6 +4,7 @@
 mod backtest;
 mod check;
 mod common;
+mod run;
 mod validate;
 
 use crate::error::Error;
@@ -43,6 +44,41 @@ pub enum Command {
     Check(CheckArgs),
     /// Replay the specs over a past range and score the policy.
     Backtest(BacktestArgs),
+    /// The daemon: evaluate on an interval, expose /metrics, alert and call webhooks.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Spec files or directories (every *.yaml / *.yml inside); re-read on SIGHUP.
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Time between two evaluations of an SLO.
+    #[arg(long, default_value = "30s")]
+    pub interval: String,
+    /// Address of /metrics, /healthz and /api/v1/decisions.
+    #[arg(long, default_value = "127.0.0.1:9464")]
+    pub listen: String,
+    /// Directory where `for`/`hold` timers and last decisions survive restarts.
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// Alertmanager base URL (API v2), repeatable.
+    #[arg(long)]
+    pub alertmanager: Vec<String>,
+    /// URL receiving one POST per decision change, repeatable.
+    #[arg(long)]
+    pub webhook: Vec<String>,
+    /// Backend requests in flight at most.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Timeout of each Alertmanager or webhook request.
+    #[arg(long, default_value = "10s")]
+    pub sink_timeout: String,
+    /// First retry delay of a failed webhook delivery (doubles up to 1m).
+    #[arg(long, default_value = "1s")]
+    pub webhook_backoff: String,
 }
 
 #[derive(Debug, Args)]
@@ -135,6 +171,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Command::Validate { specs } => validate::run(&specs),
         Command::Check(args) => check::run(args),
         Command::Backtest(args) => backtest::run(args),
+        Command::Run(args) => run::run(args),
     };
     match result {
         Ok(code) => code,

@@ -80,7 +80,7 @@ pub async fn evaluate_one<S: Source>(
 }
 
 /// Every dimension of one SLO, measured concurrently.
-async fn measure_slo<S: Source>(
+pub async fn measure_slo<S: Source>(
     source: &S,
     service: &ServiceSpec,
     slo: &SloSpec,

@@ -354,3 +354,171 @@ impl Drop for Prometheus {
         let _ = self.child.wait();
     }
 }
+
+/// Spawns `prometheus` with the layout of a [`Prometheus`] directory (`prometheus.yml`,
+/// `data/`, `prometheus.log`, the log appended to) on `port`.
+fn spawn_in(dir: &Path, port: u16, extra_args: &[&str]) -> Child {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("prometheus.log"))
+        .unwrap();
+    let mut cmd = Command::new(prometheus_bin());
+    cmd.arg(format!(
+        "--config.file={}",
+        dir.join("prometheus.yml").display()
+    ))
+    .arg(format!(
+        "--storage.tsdb.path={}",
+        dir.join("data").display()
+    ))
+    .arg("--storage.tsdb.retention.time=100y")
+    .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+    .args(extra_args)
+    .stdin(Stdio::null())
+    .stdout(Stdio::from(log.try_clone().unwrap()))
+    .stderr(Stdio::from(log));
+    kill_with_parent(&mut cmd);
+    cmd.spawn().unwrap_or_else(|e| {
+        panic!(
+            "cannot run {} (is Prometheus installed?): {e}",
+            prometheus_bin()
+        )
+    })
+}
+
+/// A Prometheus duration for `d` (milliseconds, which Prometheus accepts everywhere).
+fn prom_duration(d: Duration) -> String {
+    format!("{}ms", d.as_millis().max(1))
+}
+
+impl Prometheus {
+    /// Start a Prometheus with a fresh, empty TSDB that scrapes `targets` (`host:port`, all
+    /// on 127.0.0.1) as one job `app` every `scrape_interval` (also its evaluation interval
+    /// and, since Prometheus rejects a longer one, its scrape timeout). Waits until it is
+    /// ready, not until the first scrape.
+    pub fn start_scraping(targets: &[String], scrape_interval: Duration) -> Prometheus {
+        for t in targets {
+            assert!(
+                t.starts_with("127.0.0.1:"),
+                "test targets must be on 127.0.0.1, got {t}"
+            );
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("burnrate-test-prometheus-")
+            .tempdir()
+            .expect("create temp dir");
+        fs::create_dir_all(dir.path().join("data")).unwrap();
+        let every = prom_duration(scrape_interval);
+        let target_list = targets
+            .iter()
+            .map(|t| format!("'{t}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let config = format!(
+            "global:\n  scrape_interval: {every}\n  scrape_timeout: {every}\n  evaluation_interval: {every}\n\
+             scrape_configs:\n  - job_name: app\n    scrape_interval: {every}\n    scrape_timeout: {every}\n    \
+             static_configs:\n      - targets: [{target_list}]\n"
+        );
+        fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        let log = dir.path().join("prometheus.log");
+        let mut last_failure = String::new();
+        for _attempt in 0..5 {
+            let port = free_loopback_port();
+            let _ = fs::write(&log, "");
+            let mut child = spawn_in(dir.path(), port, &[]);
+            match wait_ready(&mut child, port) {
+                Ok(()) => {
+                    let agent = ureq::AgentBuilder::new().timeout(QUERY_TIMEOUT).build();
+                    return Prometheus {
+                        child,
+                        port,
+                        log,
+                        agent,
+                        dir,
+                    };
+                }
+                Err(why) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let log_text = read_tail(&log, 60);
+                    last_failure = format!("{why}\n--- prometheus log (tail) ---\n{log_text}");
+                    if !log_text.contains("address already in use") {
+                        break;
+                    }
+                }
+            }
+        }
+        panic!("prometheus did not start: {last_failure}");
+    }
+
+    /// Kill Prometheus (SIGKILL) and reap it; its data directory and port are kept for
+    /// [`restart`](Self::restart). Killing a killed instance does nothing.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Start Prometheus again on the same port and data directory (after [`kill`](Self::kill);
+    /// kills the running one first otherwise) and wait until it is ready. Retries for a few
+    /// seconds while the port is still held.
+    pub fn restart(&mut self) {
+        self.kill();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let mut child = spawn_in(self.dir.path(), self.port, &[]);
+            match wait_ready(&mut child, self.port) {
+                Ok(()) => {
+                    self.child = child;
+                    return;
+                }
+                Err(why) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    let log_text = read_tail(&self.log, 60);
+                    if !log_text.contains("address already in use") || Instant::now() > deadline {
+                        panic!(
+                            "prometheus did not restart: {why}\n--- prometheus log (tail) ---\n{log_text}"
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+            }
+        }
+    }
+
+    /// The current Unix time in seconds, as [`query`](Self::query) takes it.
+    pub fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+    }
+
+    /// Polls the instant query `expr` (at the current time) every 200 ms until `accept`
+    /// takes its single value (`None` when empty), or `within` passes. Returns the last
+    /// value seen and whether it was accepted.
+    pub fn wait_for_value(
+        &self,
+        expr: &str,
+        within: Duration,
+        mut accept: impl FnMut(Option<f64>) -> bool,
+    ) -> (Option<f64>, bool) {
+        let deadline = Instant::now() + within;
+        loop {
+            let v = self.query_one(expr, Prometheus::now());
+            if accept(v) {
+                return (v, true);
+            }
+            if Instant::now() > deadline {
+                return (v, false);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}

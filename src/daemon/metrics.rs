@@ -1,0 +1,278 @@
+//! The daemon's own `/metrics`: burn rates, decisions and budgets for dashboards and
+//! autoscalers (KEDA, HPA adapters), and counters about the daemon itself.
+
+use crate::decision::Decision;
+use crate::engine::Evaluation;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
+
+type FloatGauge = Gauge<f64, AtomicU64>;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct WindowLabels {
+    pub service: String,
+    pub slo: String,
+    pub dimension: String,
+    pub window: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    pub service: String,
+    pub slo: String,
+    pub decision: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DimensionLabels {
+    pub service: String,
+    pub slo: String,
+    pub dimension: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct QuantileLabels {
+    pub service: String,
+    pub slo: String,
+    /// The SLO's quantile as a percentile (`99` for P99): a label named `quantile` is
+    /// reserved for summaries.
+    pub percentile: String,
+    pub window: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub service: String,
+    pub slo: String,
+    pub result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabels {
+    pub sink: String,
+    pub result: String,
+}
+
+/// Every metric the daemon exports.
+pub struct Metrics {
+    registry: Registry,
+    pub burn_rate: Family<WindowLabels, FloatGauge>,
+    pub decision: Family<DecisionLabels, Gauge>,
+    pub budget_remaining: Family<DimensionLabels, FloatGauge>,
+    pub quantile_seconds: Family<QuantileLabels, FloatGauge>,
+    pub evaluations: Family<ResultLabels, Counter>,
+    pub backend_request_duration: Family<OutcomeLabels, Histogram>,
+    pub sink_deliveries: Family<SinkLabels, Counter>,
+    pub webhook_queue_dropped: Counter,
+    pub slos: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("burnrate");
+        let m = Metrics {
+            burn_rate: Family::default(),
+            decision: Family::default(),
+            budget_remaining: Family::default(),
+            quantile_seconds: Family::default(),
+            evaluations: Family::default(),
+            backend_request_duration: Family::new_with_constructor(|| {
+                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+            }),
+            sink_deliveries: Family::default(),
+            webhook_queue_dropped: Counter::default(),
+            slos: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register("burn_rate", "Burn rate per SLO, dimension and window", m.burn_rate.clone());
+        registry.register("decision", "1 for the SLO's current decision, 0 for the others", m.decision.clone());
+        registry.register(
+            "error_budget_remaining",
+            "Share of the period's error budget left (below 0 when overspent)",
+            m.budget_remaining.clone(),
+        );
+        registry.register("quantile_seconds", "The latency quantile of the SLO per window", m.quantile_seconds.clone());
+        registry.register("evaluations", "Evaluations per SLO by result (ok, no_data, failed)", m.evaluations.clone());
+        registry.register(
+            "backend_request_duration_seconds",
+            "Duration of requests to the metrics backend",
+            m.backend_request_duration.clone(),
+        );
+        registry.register("sink_deliveries", "Deliveries to Alertmanager and webhooks by result", m.sink_deliveries.clone());
+        registry.register(
+            "webhook_dropped",
+            "Webhook payloads dropped because the delivery queue was full or retries ran out",
+            m.webhook_queue_dropped.clone(),
+        );
+        registry.register("slos", "SLOs this daemon evaluates", m.slos.clone());
+        Metrics { registry, ..m }
+    }
+
+    /// OpenMetrics text exposition (what Prometheus asks for).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
+        out
+    }
+
+    /// The classic Prometheus text format 0.0.4, for clients that do not ask for OpenMetrics
+    /// (curl, `promtool check metrics`): counters are declared under their `_total` name and
+    /// there is no `# EOF`.
+    pub fn encode_prometheus_text(&self) -> String {
+        openmetrics_to_text(&self.encode())
+    }
+
+    /// Publishes one evaluation; windows without a number are removed rather than exported
+    /// as 0 (a missing value must not look like a healthy one).
+    pub fn record(&self, eval: &Evaluation) {
+        for d in Decision::ALL {
+            self.decision.get_or_create(&decision_labels(eval, d)).set(i64::from(d == eval.decision));
+        }
+        for gauge in gauges_of(eval) {
+            match gauge {
+                GaugeValue::Burn(labels, Some(v)) => {
+                    self.burn_rate.get_or_create(&labels).set(v);
+                }
+                GaugeValue::Burn(labels, None) => {
+                    self.burn_rate.remove(&labels);
+                }
+                GaugeValue::Budget(labels, Some(v)) => {
+                    self.budget_remaining.get_or_create(&labels).set(v);
+                }
+                GaugeValue::Budget(labels, None) => {
+                    self.budget_remaining.remove(&labels);
+                }
+                GaugeValue::Quantile(labels, Some(v)) => {
+                    self.quantile_seconds.get_or_create(&labels).set(v);
+                }
+                GaugeValue::Quantile(labels, None) => {
+                    self.quantile_seconds.remove(&labels);
+                }
+            };
+        }
+        let result = if eval.all_queries_failed() {
+            "failed"
+        } else if eval.decision == Decision::NoData {
+            "no_data"
+        } else {
+            "ok"
+        };
+        self.evaluations
+            .get_or_create(&ResultLabels { service: eval.service.clone(), slo: eval.slo.clone(), result: result.into() })
+            .inc();
+    }
+
+    /// Drops every series of an SLO that is no longer evaluated (after a reload).
+    pub fn forget(&self, last: &Evaluation) {
+        for d in Decision::ALL {
+            self.decision.remove(&decision_labels(last, d));
+        }
+        for gauge in gauges_of(last) {
+            match gauge {
+                GaugeValue::Burn(labels, _) => self.burn_rate.remove(&labels),
+                GaugeValue::Budget(labels, _) => self.budget_remaining.remove(&labels),
+                GaugeValue::Quantile(labels, _) => self.quantile_seconds.remove(&labels),
+            };
+        }
+        for result in ["ok", "no_data", "failed"] {
+            self.evaluations.remove(&ResultLabels {
+                service: last.service.clone(),
+                slo: last.slo.clone(),
+                result: result.into(),
+            });
+        }
+    }
+}
+
+fn decision_labels(eval: &Evaluation, d: Decision) -> DecisionLabels {
+    DecisionLabels { service: eval.service.clone(), slo: eval.slo.clone(), decision: d.as_str().into() }
+}
+
+/// One gauge series an evaluation sets (or removes, when its value is `None`).
+enum GaugeValue {
+    Burn(WindowLabels, Option<f64>),
+    Budget(DimensionLabels, Option<f64>),
+    Quantile(QuantileLabels, Option<f64>),
+}
+
+fn gauges_of(eval: &Evaluation) -> Vec<GaugeValue> {
+    let mut out = Vec::new();
+    for (dim, report) in eval.dimensions() {
+        for (window, burn) in report.burn.iter() {
+            let labels = WindowLabels {
+                service: eval.service.clone(),
+                slo: eval.slo.clone(),
+                dimension: dim.into(),
+                window: window.into(),
+            };
+            out.push(GaugeValue::Burn(labels, *burn));
+        }
+        let labels = DimensionLabels { service: eval.service.clone(), slo: eval.slo.clone(), dimension: dim.into() };
+        out.push(GaugeValue::Budget(labels, report.budget_remaining));
+        if let (Some(q), Some(values)) = (report.quantile, &report.quantile_seconds) {
+            for (window, v) in values.iter() {
+                let labels = QuantileLabels {
+                    service: eval.service.clone(),
+                    slo: eval.slo.clone(),
+                    percentile: format!("{}", (q * 1e6).round() / 1e4),
+                    window: window.into(),
+                };
+                out.push(GaugeValue::Quantile(labels, *v));
+            }
+        }
+    }
+    out
+}
+
+/// Rewrites OpenMetrics text as Prometheus text 0.0.4. Only what prometheus-client emits
+/// needs handling: counter families named without `_total`, `# UNIT` lines, `# EOF`.
+pub fn openmetrics_to_text(om: &str) -> String {
+    let counters: std::collections::HashSet<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len());
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_text_declares_counters_under_their_total_name() {
+        let om = "# HELP x_evals Evaluations.\n# TYPE x_evals counter\nx_evals_total{a=\"b\"} 3\n# HELP g A gauge.\n# TYPE g gauge\ng 1\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_text(om),
+            "# HELP x_evals_total Evaluations.\n# TYPE x_evals_total counter\nx_evals_total{a=\"b\"} 3\n# HELP g A gauge.\n# TYPE g gauge\ng 1\n"
+        );
+    }
+}

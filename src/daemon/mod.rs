@@ -1,0 +1,340 @@
+//! `burnrate run`: the daemon. Evaluates every SLO on an interval through the same path as
+//! `check`, publishes decisions (metrics, Alertmanager, webhooks), keeps `for`/`hold` state
+//! across restarts, reloads specs on SIGHUP and exits cleanly on SIGTERM/SIGINT.
+//!
+//! One task per SLO, so a cycle of one SLO never overlaps the next one of the same SLO; a
+//! semaphore bounds the requests in flight; ticks missed while a backend is slow are skipped,
+//! not replayed in a burst.
+
+pub mod http;
+pub mod metrics;
+pub mod state_dir;
+
+use crate::backend::{PromClient, PrometheusSource};
+use crate::decision::Decision;
+use crate::engine::Evaluation;
+use crate::engine::evaluate::{evaluate_slo, measure_slo};
+use crate::engine::hysteresis::StateStore;
+use crate::error::{Error, Result};
+use crate::sinks::alertmanager::Alertmanager;
+use crate::sinks::webhook::Webhooks;
+use crate::spec::{ServiceSpec, load_paths};
+use metrics::{Metrics, SinkLabels};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Mutex, RwLock, Semaphore, mpsc, watch};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, MissedTickBehavior};
+
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub spec_paths: Vec<PathBuf>,
+    pub interval: Duration,
+    pub listen: SocketAddr,
+    pub state_dir: Option<PathBuf>,
+    pub alertmanagers: Vec<String>,
+    pub webhooks: Vec<String>,
+    /// Backend requests in flight at most.
+    pub concurrency: usize,
+    /// Timeout of each Alertmanager or webhook request.
+    pub sink_timeout: Duration,
+    /// First retry delay of a failed webhook delivery (doubles each time).
+    pub webhook_backoff: Duration,
+}
+
+/// What the HTTP handlers read.
+pub struct Shared {
+    pub metrics: Metrics,
+    /// The spec generation currently running (incremented by each successful reload).
+    pub generation: std::sync::atomic::AtomicU64,
+    /// Latest evaluation per `service/slo`.
+    pub latest: RwLock<BTreeMap<String, Evaluation>>,
+}
+
+fn key(service: &str, slo: &str) -> String {
+    StateStore::key(service, slo)
+}
+
+/// One evaluation and the decision before it (from the state, so it survives restarts).
+struct Update {
+    /// The spec generation whose task produced it; updates of a replaced generation that
+    /// were still queued at reload are dropped.
+    generation: u64,
+    eval: Evaluation,
+    previous: Option<Decision>,
+}
+
+/// What every SLO task needs.
+struct Context {
+    source: PrometheusSource,
+    interval: Duration,
+    permits: Semaphore,
+    store: Arc<Mutex<StateStore>>,
+    updates: mpsc::Sender<Update>,
+}
+
+/// The SLO tasks of one set of specs; replaced as a whole on reload.
+struct Generation {
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    keys: BTreeSet<String>,
+}
+
+impl Generation {
+    fn start(specs: Arc<Vec<ServiceSpec>>, cx: Arc<Context>, id: u64) -> Generation {
+        let (stop, stop_rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut keys = BTreeSet::new();
+        for (si, service) in specs.iter().enumerate() {
+            for (i, slo) in service.slos.iter().enumerate() {
+                keys.insert(key(&service.service, &slo.name));
+                tasks.push(tokio::spawn(slo_loop(cx.clone(), specs.clone(), si, i, id, stop_rx.clone())));
+            }
+        }
+        Generation { stop, tasks, keys }
+    }
+
+    /// Stops every task: cycles in flight are abandoned (their queries dropped).
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(2), t).await;
+        }
+    }
+}
+
+/// A stable offset inside the first interval (at most 10 s), so SLOs do not all query the
+/// backend at the same instant.
+fn first_tick_offset(key: &str, interval: Duration) -> Duration {
+    let spread = interval.min(Duration::from_secs(10)).as_millis() as u64;
+    let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+    Duration::from_millis(if spread == 0 { 0 } else { hash % spread })
+}
+
+async fn slo_loop(
+    cx: Arc<Context>,
+    specs: Arc<Vec<ServiceSpec>>,
+    si: usize,
+    i: usize,
+    generation: u64,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = &specs[si];
+    let slo = &service.slos[i];
+    let k = key(&service.service, &slo.name);
+    let mut ticker = tokio::time::interval_at(Instant::now() + first_tick_offset(&k, cx.interval), cx.interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        let measurements = tokio::select! {
+            m = async {
+                let _permit = cx.permits.acquire().await.expect("semaphore never closed");
+                measure_slo(&cx.source, service, slo, crate::time::now_ms()).await
+            } => m,
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let at_ms = crate::time::now_ms();
+        let update = {
+            let mut store = cx.store.lock().await;
+            let state = store.slo(&service.service, &slo.name);
+            let previous = state.last_decision;
+            let eval = evaluate_slo(service, slo, at_ms, &measurements, state);
+            Update { generation, eval, previous }
+        };
+        if cx.updates.send(update).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Turns updates into metrics, the decisions API, webhooks and alerts.
+async fn publish(
+    mut updates: mpsc::Receiver<Update>,
+    shared: Arc<Shared>,
+    webhooks: Webhooks,
+    alerts: Option<mpsc::Sender<(Evaluation, Option<Decision>)>>,
+) {
+    // Failures are logged when they start, change or end, not at every cycle: a backend
+    // outage with a thousand SLOs must not flood the log.
+    let mut failing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    while let Some(Update { generation, eval, previous }) = updates.recv().await {
+        if generation != shared.generation.load(std::sync::atomic::Ordering::SeqCst) {
+            continue;
+        }
+        shared.metrics.record(&eval);
+        let k = key(&eval.service, &eval.slo);
+        if failing.get(&k).map(Vec::as_slice).unwrap_or_default() != eval.errors.as_slice() {
+            if eval.errors.is_empty() {
+                tracing::info!(service = %eval.service, slo = %eval.slo, "queries succeed again");
+                failing.remove(&k);
+            } else {
+                for e in &eval.errors {
+                    tracing::warn!(service = %eval.service, slo = %eval.slo, "{e}");
+                }
+                failing.insert(k.clone(), eval.errors.clone());
+            }
+        }
+        // A change, or a first decision that already calls for action.
+        let changed = match previous {
+            Some(p) => p != eval.decision,
+            None => eval.decision.severity().is_some_and(|s| s > 0),
+        };
+        if changed {
+            tracing::info!(service = %eval.service, slo = %eval.slo, decision = %eval.decision,
+                previous = previous.map(|p| p.as_str()).unwrap_or("none"), "decision changed");
+            let mut change = eval.clone();
+            change.previous = previous;
+            webhooks.send(&change);
+        }
+        if let Some(tx) = &alerts
+            && tx.try_send((eval.clone(), previous)).is_err()
+        {
+            tracing::warn!(service = %eval.service, slo = %eval.slo, "alertmanager sink is behind; this cycle's alert is skipped (the next cycle re-sends it)");
+        }
+        shared.latest.write().await.insert(k, eval);
+    }
+}
+
+async fn deliver_alerts(am: Alertmanager, mut rx: mpsc::Receiver<(Evaluation, Option<Decision>)>, shared: Arc<Shared>) {
+    while let Some((eval, previous)) = rx.recv().await {
+        for (_url, ok) in am.publish(&eval, previous).await {
+            let result = if ok { "delivered" } else { "failed" };
+            shared.metrics.sink_deliveries.get_or_create(&SinkLabels { sink: "alertmanager".into(), result: result.into() }).inc();
+        }
+    }
+}
+
+fn save_state(config: &DaemonConfig, store: &StateStore) {
+    if let Some(dir) = &config.state_dir
+        && let Err(e) = state_dir::save(dir, store)
+    {
+        tracing::error!("{e}");
+    }
+}
+
+/// Runs until SIGTERM or SIGINT.
+pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpec>) -> Result<()> {
+    let store = match &config.state_dir {
+        Some(dir) => state_dir::load(dir).map_err(Error::Internal)?,
+        None => StateStore::default(),
+    };
+    let store = Arc::new(Mutex::new(store));
+    let shared = Arc::new(Shared { metrics: Metrics::new(), generation: Default::default(), latest: RwLock::new(BTreeMap::new()) });
+    let (shutdown, shutdown_rx) = watch::channel(false);
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", config.listen)))?;
+    let mut http_shutdown = shutdown_rx.clone();
+    let server = tokio::spawn(
+        axum::serve(listener, http::router(shared.clone()))
+            .with_graceful_shutdown(async move {
+                let _ = http_shutdown.wait_for(|s| *s).await;
+            })
+            .into_future(),
+    );
+
+    let m = shared.clone();
+    let webhooks = Webhooks::start(
+        config.webhooks.clone(),
+        config.sink_timeout,
+        config.webhook_backoff,
+        shared.metrics.webhook_queue_dropped.clone(),
+        move |_url: &str, ok: bool| {
+            let result = if ok { "delivered" } else { "failed" };
+            m.metrics.sink_deliveries.get_or_create(&SinkLabels { sink: "webhook".into(), result: result.into() }).inc();
+        },
+        shutdown_rx.clone(),
+    );
+    let alerts = if config.alertmanagers.is_empty() {
+        None
+    } else {
+        let (tx, rx) = mpsc::channel(4096);
+        let am = Alertmanager::new(config.alertmanagers.clone(), config.interval, config.sink_timeout);
+        tokio::spawn(deliver_alerts(am, rx, shared.clone()));
+        Some(tx)
+    };
+    let (updates, updates_rx) = mpsc::channel(1024);
+    let publisher = tokio::spawn(publish(updates_rx, shared.clone(), webhooks, alerts));
+
+    let observed = shared.clone();
+    let client = client.with_observer(Arc::new(move |seconds: f64, outcome: &'static str| {
+        observed
+            .metrics
+            .backend_request_duration
+            .get_or_create(&metrics::OutcomeLabels { outcome: outcome.into() })
+            .observe(seconds);
+    }));
+    let cx = Arc::new(Context {
+        source: PrometheusSource::new(client),
+        interval: config.interval,
+        permits: Semaphore::new(config.concurrency.max(1)),
+        store: store.clone(),
+        updates,
+    });
+    let slo_count = |specs: &[ServiceSpec]| specs.iter().map(|s| s.slos.len()).sum::<usize>();
+    shared.metrics.slos.set(slo_count(&specs) as i64);
+    tracing::info!(slos = slo_count(&specs), listen = %config.listen, interval = ?config.interval, "burnrate daemon started");
+    let mut generation = Generation::start(Arc::new(specs), cx.clone(), 0);
+
+    let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut persist = tokio::time::interval(Duration::from_secs(2));
+    persist.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+            _ = hup.recv() => {
+                let report = load_paths(&config.spec_paths);
+                if report.has_errors() {
+                    for d in &report.diagnostics {
+                        tracing::error!("{d}");
+                    }
+                    tracing::error!(slos = generation.keys.len(), "reload failed: the specs have errors; still running the previous specs");
+                    continue;
+                }
+                for d in &report.diagnostics {
+                    tracing::warn!("{d}");
+                }
+                let old = std::mem::replace(&mut generation, Generation { stop: watch::channel(false).0, tasks: Vec::new(), keys: BTreeSet::new() });
+                let old_keys = old.keys.clone();
+                let id = shared.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                old.stop().await;
+                let specs = report.specs;
+                shared.metrics.slos.set(slo_count(&specs) as i64);
+                generation = Generation::start(Arc::new(specs), cx.clone(), id);
+                let removed: Vec<String> = old_keys.difference(&generation.keys).cloned().collect();
+                let mut latest = shared.latest.write().await;
+                let mut store_guard = store.lock().await;
+                for k in &removed {
+                    if let Some(last) = latest.remove(k) {
+                        shared.metrics.forget(&last);
+                    }
+                    store_guard.slos.remove(k);
+                }
+                tracing::info!(slos = generation.keys.len(), removed = removed.len(), "specs reloaded");
+            }
+            _ = persist.tick() => {
+                let snapshot = store.lock().await.clone();
+                save_state(&config, &snapshot);
+            }
+        }
+    }
+    let _ = shutdown.send(true);
+    generation.stop().await;
+    save_state(&config, &*store.lock().await);
+    drop(cx);
+    let _ = tokio::time::timeout(Duration::from_secs(1), publisher).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
+    tracing::info!("burnrate daemon stopped");
+    Ok(())
+}

@@ -1,0 +1,261 @@
+//! Alertmanager API v2: while an SLO's decision is above `ok`, one alert
+//! `alertname="SLOBurnRate"` re-sent every cycle with a rolling `endsAt`; resolved (`endsAt`
+//! set to the evaluation time) when the decision returns to `ok` or moves to another level,
+//! whose alert replaces it. Resolutions that fail to arrive are re-sent with the next cycle.
+
+use crate::backend::client::redact_url;
+use crate::decision::Decision;
+use crate::engine::Evaluation;
+use crate::time::format_time;
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Alert {
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub starts_at: String,
+    pub ends_at: String,
+}
+
+#[derive(Debug, Default)]
+struct Plan {
+    resolve: Vec<Alert>,
+    fire: Option<Alert>,
+}
+
+#[derive(Debug, Clone)]
+struct Active {
+    labels: BTreeMap<String, String>,
+    starts_at_ms: i64,
+}
+
+pub struct Alertmanager {
+    http: reqwest::Client,
+    urls: Vec<String>,
+    /// How long an alert stays firing without being re-sent: a few evaluation intervals, so
+    /// one missed cycle does not resolve it but a dead daemon does.
+    ttl_ms: i64,
+    /// Per SLO (`service/slo`): the alert last sent. An SLO absent from it that was already
+    /// planned once has no alert; one never planned may have one from before a restart.
+    active: Mutex<HashMap<String, Active>>,
+    planned: Mutex<std::collections::HashSet<String>>,
+    /// Resolutions not yet delivered, re-sent until Alertmanager takes them.
+    unresolved: Mutex<Vec<Alert>>,
+}
+
+/// The dimension that set the SLO's decision (error first when both did).
+fn driving_dimension(eval: &Evaluation) -> Option<&'static str> {
+    eval.dimensions().find(|(_, d)| d.decision == eval.decision).map(|(name, _)| name)
+}
+
+fn alerting(d: Decision) -> bool {
+    matches!(d, Decision::Warn | Decision::Scale | Decision::CircuitBreak)
+}
+
+fn labels_for(eval: &Evaluation, decision: Decision, dimension: &str) -> BTreeMap<String, String> {
+    let mut labels = eval.labels.clone();
+    labels.insert("alertname".into(), "SLOBurnRate".into());
+    labels.insert("service".into(), eval.service.clone());
+    labels.insert("slo".into(), eval.slo.clone());
+    labels.insert("decision".into(), decision.as_str().into());
+    labels.insert("dimension".into(), dimension.into());
+    labels
+}
+
+/// The labels of the alert an evaluation calls for, if any.
+pub fn alert_labels(eval: &Evaluation) -> Option<BTreeMap<String, String>> {
+    alerting(eval.decision)
+        .then(|| labels_for(eval, eval.decision, driving_dimension(eval).unwrap_or("error")))
+}
+
+fn annotations(eval: &Evaluation) -> BTreeMap<String, String> {
+    let mut a = BTreeMap::new();
+    a.insert("summary".into(), format!("{}/{} is {}", eval.service, eval.slo, eval.decision));
+    for (dim, report) in eval.dimensions() {
+        let burns: Vec<String> = report
+            .burn
+            .iter()
+            .map(|(w, b)| format!("{w}={}", b.map(|b| format!("{b:.3}")).unwrap_or_else(|| "null".into())))
+            .collect();
+        a.insert(format!("{dim}_burn_rates"), burns.join(" "));
+        if let Some(b) = report.budget_remaining {
+            a.insert(format!("{dim}_budget_remaining"), format!("{b:.4}"));
+        }
+    }
+    a
+}
+
+impl Alertmanager {
+    pub fn new(urls: Vec<String>, interval: Duration, timeout: Duration) -> Alertmanager {
+        let ttl_ms = (interval.as_millis() as i64 * 4).max(60_000);
+        Alertmanager {
+            http: super::http_client(timeout),
+            urls,
+            ttl_ms,
+            active: Mutex::new(HashMap::new()),
+            planned: Mutex::new(Default::default()),
+            unresolved: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// What to send after one evaluation: the resolution of an alert whose labels no longer
+    /// apply, and the (re-)sent alert.
+    ///
+    /// `previous` is the decision before this evaluation as the daemon's state remembers it:
+    /// after a restart, the alert an earlier run sent is not in memory, so the first plan of
+    /// an SLO resolves every alert that decision can have raised.
+    async fn plan(&self, eval: &Evaluation, previous: Option<Decision>) -> Plan {
+        let key = format!("{}/{}", eval.service, eval.slo);
+        let mut active = self.active.lock().await;
+        let mut out = Plan::default();
+        if eval.decision == Decision::NoData {
+            // Nothing new is known: neither re-send (it expires on its own) nor resolve.
+            return out;
+        }
+        let wanted = alert_labels(eval);
+        let first_plan = self.planned.lock().await.insert(key.clone());
+        if first_plan
+            && let Some(before) = previous.filter(|p| alerting(*p))
+        {
+            for (dimension, _) in eval.dimensions() {
+                let labels = labels_for(eval, before, dimension);
+                if wanted.as_ref() != Some(&labels) {
+                    out.resolve.push(Alert {
+                        labels,
+                        annotations: BTreeMap::new(),
+                        starts_at: format_time(eval.at_ms),
+                        ends_at: format_time(eval.at_ms),
+                    });
+                }
+            }
+        }
+        if let Some(current) = active.get(&key)
+            && wanted.as_ref() != Some(&current.labels)
+        {
+            out.resolve.push(Alert {
+                labels: current.labels.clone(),
+                annotations: BTreeMap::new(),
+                starts_at: format_time(current.starts_at_ms),
+                ends_at: format_time(eval.at_ms),
+            });
+            active.remove(&key);
+        }
+        if let Some(labels) = wanted {
+            let starts_at_ms = active.get(&key).map(|a| a.starts_at_ms).unwrap_or(eval.at_ms);
+            active.insert(key, Active { labels: labels.clone(), starts_at_ms });
+            out.fire = Some(Alert {
+                labels,
+                annotations: annotations(eval),
+                starts_at: format_time(starts_at_ms),
+                ends_at: format_time(eval.at_ms + self.ttl_ms),
+            });
+        }
+        out
+    }
+
+    /// Sends what this evaluation calls for, plus resolutions that failed before.
+    /// Returns one `(url, delivered)` per Alertmanager, for metrics.
+    pub async fn publish(&self, eval: &Evaluation, previous: Option<Decision>) -> Vec<(String, bool)> {
+        let plan = self.plan(eval, previous).await;
+        let mut resolutions: Vec<Alert> = std::mem::take(&mut *self.unresolved.lock().await);
+        resolutions.extend(plan.resolve);
+        let alerts: Vec<Alert> = plan.fire.into_iter().chain(resolutions.iter().cloned()).collect();
+        if alerts.is_empty() {
+            return Vec::new();
+        }
+        let mut results = Vec::new();
+        let mut all_ok = true;
+        for url in &self.urls {
+            let endpoint = format!("{}/api/v2/alerts", url.trim_end_matches('/'));
+            let body = serde_json::to_string(&alerts).expect("alerts serialize");
+            let request = self.http.post(&endpoint).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+            let ok = match request.send().await {
+                Ok(r) if r.status().is_success() => true,
+                Ok(r) => {
+                    tracing::warn!(alertmanager = %redact_url(url), status = r.status().as_u16(), "alertmanager refused alerts");
+                    false
+                }
+                Err(e) => {
+                    tracing::warn!(alertmanager = %redact_url(url), error = %e.without_url(), "alertmanager unreachable");
+                    false
+                }
+            };
+            all_ok &= ok;
+            results.push((redact_url(url), ok));
+        }
+        if !all_ok {
+            self.unresolved.lock().await.extend(resolutions);
+        }
+        results
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eval(decision: Decision, at_ms: i64) -> Evaluation {
+        Evaluation {
+            time: format_time(at_ms),
+            service: "svc".into(),
+            slo: "api".into(),
+            labels: [("team".to_string(), "core".to_string())].into_iter().collect(),
+            decision,
+            previous: None,
+            error: None,
+            latency: None,
+            errors: vec![],
+            at_ms,
+        }
+    }
+
+    fn with_dimensions(mut e: Evaluation) -> Evaluation {
+        let report: crate::engine::DimensionReport = serde_json::from_value(serde_json::json!({
+            "decision": "ok", "objective": 0.99, "burn": {}, "events": {}, "no_traffic": [],
+            "fired": [], "pending": [], "budget_remaining": null
+        }))
+        .unwrap();
+        e.error = Some(report.clone());
+        e.latency = Some(report);
+        e
+    }
+
+    #[tokio::test]
+    async fn after_a_restart_the_alert_of_the_previous_run_is_resolved() {
+        let am = Alertmanager::new(vec![], Duration::from_secs(30), Duration::from_secs(1));
+        let plan = am.plan(&with_dimensions(eval(Decision::Ok, 5_000)), Some(Decision::CircuitBreak)).await;
+        let resolved: Vec<(&str, &str)> =
+            plan.resolve.iter().map(|a| (a.labels["decision"].as_str(), a.labels["dimension"].as_str())).collect();
+        assert_eq!(resolved, [("circuit_break", "error"), ("circuit_break", "latency")]);
+        assert!(plan.resolve.iter().all(|a| a.ends_at == format_time(5_000)));
+        // Only the first plan after the start guesses; later ones know what they sent.
+        let later = am.plan(&with_dimensions(eval(Decision::Ok, 35_000)), Some(Decision::CircuitBreak)).await;
+        assert!(later.resolve.is_empty());
+    }
+
+    #[tokio::test]
+    async fn fires_rolls_changes_level_and_resolves() {
+        let am = Alertmanager::new(vec![], Duration::from_secs(30), Duration::from_secs(1));
+        let quiet = am.plan(&eval(Decision::Ok, 0), None).await;
+        assert!(quiet.fire.is_none() && quiet.resolve.is_empty());
+        let first = am.plan(&eval(Decision::Warn, 1_000), Some(Decision::Ok)).await.fire.unwrap();
+        assert_eq!(first.labels["decision"], "warn");
+        assert_eq!(first.labels["team"], "core");
+        assert_eq!(first.ends_at, format_time(121_000));
+        let again = am.plan(&eval(Decision::Warn, 31_000), Some(Decision::Warn)).await.fire.unwrap();
+        assert_eq!(again.starts_at, format_time(1_000), "a re-sent alert keeps its start");
+        let blind = am.plan(&eval(Decision::NoData, 61_000), Some(Decision::Warn)).await;
+        assert!(blind.fire.is_none() && blind.resolve.is_empty(), "no data changes nothing");
+        let escalated = am.plan(&eval(Decision::CircuitBreak, 91_000), Some(Decision::NoData)).await;
+        let old = &escalated.resolve[0];
+        assert_eq!((old.labels["decision"].as_str(), old.ends_at.as_str()), ("warn", "1970-01-01T00:01:31Z"));
+        assert_eq!(escalated.fire.unwrap().labels["decision"], "circuit_break");
+        let resolved = am.plan(&eval(Decision::Ok, 121_000), Some(Decision::CircuitBreak)).await;
+        assert!(resolved.fire.is_none());
+        assert_eq!(resolved.resolve[0].ends_at, format_time(121_000));
+    }
+}
