@@ -11,7 +11,8 @@
 //! `BACKTEST_BENCH_CLI=1` the release binary's wall time on the same input follows.
 //!
 //! Criterion needs at least 10 samples plus a warm-up, each here a full 100-SLO backtest:
-//! the bench takes 11 runs (one run is ~23 s today, 80% of it replay, so ~4.5 minutes).
+//! the bench takes 11 runs (one run is ~6 s today: parse 25%, rates 47%, replay 27%; so
+//! about a minute and a half).
 //!
 //! The history (~400 MB of OpenMetrics text) is generated once and cached under
 //! `CARGO_TARGET_TMPDIR`, keyed by a hash of its generator.
@@ -299,7 +300,7 @@ fn bench(c: &mut Criterion) {
     // Every run's split; the first one (criterion's warm-up) is printed as it happens.
     let splits = RefCell::new(Vec::<Split>::new());
     let mut group = c.benchmark_group("backtest_history");
-    // One run is a full 100-SLO backtest (~23 s today): 1 warm-up run, then 10 samples of one
+    // One run is a full 100-SLO backtest (~6 s today): 1 warm-up run, then 10 samples of one
     // run each. The measurement time is deliberately too short for that, so criterion takes
     // one iteration per sample (and says it needed longer).
     group

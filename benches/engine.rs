@@ -36,21 +36,16 @@ fn bench(c: &mut Criterion) {
     let error = Measurement::Error(
         windows_to_measure(slo, Dimension::Error)
             .iter()
-            .map(|w| {
-                (
-                    w.to_string(),
-                    ErrorRates {
-                        bad: Some(0.7),
-                        total: Some(250.0),
-                    },
-                )
+            .map(|_| ErrorRates {
+                bad: Some(0.7),
+                total: Some(250.0),
             })
             .collect(),
     );
     let latency = Measurement::Latency(
         windows_to_measure(slo, Dimension::Latency)
             .iter()
-            .map(|w| {
+            .map(|_| {
                 let buckets = bounds
                     .iter()
                     .enumerate()
@@ -59,13 +54,10 @@ fn bench(c: &mut Criterion) {
                         rate: 250.0 * (1.0 - 0.5f64.powi(i as i32 + 1)),
                     })
                     .collect();
-                (
-                    w.to_string(),
-                    HistogramRates {
-                        buckets,
-                        count: Some(250.0),
-                    },
-                )
+                HistogramRates {
+                    buckets,
+                    count: Some(250.0),
+                }
             })
             .collect(),
     );

@@ -73,7 +73,8 @@ fn run_env(args: &[&str], envs: &[(&str, &str)]) -> Out {
     ] {
         cmd.env_remove(var);
     }
-    cmd.env("NO_PROXY", "127.0.0.1,localhost").env("no_proxy", "127.0.0.1,localhost");
+    cmd.env("NO_PROXY", "127.0.0.1,localhost")
+        .env("no_proxy", "127.0.0.1,localhost");
     for (k, v) in envs {
         cmd.env(k, v);
     }
@@ -105,7 +106,12 @@ fn run_env(args: &[&str], envs: &[(&str, &str)]) -> Out {
     let elapsed = start.elapsed();
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
-    Out { code: status.code(), stdout, stderr, elapsed }
+    Out {
+        code: status.code(),
+        stdout,
+        stderr,
+        elapsed,
+    }
 }
 
 fn run(args: &[&str]) -> Out {
@@ -136,8 +142,16 @@ fn assert_exit(out: &Out, code: i32) {
 }
 
 fn assert_no_panic(out: &Out) {
-    assert!(!out.stderr.contains("panicked"), "panic on stderr\n{}", out.show());
-    assert!(!out.stdout.contains("panicked"), "panic on stdout\n{}", out.show());
+    assert!(
+        !out.stderr.contains("panicked"),
+        "panic on stderr\n{}",
+        out.show()
+    );
+    assert!(
+        !out.stdout.contains("panicked"),
+        "panic on stdout\n{}",
+        out.show()
+    );
 }
 
 /// Every stdout line is a JSON object.
@@ -147,7 +161,11 @@ fn json_lines(out: &Out) -> Vec<Value> {
         .map(|l| {
             let v: Value = serde_json::from_str(l)
                 .unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l:?}\n{}", out.show()));
-            assert!(v.is_object(), "stdout line is not a JSON object: {l:?}\n{}", out.show());
+            assert!(
+                v.is_object(),
+                "stdout line is not a JSON object: {l:?}\n{}",
+                out.show()
+            );
             v
         })
         .collect()
@@ -203,7 +221,12 @@ fn assert_no_data_run(out: &Out, code: i32) -> Vec<Value> {
         .iter()
         .map(|l| l["slo"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(lines.len(), 2, "expected one JSON line per SLO\n{}", out.show());
+    assert_eq!(
+        lines.len(),
+        2,
+        "expected one JSON line per SLO\n{}",
+        out.show()
+    );
     assert_eq!(
         slos,
         BTreeSet::from(["requests".to_string(), "writes".to_string()]),
@@ -213,18 +236,40 @@ fn assert_no_data_run(out: &Out, code: i32) -> Vec<Value> {
     for line in &lines {
         let slo = line["slo"].as_str().unwrap();
         assert_eq!(line["service"], "faultsvc", "service\n{}", out.show());
-        assert_eq!(line["decision"], "no_data", "SLO {slo} decision\n{}", out.show());
+        assert_eq!(
+            line["decision"],
+            "no_data",
+            "SLO {slo} decision\n{}",
+            out.show()
+        );
         assert_only_no_data(line, slo, out);
         for dim in expected_dimensions(slo) {
             let d = &line[*dim];
-            assert!(d.is_object(), "SLO {slo} lacks dimension {dim}\n{}", out.show());
-            assert_eq!(d["decision"], "no_data", "{slo}.{dim}.decision\n{}", out.show());
+            assert!(
+                d.is_object(),
+                "SLO {slo} lacks dimension {dim}\n{}",
+                out.show()
+            );
+            assert_eq!(
+                d["decision"],
+                "no_data",
+                "{slo}.{dim}.decision\n{}",
+                out.show()
+            );
             let burn = d["burn"]
                 .as_object()
                 .unwrap_or_else(|| panic!("{slo}.{dim}.burn is not an object\n{}", out.show()));
-            assert!(!burn.is_empty(), "{slo}.{dim}.burn has no windows\n{}", out.show());
+            assert!(
+                !burn.is_empty(),
+                "{slo}.{dim}.burn has no windows\n{}",
+                out.show()
+            );
             for (w, b) in burn {
-                assert!(b.is_null(), "{slo}.{dim}.burn.{w} = {b}, expected null\n{}", out.show());
+                assert!(
+                    b.is_null(),
+                    "{slo}.{dim}.burn.{w} = {b}, expected null\n{}",
+                    out.show()
+                );
             }
             if let Some(fired) = d.get("fired") {
                 assert!(
@@ -246,14 +291,20 @@ fn assert_no_data_run(out: &Out, code: i32) -> Vec<Value> {
 }
 
 fn query_requests(server: &FaultServer) -> Vec<Request> {
-    server.requests().into_iter().filter(|r| r.path == "/api/v1/query").collect()
+    server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v1/query")
+        .collect()
 }
 
 /// Requests to /api/v1/query grouped by their `query` parameter.
 fn counts_by_query(server: &FaultServer) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for r in query_requests(server) {
-        let q = r.param("query").expect("query request without a `query` parameter");
+        let q = r
+            .param("query")
+            .expect("query request without a `query` parameter");
         *m.entry(q).or_insert(0) += 1;
     }
     m
@@ -278,7 +329,9 @@ fn prom_time(s: &str) -> f64 {
         return f;
     }
     chrono::DateTime::parse_from_rfc3339(s)
-        .unwrap_or_else(|e| panic!("time parameter {s:?} is neither Unix seconds nor RFC 3339: {e}"))
+        .unwrap_or_else(|e| {
+            panic!("time parameter {s:?} is neither Unix seconds nor RFC 3339: {e}")
+        })
         .timestamp_millis() as f64
         / 1000.0
 }
@@ -329,27 +382,52 @@ fn http_500_always_is_retried_boundedly() {
     let out = check(&server.url(), &[]);
     assert_no_data_run(&out, 69);
     let counts = counts_by_query(&server);
-    assert_eq!(counts.len(), QUERIES, "distinct queries\n{}", show_counts(&server));
+    assert_eq!(
+        counts.len(),
+        QUERIES,
+        "distinct queries\n{}",
+        show_counts(&server)
+    );
     for (q, n) in &counts {
         assert!(*n > 1, "a 500 must be retried, query sent {n} time(s): {q}");
-        assert!(*n <= MAX_ATTEMPTS, "query retried {n} times (> {MAX_ATTEMPTS}): {q}");
+        assert!(
+            *n <= MAX_ATTEMPTS,
+            "query retried {n} times (> {MAX_ATTEMPTS}): {q}"
+        );
     }
-    assert!(out.stderr.contains("500"), "stderr should mention HTTP 500\n{}", out.show());
+    assert!(
+        out.stderr.contains("500"),
+        "stderr should mention HTTP 500\n{}",
+        out.show()
+    );
 }
 
 /// 3. 500 once (per query) then a 200 empty vector: the retry succeeds → no_data, exit 4.
 #[test]
 fn http_500_then_success_is_no_data_not_unreachable() {
     let server = FaultServer::start(Script::per_query(vec![
-        Reply::json(500, r#"{"status":"error","errorType":"internal","error":"transient"}"#),
+        Reply::json(
+            500,
+            r#"{"status":"error","errorType":"internal","error":"transient"}"#,
+        ),
         Reply::json(200, EMPTY_VECTOR),
     ]));
     let out = check(&server.url(), &[]);
     let lines = assert_no_data_run(&out, 4);
     let counts = counts_by_query(&server);
-    assert_eq!(counts.len(), QUERIES, "distinct queries\n{}", show_counts(&server));
+    assert_eq!(
+        counts.len(),
+        QUERIES,
+        "distinct queries\n{}",
+        show_counts(&server)
+    );
     for (q, n) in &counts {
-        assert_eq!(*n, 2, "expected one failure and one retry for {q}\n{}", show_counts(&server));
+        assert_eq!(
+            *n,
+            2,
+            "expected one failure and one retry for {q}\n{}",
+            show_counts(&server)
+        );
     }
     for l in &lines {
         assert!(
@@ -369,11 +447,20 @@ fn http_400_bad_data_is_not_retried() {
     let out = check(&server.url(), &[]);
     assert_no_data_run(&out, 69);
     let counts = counts_by_query(&server);
-    assert_eq!(counts.len(), QUERIES, "distinct queries\n{}", show_counts(&server));
+    assert_eq!(
+        counts.len(),
+        QUERIES,
+        "distinct queries\n{}",
+        show_counts(&server)
+    );
     for (q, n) in &counts {
         assert_eq!(*n, 1, "a 4xx must not be retried; sent {n} times: {q}");
     }
-    assert!(out.stderr.contains("bad_data"), "stderr should carry errorType\n{}", out.show());
+    assert!(
+        out.stderr.contains("bad_data"),
+        "stderr should carry errorType\n{}",
+        out.show()
+    );
     assert!(
         out.stderr.contains("parse error at char 5"),
         "stderr should carry Prometheus's error message\n{}",
@@ -391,7 +478,12 @@ fn http_422_execution_error_is_not_retried() {
     let out = check(&server.url(), &[]);
     assert_no_data_run(&out, 69);
     let counts = counts_by_query(&server);
-    assert_eq!(counts.len(), QUERIES, "distinct queries\n{}", show_counts(&server));
+    assert_eq!(
+        counts.len(),
+        QUERIES,
+        "distinct queries\n{}",
+        show_counts(&server)
+    );
     for (q, n) in &counts {
         assert_eq!(*n, 1, "a 422 must not be retried; sent {n} times: {q}");
     }
@@ -414,9 +506,17 @@ fn hanging_backend_times_out() {
         out.elapsed
     );
     let counts = counts_by_query(&server);
-    assert_eq!(counts.len(), QUERIES, "distinct queries\n{}", show_counts(&server));
+    assert_eq!(
+        counts.len(),
+        QUERIES,
+        "distinct queries\n{}",
+        show_counts(&server)
+    );
     for (q, n) in &counts {
-        assert!(*n <= MAX_ATTEMPTS, "query tried {n} times (> {MAX_ATTEMPTS}): {q}");
+        assert!(
+            *n <= MAX_ATTEMPTS,
+            "query tried {n} times (> {MAX_ATTEMPTS}): {q}"
+        );
     }
     let err = out.stderr.to_lowercase();
     assert!(
@@ -462,15 +562,31 @@ fn empty_result_is_no_data_with_one_request_per_dimension() {
     let out = check(&server.url(), &[]);
     let lines = assert_no_data_run(&out, 4);
     let reqs = server.requests();
-    assert_eq!(reqs.len(), QUERIES, "requests sent\n{}", show_counts(&server));
+    assert_eq!(
+        reqs.len(),
+        QUERIES,
+        "requests sent\n{}",
+        show_counts(&server)
+    );
     for r in &reqs {
         assert_eq!(r.path, "/api/v1/query", "{}", show_counts(&server));
-        assert!(r.param("query").is_some_and(|q| !q.is_empty()), "no query param: {r:?}");
+        assert!(
+            r.param("query").is_some_and(|q| !q.is_empty()),
+            "no query param: {r:?}"
+        );
         assert!(r.param("time").is_some(), "no time param: {r:?}");
     }
-    assert_eq!(counts_by_query(&server).len(), QUERIES, "distinct queries\n{}", show_counts(&server));
+    assert_eq!(
+        counts_by_query(&server).len(),
+        QUERIES,
+        "distinct queries\n{}",
+        show_counts(&server)
+    );
     for l in &lines {
-        assert!(has_errors_field_empty_or_absent(l), "empty results are not errors: {l}");
+        assert!(
+            has_errors_field_empty_or_absent(l),
+            "empty results are not errors: {l}"
+        );
     }
 }
 
@@ -524,7 +640,11 @@ fn headers_and_bearer_token_are_sent_and_never_printed() {
         let reqs = server.requests();
         assert!(!reqs.is_empty(), "no request reached the server");
         for r in &reqs {
-            assert_eq!(r.header("X-Scope-OrgID"), Some("tenant-a"), "X-Scope-OrgID on {r:?}");
+            assert_eq!(
+                r.header("X-Scope-OrgID"),
+                Some("tenant-a"),
+                "X-Scope-OrgID on {r:?}"
+            );
             assert_eq!(
                 r.header("Authorization"),
                 Some(format!("Bearer {TOKEN}").as_str()),
@@ -535,8 +655,16 @@ fn headers_and_bearer_token_are_sent_and_never_printed() {
         }
     };
     let assert_no_token = |out: &Out| {
-        assert!(!out.stdout.contains(TOKEN), "token on stdout\n{}", out.show());
-        assert!(!out.stderr.contains(TOKEN), "token on stderr\n{}", out.show());
+        assert!(
+            !out.stdout.contains(TOKEN),
+            "token on stdout\n{}",
+            out.show()
+        );
+        assert!(
+            !out.stderr.contains(TOKEN),
+            "token on stderr\n{}",
+            out.show()
+        );
     };
 
     // Healthy (empty) backend, JSON output.
@@ -571,7 +699,11 @@ fn headers_and_bearer_token_are_sent_and_never_printed() {
     assert_exit(&out, 69);
     assert_no_panic(&out);
     assert!(!out.stdout.contains("circuit_break"), "{}", out.show());
-    assert!(!out.stdout.trim().is_empty(), "table output is empty\n{}", out.show());
+    assert!(
+        !out.stdout.trim().is_empty(),
+        "table output is empty\n{}",
+        out.show()
+    );
     assert_headers(&failing);
     assert_no_token(&out);
 }
@@ -582,7 +714,16 @@ fn prometheus_url_from_environment() {
     let server = FaultServer::start(Script::always(Reply::json(200, EMPTY_VECTOR)));
     let spec = fixture();
     let out = run_env(
-        &["check", spec.to_str().unwrap(), "--format", "json", "--timeout", "1s", "--at", AT],
+        &[
+            "check",
+            spec.to_str().unwrap(),
+            "--format",
+            "json",
+            "--timeout",
+            "1s",
+            "--at",
+            AT,
+        ],
         &[("BURNRATE_PROMETHEUS_URL", &server.url())],
     );
     assert_no_data_run(&out, 4);
@@ -597,23 +738,51 @@ fn usage_errors_exit_64() {
     let spec = spec.to_str().unwrap();
     let url = server.url();
     let cases: Vec<(&str, Vec<&str>)> = vec![
-        ("unknown flag", vec!["check", spec, "--prometheus", &url, "--no-such-flag"]),
-        ("bad --at", vec!["check", spec, "--prometheus", &url, "--at", "not-a-time"]),
-        ("bad --format", vec!["check", spec, "--prometheus", &url, "--format", "xml"]),
-        ("missing --prometheus", vec!["check", spec, "--format", "json"]),
+        (
+            "unknown flag",
+            vec!["check", spec, "--prometheus", &url, "--no-such-flag"],
+        ),
+        (
+            "bad --at",
+            vec!["check", spec, "--prometheus", &url, "--at", "not-a-time"],
+        ),
+        (
+            "bad --format",
+            vec!["check", spec, "--prometheus", &url, "--format", "xml"],
+        ),
+        (
+            "missing --prometheus",
+            vec!["check", spec, "--format", "json"],
+        ),
     ];
     for (name, args) in cases {
         let out = run(&args);
-        assert_eq!(out.code, Some(64), "[{name}] expected usage error 64\n{}", out.show());
+        assert_eq!(
+            out.code,
+            Some(64),
+            "[{name}] expected usage error 64\n{}",
+            out.show()
+        );
         assert_no_panic(&out);
-        assert!(!out.stderr.trim().is_empty(), "[{name}] usage error without a message");
+        assert!(
+            !out.stderr.trim().is_empty(),
+            "[{name}] usage error without a message"
+        );
     }
-    assert_eq!(server.request_count(), 0, "a usage error must not query the backend");
+    assert_eq!(
+        server.request_count(),
+        0,
+        "a usage error must not query the backend"
+    );
 
     for args in [vec!["--help"], vec!["check", "--help"]] {
         let out = run(&args);
         assert_eq!(out.code, Some(0), "{args:?}\n{}", out.show());
-        assert!(out.stdout.contains("check"), "{args:?} should document `check`\n{}", out.show());
+        assert!(
+            out.stdout.contains("check"),
+            "{args:?} should document `check`\n{}",
+            out.show()
+        );
         assert_no_panic(&out);
     }
 }
@@ -644,7 +813,9 @@ fn at_is_sent_as_the_query_time() {
         let reqs = server.requests();
         assert_eq!(reqs.len(), QUERIES, "{}", show_counts(&server));
         for r in &reqs {
-            let t = r.param("time").unwrap_or_else(|| panic!("no time parameter: {r:?}"));
+            let t = r
+                .param("time")
+                .unwrap_or_else(|| panic!("no time parameter: {r:?}"));
             let got = prom_time(&t);
             assert!(
                 (got - expected).abs() < 1e-3,
@@ -652,7 +823,9 @@ fn at_is_sent_as_the_query_time() {
             );
         }
         for l in &lines {
-            let t = l["time"].as_str().unwrap_or_else(|| panic!("no time field: {l}"));
+            let t = l["time"]
+                .as_str()
+                .unwrap_or_else(|| panic!("no time field: {l}"));
             assert!(
                 (prom_time(t) - expected).abs() < 1e-3,
                 "--at {at}: output time {t} is not that instant"

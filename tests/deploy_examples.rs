@@ -36,7 +36,10 @@ fn parses(args: &[String]) {
 
 #[test]
 fn kubernetes_manifests_use_valid_command_lines() {
-    for file in ["deploy/kubernetes/deployment.yaml", "deploy/kubernetes/cronjob.yaml"] {
+    for file in [
+        "deploy/kubernetes/deployment.yaml",
+        "deploy/kubernetes/cronjob.yaml",
+    ] {
         let args = container_args(&std::fs::read_to_string(file).unwrap());
         assert!(args.len() >= 3, "{file}: {args:?}");
         parses(&args);
@@ -46,8 +49,19 @@ fn kubernetes_manifests_use_valid_command_lines() {
 #[test]
 fn systemd_unit_uses_a_valid_command_line() {
     let unit = std::fs::read_to_string("deploy/systemd/burnrate.service").unwrap();
-    let exec = unit.split("ExecStart=").nth(1).unwrap().split("\nExecReload").next().unwrap();
-    let words: Vec<String> = exec.replace("\\\n", " ").split_whitespace().skip(1).map(String::from).collect();
+    let exec = unit
+        .split("ExecStart=")
+        .nth(1)
+        .unwrap()
+        .split("\nExecReload")
+        .next()
+        .unwrap();
+    let words: Vec<String> = exec
+        .replace("\\\n", " ")
+        .split_whitespace()
+        .skip(1)
+        .map(String::from)
+        .collect();
     assert_eq!(words[0], "run");
     parses(&words);
 }
@@ -56,7 +70,12 @@ fn systemd_unit_uses_a_valid_command_line() {
 fn configmap_spec_is_valid() {
     let manifest = std::fs::read_to_string("deploy/kubernetes/configmap.yaml").unwrap();
     let body = manifest.split("map-update.yaml: |\n").nth(1).unwrap();
-    let spec: String = body.lines().map(|l| l.strip_prefix("    ").unwrap_or(l)).collect::<Vec<_>>().join("\n");
-    let (loaded, diagnostics) = burnrate::spec::load::load_str(std::path::Path::new("configmap"), &spec);
+    let spec: String = body
+        .lines()
+        .map(|l| l.strip_prefix("    ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (loaded, diagnostics) =
+        burnrate::spec::load::load_str(std::path::Path::new("configmap"), &spec);
     assert!(loaded.is_some(), "{diagnostics:?}");
 }

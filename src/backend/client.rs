@@ -245,10 +245,22 @@ impl PromClient {
     }
 
     /// One request; also says how it went, for the request-duration metric.
-    async fn attempt(&self, url: &str, shown: &str, form: &[(&str, &str)]) -> (Attempt, &'static str) {
+    async fn attempt(
+        &self,
+        url: &str,
+        shown: &str,
+        form: &[(&str, &str)],
+    ) -> (Attempt, &'static str) {
         let transport = |e: reqwest::Error| {
-            let outcome = if e.is_timeout() { "timeout" } else { "unreachable" };
-            (Attempt::Retry(transport_error(&e, shown, self.config.timeout)), outcome)
+            let outcome = if e.is_timeout() {
+                "timeout"
+            } else {
+                "unreachable"
+            };
+            (
+                Attempt::Retry(transport_error(&e, shown, self.config.timeout)),
+                outcome,
+            )
         };
         let response = match self.http.post(url).form(form).send().await {
             Ok(r) => r,
@@ -273,7 +285,11 @@ impl PromClient {
                 "{shown} answered HTTP {}: {detail}",
                 status.as_u16()
             ));
-            let attempt = if status.is_server_error() { Attempt::Retry(err) } else { Attempt::Done(Err(err)) };
+            let attempt = if status.is_server_error() {
+                Attempt::Retry(err)
+            } else {
+                Attempt::Done(Err(err))
+            };
             return (attempt, "http_error");
         }
         let api = match parsed {
@@ -286,8 +302,14 @@ impl PromClient {
                 return (Attempt::Done(Err(err)), "bad_response");
             }
         };
-        let result = api.into_data(shown).map(|(data, warnings)| (data, warnings, shown.to_string()));
-        let outcome = if result.is_ok() { "success" } else { "http_error" };
+        let result = api
+            .into_data(shown)
+            .map(|(data, warnings)| (data, warnings, shown.to_string()));
+        let outcome = if result.is_ok() {
+            "success"
+        } else {
+            "http_error"
+        };
         (Attempt::Done(result), outcome)
     }
 }

@@ -69,26 +69,21 @@ pub struct Sample {
     pub value: f64,
 }
 
-/// Sorts the tagged samples back into per-window rates. Samples without a recognizable
-/// tag are ignored (they cannot be attributed to a window); values that are not numbers
-/// are kept as NaN and the engine treats them as missing.
+/// Sorts the tagged samples back into per-window rates, aligned with `windows`. Samples
+/// without a recognizable tag are ignored (they cannot be attributed to a window); values
+/// that are not numbers are kept as NaN and the engine treats them as missing.
 pub fn decode(dimension: Dimension, windows: &[PromDuration], samples: &[Sample]) -> Measurement {
     let tagged = samples.iter().filter_map(|s| {
         let key = s.labels.get(KEY_LABEL)?;
         let (part, window) = key.split_once('/')?;
-        windows
-            .iter()
-            .any(|w| w.as_str() == window)
-            .then_some((part, window, s))
+        let i = windows.iter().position(|w| w.as_str() == window)?;
+        Some((part, i, s))
     });
     match dimension {
         Dimension::Error => {
-            let mut out: BTreeMap<String, ErrorRates> = windows
-                .iter()
-                .map(|w| (w.to_string(), ErrorRates::default()))
-                .collect();
-            for (part, window, s) in tagged {
-                let rates = out.get_mut(window).expect("window listed");
+            let mut out = vec![ErrorRates::default(); windows.len()];
+            for (part, i, s) in tagged {
+                let rates = &mut out[i];
                 match part {
                     "bad" => rates.bad = Some(s.value),
                     "total" => rates.total = Some(s.value),
@@ -98,12 +93,9 @@ pub fn decode(dimension: Dimension, windows: &[PromDuration], samples: &[Sample]
             Measurement::Error(out)
         }
         Dimension::Latency => {
-            let mut out: BTreeMap<String, HistogramRates> = windows
-                .iter()
-                .map(|w| (w.to_string(), HistogramRates::default()))
-                .collect();
-            for (part, window, s) in tagged {
-                let rates = out.get_mut(window).expect("window listed");
+            let mut out = vec![HistogramRates::default(); windows.len()];
+            for (part, i, s) in tagged {
+                let rates = &mut out[i];
                 match part {
                     "count" => rates.count = Some(s.value),
                     "bucket" => {
@@ -170,8 +162,9 @@ mod tests {
             ],
         );
         let Measurement::Latency(m) = m else { panic!() };
-        assert_eq!(m["5m"].buckets.len(), 2);
-        assert_eq!(m["5m"].count, Some(4.0));
-        assert_eq!(m["1h"], HistogramRates::default());
+        assert_eq!(m.len(), 2, "one entry per window asked for");
+        assert_eq!(m[0].buckets.len(), 2);
+        assert_eq!(m[0].count, Some(4.0));
+        assert_eq!(m[1], HistogramRates::default());
     }
 }

@@ -10,9 +10,10 @@ pub mod step_rates;
 pub mod timeline;
 
 use crate::decision::Decision;
-use crate::engine::hysteresis::SloState;
-use crate::engine::{Evaluation, Source, evaluate_one};
-use crate::spec::{ServiceSpec, SloSpec};
+use crate::engine::evaluate::{Worksheet, sheet_evaluation, step_slo};
+use crate::engine::hysteresis::PlanTimers;
+use crate::engine::{Evaluation, Measurement, Source, SourceError};
+use crate::spec::{Dimension, ServiceSpec, SloSpec};
 use crate::time::format_time;
 use incidents::{Incident, Scores, score};
 use serde::Serialize;
@@ -71,21 +72,43 @@ pub async fn replay_slo<S: Source>(
     incidents: &[Incident],
     keep_all: bool,
 ) -> SloReplay {
-    let mut state = SloState::default();
+    // The steps of `evaluate_one`, with buffers kept from one step to the next: each
+    // dimension is measured into the same `Measurement`, the numbers go to the same
+    // worksheet, and only the evaluations kept are turned into an `Evaluation`.
+    let mut timers = PlanTimers::default();
+    let mut sheet = Worksheet::default();
+    let mut measurements: Vec<(Dimension, Result<Measurement, SourceError>)> = slo
+        .dimensions()
+        .map(|dim| (dim, Ok(Measurement::Error(Vec::new()))))
+        .collect();
     let mut timeline = Timeline::new(steps.from_ms, steps.step_ms);
     let mut changes = Vec::new();
     let mut all = Vec::new();
     let mut last = Decision::NoData;
     for i in 0..steps.count() {
-        let mut eval = evaluate_one(source, service, slo, steps.at(i), &mut state).await;
-        last = eval.decision;
-        let previous = timeline.push(&eval);
-        if i == 0 || previous.is_some() {
-            eval.previous = previous;
-            changes.push(eval.clone());
+        let at_ms = steps.at(i);
+        for (dim, measurement) in measurements.iter_mut() {
+            let windows = slo.measured_windows(*dim);
+            source
+                .measure_into(service, slo, *dim, windows, at_ms, measurement)
+                .await;
         }
-        if keep_all {
-            all.push(eval);
+        let decision = step_slo(slo, at_ms, &measurements, &mut timers, &mut sheet);
+        last = decision;
+        let previous = timeline.push_decision(at_ms, decision);
+        let changed = i == 0 || previous.is_some();
+        if !changed && !keep_all {
+            continue;
+        }
+        let mut eval = sheet_evaluation(service, slo, at_ms, &measurements, &sheet, decision);
+        eval.previous = previous;
+        match (changed, keep_all) {
+            (true, true) => {
+                changes.push(eval.clone());
+                all.push(eval);
+            }
+            (true, false) => changes.push(eval),
+            _ => all.push(eval),
         }
     }
     let mine: Vec<Incident> = incidents

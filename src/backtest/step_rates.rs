@@ -9,7 +9,6 @@ use crate::backend::PromClient;
 use crate::backend::client::RangeSeries;
 use crate::backend::query::{KEY_LABEL, dimension_query, parse_float};
 use crate::duration::PromDuration;
-use crate::engine::evaluate::windows_to_measure;
 use crate::engine::{Bucket, ErrorRates, HistogramRates, Measurement, Source, SourceError};
 use crate::history::rate::{WindowBounds, rates_over};
 use crate::history::{History, Series};
@@ -58,22 +57,34 @@ struct ErrorColumns {
 
 #[derive(Debug, Clone, Default)]
 struct LatencyColumns {
-    /// Per `le` as written: its numeric bound and rate column.
-    buckets: BTreeMap<String, (f64, Column)>,
+    /// Per `le` as written: its numeric bound and rate column, ordered by bound (equal
+    /// bounds in the order of their `le` text, as a stable sort of the text order gives).
+    buckets: Vec<(f64, Column)>,
     count: Column,
 }
 
+impl LatencyColumns {
+    /// From columns keyed by `le` as written.
+    fn new(by_le: BTreeMap<String, (f64, Column)>, count: Column) -> LatencyColumns {
+        let mut buckets: Vec<(f64, Column)> = by_le.into_values().collect();
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        LatencyColumns { buckets, count }
+    }
+}
+
+/// The columns of one dimension, one entry per window of `SloSpec::measured_windows`.
 #[derive(Debug, Clone)]
 enum DimensionColumns {
-    Error(BTreeMap<String, ErrorColumns>),
-    Latency(BTreeMap<String, LatencyColumns>),
+    Error(Vec<ErrorColumns>),
+    Latency(Vec<LatencyColumns>),
 }
 
 /// Every rate one SLO needs, at every step.
 #[derive(Debug, Clone)]
 pub struct StepRates {
     steps: Steps,
-    dims: BTreeMap<Dimension, DimensionColumns>,
+    /// By `Dimension::index`; `None` for a dimension the SLO does not have.
+    dims: [Option<DimensionColumns>; 2],
 }
 
 /// Adds `rate` into the running sum `acc` the way `sum()` does: absent series contribute
@@ -163,9 +174,9 @@ impl StepRates {
         slo: &SloSpec,
         steps: Steps,
     ) -> Result<StepRates, String> {
-        let mut dims = BTreeMap::new();
+        let mut dims = [None, None];
         for dim in slo.dimensions() {
-            let windows = windows_to_measure(slo, dim);
+            let windows = slo.measured_windows(dim);
             let columns = match dim {
                 Dimension::Error => {
                     let Some(ErrorEvents::Selectors { bad, total }) =
@@ -181,14 +192,9 @@ impl StepRates {
                     DimensionColumns::Error(
                         windows
                             .iter()
-                            .map(|w| {
-                                (
-                                    w.to_string(),
-                                    ErrorColumns {
-                                        bad: summed(&bad, &steps, w),
-                                        total: summed(&total, &steps, w),
-                                    },
-                                )
+                            .map(|w| ErrorColumns {
+                                bad: summed(&bad, &steps, w),
+                                total: summed(&total, &steps, w),
                             })
                             .collect(),
                     )
@@ -222,19 +228,13 @@ impl StepRates {
                                         )
                                     })
                                     .collect();
-                                (
-                                    w.to_string(),
-                                    LatencyColumns {
-                                        buckets,
-                                        count: summed(&count_series, &steps, w),
-                                    },
-                                )
+                                LatencyColumns::new(buckets, summed(&count_series, &steps, w))
                             })
                             .collect(),
                     )
                 }
             };
-            dims.insert(dim, columns);
+            dims[dim.index()] = Some(columns);
         }
         Ok(StepRates { steps, dims })
     }
@@ -246,20 +246,17 @@ impl StepRates {
         slo: &SloSpec,
         steps: Steps,
     ) -> Result<StepRates, SourceError> {
-        let mut dims = BTreeMap::new();
+        let mut dims = [None, None];
         for dim in slo.dimensions() {
-            let windows = windows_to_measure(slo, dim);
-            let query = dimension_query(slo, dim, &windows);
+            let windows = slo.measured_windows(dim);
+            let query = dimension_query(slo, dim, windows);
             let result = client
                 .range(&query, steps.from_ms, steps.to_ms, steps.step_ms)
                 .await?;
             for w in &result.warnings {
                 tracing::warn!(slo = %slo.name, "backend warning: {w}");
             }
-            dims.insert(
-                dim,
-                columns_from_range(dim, &windows, &result.series, &steps),
-            );
+            dims[dim.index()] = Some(columns_from_range(dim, windows, &result.series, &steps));
         }
         Ok(StepRates { steps, dims })
     }
@@ -287,26 +284,20 @@ fn columns_from_range(
     };
     let tagged = series.iter().filter_map(|s| {
         let (part, window) = s.labels.get(KEY_LABEL)?.split_once('/')?;
-        Some((part, window, s))
+        let i = windows.iter().position(|w| w.as_str() == window)?;
+        Some((part, i, s))
     });
     match dim {
         Dimension::Error => {
-            let mut out: BTreeMap<String, ErrorColumns> = windows
+            let mut out: Vec<ErrorColumns> = windows
                 .iter()
-                .map(|w| {
-                    (
-                        w.to_string(),
-                        ErrorColumns {
-                            bad: vec![None; n],
-                            total: vec![None; n],
-                        },
-                    )
+                .map(|_| ErrorColumns {
+                    bad: vec![None; n],
+                    total: vec![None; n],
                 })
                 .collect();
-            for (part, window, s) in tagged {
-                let Some(cols) = out.get_mut(window) else {
-                    continue;
-                };
+            for (part, i, s) in tagged {
+                let cols = &mut out[i];
                 match part {
                     "bad" => cols.bad = column(s),
                     "total" => cols.total = column(s),
@@ -316,34 +307,85 @@ fn columns_from_range(
             DimensionColumns::Error(out)
         }
         Dimension::Latency => {
-            let mut out: BTreeMap<String, LatencyColumns> = windows
-                .iter()
-                .map(|w| {
-                    (
-                        w.to_string(),
-                        LatencyColumns {
-                            buckets: BTreeMap::new(),
-                            count: vec![None; n],
-                        },
-                    )
-                })
-                .collect();
-            for (part, window, s) in tagged {
-                let Some(cols) = out.get_mut(window) else {
-                    continue;
-                };
+            let mut by_le: Vec<BTreeMap<String, (f64, Column)>> =
+                windows.iter().map(|_| BTreeMap::new()).collect();
+            let mut count: Vec<Column> = windows.iter().map(|_| vec![None; n]).collect();
+            for (part, i, s) in tagged {
                 match part {
-                    "count" => cols.count = column(s),
+                    "count" => count[i] = column(s),
                     "bucket" => {
                         let le = s.labels.get("le").cloned().unwrap_or_default();
                         let bound = parse_float(&le).unwrap_or(f64::NAN);
-                        cols.buckets.insert(le, (bound, column(s)));
+                        by_le[i].insert(le, (bound, column(s)));
                     }
                     _ => {}
                 }
             }
-            DimensionColumns::Latency(out)
+            DimensionColumns::Latency(
+                by_le
+                    .into_iter()
+                    .zip(count)
+                    .map(|(buckets, count)| LatencyColumns::new(buckets, count))
+                    .collect(),
+            )
         }
+    }
+}
+
+impl StepRates {
+    /// The rates of one dimension at step `i`, written into `out`, reusing its buffers.
+    fn fill(
+        &self,
+        dimension: Dimension,
+        i: usize,
+        out: &mut Measurement,
+    ) -> Result<(), SourceError> {
+        match (&self.dims[dimension.index()], out) {
+            (Some(DimensionColumns::Error(windows)), Measurement::Error(out)) => {
+                out.clear();
+                out.extend(windows.iter().map(|c| ErrorRates {
+                    bad: c.bad[i],
+                    total: c.total[i],
+                }));
+            }
+            (Some(DimensionColumns::Latency(windows)), Measurement::Latency(out)) => {
+                out.truncate(windows.len());
+                out.resize_with(windows.len(), HistogramRates::default);
+                for (h, c) in out.iter_mut().zip(windows) {
+                    h.buckets.clear();
+                    h.buckets.extend(
+                        c.buckets
+                            .iter()
+                            .filter_map(|(le, col)| col[i].map(|rate| Bucket { le: *le, rate })),
+                    );
+                    h.count = c.count[i];
+                }
+            }
+            (Some(DimensionColumns::Error(_)), out) => {
+                *out = Measurement::Error(Vec::new());
+                return self.fill(dimension, i, out);
+            }
+            (Some(DimensionColumns::Latency(_)), out) => {
+                *out = Measurement::Latency(Vec::new());
+                return self.fill(dimension, i, out);
+            }
+            (None, _) => {
+                return Err(SourceError::new(format!(
+                    "dimension {} was not prepared",
+                    dimension.as_str()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn step_index(&self, at_ms: i64) -> Result<usize, SourceError> {
+        self.steps.index(at_ms).ok_or_else(|| {
+            SourceError::new(format!(
+                "no replay step at {}",
+                crate::time::format_time(at_ms)
+            ))
+        })
     }
 }
 
@@ -356,50 +398,32 @@ impl Source for StepRates {
         _windows: &[PromDuration],
         at_ms: i64,
     ) -> Result<Measurement, SourceError> {
-        let i = self.steps.index(at_ms).ok_or_else(|| {
-            SourceError::new(format!(
-                "no replay step at {}",
-                crate::time::format_time(at_ms)
-            ))
-        })?;
-        match self.dims.get(&dimension) {
-            Some(DimensionColumns::Error(windows)) => Ok(Measurement::Error(
-                windows
-                    .iter()
-                    .map(|(w, c)| {
-                        (
-                            w.clone(),
-                            ErrorRates {
-                                bad: c.bad[i],
-                                total: c.total[i],
-                            },
-                        )
-                    })
-                    .collect(),
-            )),
-            Some(DimensionColumns::Latency(windows)) => Ok(Measurement::Latency(
-                windows
-                    .iter()
-                    .map(|(w, c)| {
-                        let buckets = c
-                            .buckets
-                            .values()
-                            .filter_map(|(le, col)| col[i].map(|rate| Bucket { le: *le, rate }))
-                            .collect();
-                        (
-                            w.clone(),
-                            HistogramRates {
-                                buckets,
-                                count: c.count[i],
-                            },
-                        )
-                    })
-                    .collect(),
-            )),
-            None => Err(SourceError::new(format!(
-                "dimension {} was not prepared",
-                dimension.as_str()
-            ))),
+        let i = self.step_index(at_ms)?;
+        let mut out = Measurement::Error(Vec::new());
+        self.fill(dimension, i, &mut out)?;
+        Ok(out)
+    }
+
+    async fn measure_into(
+        &self,
+        _service: &ServiceSpec,
+        _slo: &SloSpec,
+        dimension: Dimension,
+        _windows: &[PromDuration],
+        at_ms: i64,
+        out: &mut Result<Measurement, SourceError>,
+    ) {
+        let filled = self.step_index(at_ms).and_then(|i| match out {
+            Ok(m) => self.fill(dimension, i, m),
+            Err(_) => {
+                let mut m = Measurement::Error(Vec::new());
+                self.fill(dimension, i, &mut m)?;
+                *out = Ok(m);
+                Ok(())
+            }
+        });
+        if let Err(e) = filled {
+            *out = Err(e);
         }
     }
 }

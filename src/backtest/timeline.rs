@@ -42,20 +42,25 @@ impl Timeline {
 
     /// Records one step; returns the previous decision when this step changed it.
     pub fn push(&mut self, eval: &Evaluation) -> Option<Decision> {
-        self.last_ms = eval.at_ms;
+        self.push_decision(eval.at_ms, eval.decision)
+    }
+
+    /// `push` of the decision reached at `at_ms`.
+    pub fn push_decision(&mut self, at_ms: i64, decision: Decision) -> Option<Decision> {
+        self.last_ms = at_ms;
         match self.current {
             None => {
-                self.initial = Some(eval.decision);
-                self.current = Some(eval.decision);
+                self.initial = Some(decision);
+                self.current = Some(decision);
                 None
             }
-            Some(prev) if prev != eval.decision => {
+            Some(prev) if prev != decision => {
                 self.changes.push(Change {
-                    at_ms: eval.at_ms,
+                    at_ms,
                     from: prev,
-                    to: eval.decision,
+                    to: decision,
                 });
-                self.current = Some(eval.decision);
+                self.current = Some(decision);
                 Some(prev)
             }
             Some(_) => None,

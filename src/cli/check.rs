@@ -17,7 +17,24 @@ pub fn run(args: CheckArgs) -> Result<i32> {
         None => now_ms(),
     };
     let client = build_client(&args.backend)?;
-    let (specs, _) = load_specs(&args.specs)?;
+    let (mut specs, _) = load_specs(&args.specs)?;
+    if let Some(shard) = args.shard {
+        let total: usize = specs.iter().map(|s| s.slos.len()).sum();
+        for service in &mut specs {
+            let name = service.service.clone();
+            service
+                .slos
+                .retain(|slo| shard.owns(&StateStore::key(&name, &slo.name)));
+        }
+        specs.retain(|s| !s.slos.is_empty());
+        let owned: usize = specs.iter().map(|s| s.slos.len()).sum();
+        tracing::info!(%shard, owned, total, "evaluating the SLOs of this shard");
+        if owned == 0 {
+            // Not `no_data`: nothing is missing, this shard simply has nothing to do.
+            eprintln!("burnrate: note: shard {shard} owns none of the {total} SLO(s)");
+            return Ok(0);
+        }
+    }
     if args.state.is_none()
         && specs
             .iter()

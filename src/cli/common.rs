@@ -91,7 +91,6 @@ pub fn build_client(args: &BackendArgs) -> Result<PromClient> {
     PromClient::new(config).map_err(Error::Usage)
 }
 
-
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

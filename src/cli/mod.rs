@@ -4,6 +4,8 @@
 mod backtest;
 mod check;
 mod common;
+mod convert;
+mod rules;
 mod run;
 mod validate;
 
@@ -46,6 +48,61 @@ pub enum Command {
     Backtest(BacktestArgs),
     /// The daemon: evaluate on an interval, expose /metrics, alert and call webhooks.
     Run(RunArgs),
+    /// Print Prometheus recording and alerting rules equivalent to the specs.
+    Rules(RulesArgs),
+    /// Convert Sloth and OpenSLO specs to burnrate/v1 YAML.
+    Convert(ConvertArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// Sloth (`version: prometheus/v1`, `sloth.slok.dev/v1`) or OpenSLO (`openslo/v1`) files
+    /// or directories (every *.yaml / *.yml inside); OpenSLO references resolve across them.
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    /// Write one `SERVICE.yaml` per service into DIR instead of printing to stdout.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// Overwrite files that already exist in --output-dir.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    /// Spec files or directories (every *.yaml / *.yml inside).
+    #[arg(required = true)]
+    pub specs: Vec<PathBuf>,
+    /// A Prometheus rule file, or the same groups in a Prometheus Operator PrometheusRule.
+    #[arg(long, value_enum, default_value = "prometheus")]
+    pub format: rules::RulesFormat,
+    /// Evaluation interval of the rule groups.
+    #[arg(long, default_value = "30s")]
+    pub interval: String,
+    /// Bucket bounds of a histogram (`NAME=LE,LE,...`, repeatable) or of every histogram
+    /// (`LE,LE,...`): a latency threshold between two bounds is then interpolated. Without
+    /// it the threshold is assumed to be a bucket bound.
+    #[arg(long = "buckets", value_name = "[HISTOGRAM=]LE,LE,...")]
+    pub buckets: Vec<String>,
+    /// Write the rules to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Also write a `promtool test rules` file for the rules (needs --output).
+    #[arg(long, value_name = "FILE")]
+    pub promtool_tests: Option<PathBuf>,
+    /// Map `hold` to the alerts' `keep_firing_for` (Prometheus >= 2.42).
+    #[arg(long)]
+    pub keep_firing_for: bool,
+    /// With --format prometheus-operator: metadata.name (default: derived from the service).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// With --format prometheus-operator: metadata.namespace.
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// With --format prometheus-operator: a metadata label `KEY=VALUE` (repeatable), e.g. the
+    /// one your Prometheus's ruleSelector matches.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +136,10 @@ pub struct RunArgs {
     /// First retry delay of a failed webhook delivery (doubles up to 1m).
     #[arg(long, default_value = "1s")]
     pub webhook_backoff: String,
+    /// Replica `i` of `n` (e.g. `0/3`): evaluate only the SLOs this replica owns
+    /// (rendezvous hashing of `service/slo`); replicas need no coordination.
+    #[arg(long, value_name = "I/N", value_parser = crate::daemon::shard::Shard::parse)]
+    pub shard: Option<crate::daemon::shard::Shard>,
 }
 
 #[derive(Debug, Args)]
@@ -134,6 +195,10 @@ pub struct CheckArgs {
     /// How many SLOs to evaluate at once.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Replica `i` of `n` (e.g. `0/3`): evaluate only the SLOs this shard owns, as
+    /// `burnrate run --shard` does (one CronJob per shard).
+    #[arg(long, value_name = "I/N", value_parser = crate::daemon::shard::Shard::parse)]
+    pub shard: Option<crate::daemon::shard::Shard>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -172,6 +237,8 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Command::Check(args) => check::run(args),
         Command::Backtest(args) => backtest::run(args),
         Command::Run(args) => run::run(args),
+        Command::Rules(args) => rules::run(args),
+        Command::Convert(args) => convert::run(args),
     };
     match result {
         Ok(code) => code,

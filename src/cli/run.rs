@@ -17,10 +17,12 @@ fn duration(flag: &str, text: &str) -> Result<Duration> {
 
 pub fn run(args: RunArgs) -> Result<i32> {
     let interval = duration("--interval", &args.interval)?;
-    let listen = args
-        .listen
-        .parse()
-        .map_err(|e| Error::Usage(format!("--listen {:?}: {e} (expected e.g. 127.0.0.1:9464)", args.listen)))?;
+    let listen = args.listen.parse().map_err(|e| {
+        Error::Usage(format!(
+            "--listen {:?}: {e} (expected e.g. 127.0.0.1:9464)",
+            args.listen
+        ))
+    })?;
     let client = build_client(&args.backend)?;
     let (specs, _) = load_specs(&args.specs)?;
     let config = DaemonConfig {
@@ -33,6 +35,7 @@ pub fn run(args: RunArgs) -> Result<i32> {
         concurrency: args.concurrency,
         sink_timeout: duration("--sink-timeout", &args.sink_timeout)?,
         webhook_backoff: duration("--webhook-backoff", &args.webhook_backoff)?,
+        shard: args.shard,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

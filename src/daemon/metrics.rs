@@ -93,28 +93,50 @@ impl Metrics {
             quantile_seconds: Family::default(),
             evaluations: Family::default(),
             backend_request_duration: Family::new_with_constructor(|| {
-                Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+                Histogram::new([
+                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                ])
             }),
             sink_deliveries: Family::default(),
             webhook_queue_dropped: Counter::default(),
             slos: Gauge::default(),
             registry: Registry::default(),
         };
-        registry.register("burn_rate", "Burn rate per SLO, dimension and window", m.burn_rate.clone());
-        registry.register("decision", "1 for the SLO's current decision, 0 for the others", m.decision.clone());
+        registry.register(
+            "burn_rate",
+            "Burn rate per SLO, dimension and window",
+            m.burn_rate.clone(),
+        );
+        registry.register(
+            "decision",
+            "1 for the SLO's current decision, 0 for the others",
+            m.decision.clone(),
+        );
         registry.register(
             "error_budget_remaining",
             "Share of the period's error budget left (below 0 when overspent)",
             m.budget_remaining.clone(),
         );
-        registry.register("quantile_seconds", "The latency quantile of the SLO per window", m.quantile_seconds.clone());
-        registry.register("evaluations", "Evaluations per SLO by result (ok, no_data, failed)", m.evaluations.clone());
+        registry.register(
+            "quantile_seconds",
+            "The latency quantile of the SLO per window",
+            m.quantile_seconds.clone(),
+        );
+        registry.register(
+            "evaluations",
+            "Evaluations per SLO by result (ok, no_data, failed)",
+            m.evaluations.clone(),
+        );
         registry.register(
             "backend_request_duration_seconds",
             "Duration of requests to the metrics backend",
             m.backend_request_duration.clone(),
         );
-        registry.register("sink_deliveries", "Deliveries to Alertmanager and webhooks by result", m.sink_deliveries.clone());
+        registry.register(
+            "sink_deliveries",
+            "Deliveries to Alertmanager and webhooks by result",
+            m.sink_deliveries.clone(),
+        );
         registry.register(
             "webhook_dropped",
             "Webhook payloads dropped because the delivery queue was full or retries ran out",
@@ -127,7 +149,8 @@ impl Metrics {
     /// OpenMetrics text exposition (what Prometheus asks for).
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        prometheus_client::encoding::text::encode(&mut out, &self.registry).expect("writing to a String");
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String");
         out
     }
 
@@ -142,7 +165,9 @@ impl Metrics {
     /// as 0 (a missing value must not look like a healthy one).
     pub fn record(&self, eval: &Evaluation) {
         for d in Decision::ALL {
-            self.decision.get_or_create(&decision_labels(eval, d)).set(i64::from(d == eval.decision));
+            self.decision
+                .get_or_create(&decision_labels(eval, d))
+                .set(i64::from(d == eval.decision));
         }
         for gauge in gauges_of(eval) {
             match gauge {
@@ -174,7 +199,11 @@ impl Metrics {
             "ok"
         };
         self.evaluations
-            .get_or_create(&ResultLabels { service: eval.service.clone(), slo: eval.slo.clone(), result: result.into() })
+            .get_or_create(&ResultLabels {
+                service: eval.service.clone(),
+                slo: eval.slo.clone(),
+                result: result.into(),
+            })
             .inc();
     }
 
@@ -201,7 +230,11 @@ impl Metrics {
 }
 
 fn decision_labels(eval: &Evaluation, d: Decision) -> DecisionLabels {
-    DecisionLabels { service: eval.service.clone(), slo: eval.slo.clone(), decision: d.as_str().into() }
+    DecisionLabels {
+        service: eval.service.clone(),
+        slo: eval.slo.clone(),
+        decision: d.as_str().into(),
+    }
 }
 
 /// One gauge series an evaluation sets (or removes, when its value is `None`).
@@ -223,7 +256,11 @@ fn gauges_of(eval: &Evaluation) -> Vec<GaugeValue> {
             };
             out.push(GaugeValue::Burn(labels, *burn));
         }
-        let labels = DimensionLabels { service: eval.service.clone(), slo: eval.slo.clone(), dimension: dim.into() };
+        let labels = DimensionLabels {
+            service: eval.service.clone(),
+            slo: eval.slo.clone(),
+            dimension: dim.into(),
+        };
         out.push(GaugeValue::Budget(labels, report.budget_remaining));
         if let (Some(q), Some(values)) = (report.quantile, &report.quantile_seconds) {
             for (window, v) in values.iter() {
@@ -255,7 +292,9 @@ pub fn openmetrics_to_text(om: &str) -> String {
         let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
             let rest = line.strip_prefix(prefix)?;
             let (name, tail) = rest.split_once(' ')?;
-            counters.contains(name).then(|| format!("{prefix}{name}_total {tail}"))
+            counters
+                .contains(name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
         });
         out.push_str(renamed.as_deref().unwrap_or(line));
         out.push('\n');

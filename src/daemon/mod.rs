@@ -8,6 +8,7 @@
 
 pub mod http;
 pub mod metrics;
+pub mod shard;
 pub mod state_dir;
 
 use crate::backend::{PromClient, PrometheusSource};
@@ -20,6 +21,7 @@ use crate::sinks::alertmanager::Alertmanager;
 use crate::sinks::webhook::Webhooks;
 use crate::spec::{ServiceSpec, load_paths};
 use metrics::{Metrics, SinkLabels};
+use shard::Shard;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -44,6 +46,8 @@ pub struct DaemonConfig {
     pub sink_timeout: Duration,
     /// First retry delay of a failed webhook delivery (doubles each time).
     pub webhook_backoff: Duration,
+    /// `--shard i/n`: evaluate only the SLOs this replica owns (all of them when `None`).
+    pub shard: Option<Shard>,
 }
 
 /// What the HTTP handlers read.
@@ -75,27 +79,59 @@ struct Context {
     permits: Semaphore,
     store: Arc<Mutex<StateStore>>,
     updates: mpsc::Sender<Update>,
+    shard: Option<Shard>,
 }
 
 /// The SLO tasks of one set of specs; replaced as a whole on reload.
 struct Generation {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The SLOs this generation evaluates (with `--shard`, only the ones this replica owns).
     keys: BTreeSet<String>,
+    /// Every SLO of the specs, owned or not.
+    total: usize,
 }
 
 impl Generation {
+    /// Starts one task per SLO this replica owns (every SLO without `--shard`).
     fn start(specs: Arc<Vec<ServiceSpec>>, cx: Arc<Context>, id: u64) -> Generation {
         let (stop, stop_rx) = watch::channel(false);
         let mut tasks = Vec::new();
         let mut keys = BTreeSet::new();
+        let mut total = 0;
         for (si, service) in specs.iter().enumerate() {
             for (i, slo) in service.slos.iter().enumerate() {
-                keys.insert(key(&service.service, &slo.name));
-                tasks.push(tokio::spawn(slo_loop(cx.clone(), specs.clone(), si, i, id, stop_rx.clone())));
+                total += 1;
+                let k = key(&service.service, &slo.name);
+                if cx.shard.is_some_and(|s| !s.owns(&k)) {
+                    continue;
+                }
+                keys.insert(k);
+                tasks.push(tokio::spawn(slo_loop(
+                    cx.clone(),
+                    specs.clone(),
+                    si,
+                    i,
+                    id,
+                    stop_rx.clone(),
+                )));
             }
         }
-        Generation { stop, tasks, keys }
+        Generation {
+            stop,
+            tasks,
+            keys,
+            total,
+        }
+    }
+
+    fn empty() -> Generation {
+        Generation {
+            stop: watch::channel(false).0,
+            tasks: Vec::new(),
+            keys: BTreeSet::new(),
+            total: 0,
+        }
     }
 
     /// Stops every task: cycles in flight are abandoned (their queries dropped).
@@ -111,7 +147,9 @@ impl Generation {
 /// backend at the same instant.
 fn first_tick_offset(key: &str, interval: Duration) -> Duration {
     let spread = interval.min(Duration::from_secs(10)).as_millis() as u64;
-    let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
+    let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    });
     Duration::from_millis(if spread == 0 { 0 } else { hash % spread })
 }
 
@@ -126,7 +164,10 @@ async fn slo_loop(
     let service = &specs[si];
     let slo = &service.slos[i];
     let k = key(&service.service, &slo.name);
-    let mut ticker = tokio::time::interval_at(Instant::now() + first_tick_offset(&k, cx.interval), cx.interval);
+    let mut ticker = tokio::time::interval_at(
+        Instant::now() + first_tick_offset(&k, cx.interval),
+        cx.interval,
+    );
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         tokio::select! {
@@ -146,7 +187,11 @@ async fn slo_loop(
             let state = store.slo(&service.service, &slo.name);
             let previous = state.last_decision;
             let eval = evaluate_slo(service, slo, at_ms, &measurements, state);
-            Update { generation, eval, previous }
+            Update {
+                generation,
+                eval,
+                previous,
+            }
         };
         if cx.updates.send(update).await.is_err() {
             return;
@@ -164,10 +209,18 @@ async fn publish(
     // Failures are logged when they start, change or end, not at every cycle: a backend
     // outage with a thousand SLOs must not flood the log.
     let mut failing: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    while let Some(Update { generation, eval, previous }) = updates.recv().await {
+    while let Some(Update {
+        generation,
+        eval,
+        previous,
+    }) = updates.recv().await
+    {
         if generation != shared.generation.load(std::sync::atomic::Ordering::SeqCst) {
             continue;
         }
+        // Metrics and the decisions API change together: a reader holding the decisions lock
+        // never sees metrics of a newer evaluation than the API shows.
+        let mut latest = shared.latest.write().await;
         shared.metrics.record(&eval);
         let k = key(&eval.service, &eval.slo);
         if failing.get(&k).map(Vec::as_slice).unwrap_or_default() != eval.errors.as_slice() {
@@ -198,15 +251,26 @@ async fn publish(
         {
             tracing::warn!(service = %eval.service, slo = %eval.slo, "alertmanager sink is behind; this cycle's alert is skipped (the next cycle re-sends it)");
         }
-        shared.latest.write().await.insert(k, eval);
+        latest.insert(k, eval);
     }
 }
 
-async fn deliver_alerts(am: Alertmanager, mut rx: mpsc::Receiver<(Evaluation, Option<Decision>)>, shared: Arc<Shared>) {
+async fn deliver_alerts(
+    am: Alertmanager,
+    mut rx: mpsc::Receiver<(Evaluation, Option<Decision>)>,
+    shared: Arc<Shared>,
+) {
     while let Some((eval, previous)) = rx.recv().await {
         for (_url, ok) in am.publish(&eval, previous).await {
             let result = if ok { "delivered" } else { "failed" };
-            shared.metrics.sink_deliveries.get_or_create(&SinkLabels { sink: "alertmanager".into(), result: result.into() }).inc();
+            shared
+                .metrics
+                .sink_deliveries
+                .get_or_create(&SinkLabels {
+                    sink: "alertmanager".into(),
+                    result: result.into(),
+                })
+                .inc();
         }
     }
 }
@@ -226,7 +290,11 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
         None => StateStore::default(),
     };
     let store = Arc::new(Mutex::new(store));
-    let shared = Arc::new(Shared { metrics: Metrics::new(), generation: Default::default(), latest: RwLock::new(BTreeMap::new()) });
+    let shared = Arc::new(Shared {
+        metrics: Metrics::new(),
+        generation: Default::default(),
+        latest: RwLock::new(BTreeMap::new()),
+    });
     let (shutdown, shutdown_rx) = watch::channel(false);
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -249,7 +317,13 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
         shared.metrics.webhook_queue_dropped.clone(),
         move |_url: &str, ok: bool| {
             let result = if ok { "delivered" } else { "failed" };
-            m.metrics.sink_deliveries.get_or_create(&SinkLabels { sink: "webhook".into(), result: result.into() }).inc();
+            m.metrics
+                .sink_deliveries
+                .get_or_create(&SinkLabels {
+                    sink: "webhook".into(),
+                    result: result.into(),
+                })
+                .inc();
         },
         shutdown_rx.clone(),
     );
@@ -257,7 +331,11 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
         None
     } else {
         let (tx, rx) = mpsc::channel(4096);
-        let am = Alertmanager::new(config.alertmanagers.clone(), config.interval, config.sink_timeout);
+        let am = Alertmanager::new(
+            config.alertmanagers.clone(),
+            config.interval,
+            config.sink_timeout,
+        );
         tokio::spawn(deliver_alerts(am, rx, shared.clone()));
         Some(tx)
     };
@@ -269,7 +347,9 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
         observed
             .metrics
             .backend_request_duration
-            .get_or_create(&metrics::OutcomeLabels { outcome: outcome.into() })
+            .get_or_create(&metrics::OutcomeLabels {
+                outcome: outcome.into(),
+            })
             .observe(seconds);
     }));
     let cx = Arc::new(Context {
@@ -278,11 +358,14 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
         permits: Semaphore::new(config.concurrency.max(1)),
         store: store.clone(),
         updates,
+        shard: config.shard,
     });
-    let slo_count = |specs: &[ServiceSpec]| specs.iter().map(|s| s.slos.len()).sum::<usize>();
-    shared.metrics.slos.set(slo_count(&specs) as i64);
-    tracing::info!(slos = slo_count(&specs), listen = %config.listen, interval = ?config.interval, "burnrate daemon started");
     let mut generation = Generation::start(Arc::new(specs), cx.clone(), 0);
+    shared.metrics.slos.set(generation.keys.len() as i64);
+    let shard = config
+        .shard
+        .map_or_else(|| "none".to_string(), |s| s.to_string());
+    tracing::info!(slos = generation.keys.len(), total = generation.total, %shard, listen = %config.listen, interval = ?config.interval, "burnrate daemon started");
 
     let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Internal(e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Internal(e.to_string()))?;
@@ -305,13 +388,12 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
                 for d in &report.diagnostics {
                     tracing::warn!("{d}");
                 }
-                let old = std::mem::replace(&mut generation, Generation { stop: watch::channel(false).0, tasks: Vec::new(), keys: BTreeSet::new() });
+                let old = std::mem::replace(&mut generation, Generation::empty());
                 let old_keys = old.keys.clone();
                 let id = shared.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 old.stop().await;
-                let specs = report.specs;
-                shared.metrics.slos.set(slo_count(&specs) as i64);
-                generation = Generation::start(Arc::new(specs), cx.clone(), id);
+                generation = Generation::start(Arc::new(report.specs), cx.clone(), id);
+                shared.metrics.slos.set(generation.keys.len() as i64);
                 let removed: Vec<String> = old_keys.difference(&generation.keys).cloned().collect();
                 let mut latest = shared.latest.write().await;
                 let mut store_guard = store.lock().await;
@@ -321,7 +403,7 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
                     }
                     store_guard.slos.remove(k);
                 }
-                tracing::info!(slos = generation.keys.len(), removed = removed.len(), "specs reloaded");
+                tracing::info!(slos = generation.keys.len(), total = generation.total, removed = removed.len(), "specs reloaded");
             }
             _ = persist.tick() => {
                 let snapshot = store.lock().await.clone();

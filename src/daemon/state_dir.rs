@@ -12,7 +12,8 @@ pub fn path(dir: &Path) -> PathBuf {
 /// Reads the saved state; a missing file is a fresh start, an unreadable one is an error
 /// (silently starting over would forget a `hold` the operator relies on).
 pub fn load(dir: &Path) -> Result<StateStore, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create --state-dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create --state-dir {}: {e}", dir.display()))?;
     match std::fs::read(path(dir)) {
         Ok(bytes) => serde_json::from_slice(&bytes)
             .map_err(|e| format!("{} is not a burnrate state file: {e}", path(dir).display())),
@@ -24,5 +25,6 @@ pub fn load(dir: &Path) -> Result<StateStore, String> {
 /// Writes the state atomically (temp file, fsync, rename).
 pub fn save(dir: &Path, store: &StateStore) -> Result<(), String> {
     let json = serde_json::to_vec_pretty(store).expect("state serializes");
-    crate::fsutil::write_atomic(&path(dir), &json).map_err(|e| format!("cannot write {}: {e}", path(dir).display()))
+    crate::fsutil::write_atomic(&path(dir), &json)
+        .map_err(|e| format!("cannot write {}: {e}", path(dir).display()))
 }

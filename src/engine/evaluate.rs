@@ -2,11 +2,14 @@
 //! rates, apply the matrix and the hysteresis machine, and produce an `Evaluation`.
 //!
 //! `check`, `run` and `backtest` differ only in the `Source` they pass and in what they do
-//! with the result, so they cannot disagree about a decision.
+//! with the result, so they cannot disagree about a decision. The work is split in two:
+//! `step_slo` computes the numbers, statuses and decision into a `Worksheet`, and
+//! `sheet_evaluation` turns them into the `Evaluation`; a replay runs the first at every
+//! step and the second only for the steps it keeps.
 
-use super::hysteresis::{RuleStatus, SloState, StateStore};
-use super::matrix::rule_fires;
-use super::measure::{Measurement, SourceError};
+use super::hysteresis::{RuleStatus, SloState, StateStore, TimerStore};
+use super::matrix::fires;
+use super::measure::{Bucket, Measurement, SourceError};
 use super::report::{DimensionReport, Evaluation, RuleRef, WindowMap};
 use super::sli::{self, WindowValue};
 use crate::decision::Decision;
@@ -18,7 +21,8 @@ use futures::StreamExt;
 /// Anything that can measure the rates of a dimension at an instant: the Prometheus HTTP
 /// API, or the local rate engine over recorded history.
 pub trait Source {
-    /// Rates for `windows` (spellings as keys) of one dimension, at `at_ms` (Unix ms).
+    /// Rates for `windows` of one dimension, at `at_ms` (Unix ms), one entry per window in
+    /// the order of `windows`.
     fn measure(
         &self,
         service: &ServiceSpec,
@@ -27,15 +31,25 @@ pub trait Source {
         windows: &[PromDuration],
         at_ms: i64,
     ) -> impl std::future::Future<Output = Result<Measurement, SourceError>>;
+
+    /// `measure`, into `out`: a source may reuse the buffers of the measurement already
+    /// there (a replay measures at every step).
+    fn measure_into(
+        &self,
+        service: &ServiceSpec,
+        slo: &SloSpec,
+        dimension: Dimension,
+        windows: &[PromDuration],
+        at_ms: i64,
+        out: &mut Result<Measurement, SourceError>,
+    ) -> impl std::future::Future<Output = ()> {
+        async move { *out = self.measure(service, slo, dimension, windows, at_ms).await }
+    }
 }
 
 /// The windows a dimension needs measured: its matrix windows and the budget period.
 pub fn windows_to_measure(slo: &SloSpec, dimension: Dimension) -> Vec<PromDuration> {
-    let mut windows = slo.windows(dimension);
-    if !windows.iter().any(|w| w.as_str() == slo.period.as_str()) {
-        windows.push(slo.period.clone());
-    }
-    windows
+    slo.measured_windows(dimension).to_vec()
 }
 
 /// Measures and evaluates every SLO of every spec at `at_ms`, at most `concurrency`
@@ -67,7 +81,8 @@ pub async fn evaluate_all<S: Source>(
         .collect()
 }
 
-/// Measures and evaluates one SLO at `at_ms`: what a replay does at every step.
+/// Measures and evaluates one SLO at `at_ms`. A replay does this at every step, through
+/// `step_slo` and `sheet_evaluation` with buffers kept between steps (`replay_slo`).
 pub async fn evaluate_one<S: Source>(
     source: &S,
     service: &ServiceSpec,
@@ -87,11 +102,8 @@ pub async fn measure_slo<S: Source>(
     at_ms: i64,
 ) -> Vec<(Dimension, Result<Measurement, SourceError>)> {
     futures::future::join_all(slo.dimensions().map(|dim| async move {
-        let windows = windows_to_measure(slo, dim);
-        (
-            dim,
-            source.measure(service, slo, dim, &windows, at_ms).await,
-        )
+        let windows = slo.measured_windows(dim);
+        (dim, source.measure(service, slo, dim, windows, at_ms).await)
     }))
     .await
 }
@@ -104,13 +116,180 @@ pub fn evaluate_slo(
     measurements: &[(Dimension, Result<Measurement, SourceError>)],
     state: &mut SloState,
 ) -> Evaluation {
-    state.begin(at_ms);
+    let mut sheet = Worksheet::default();
+    let decision = step_slo(slo, at_ms, measurements, state, &mut sheet);
+    sheet_evaluation(service, slo, at_ms, measurements, &sheet, decision)
+}
+
+/// The numbers of one SLO's evaluation at one instant, before they become an `Evaluation`:
+/// `step_slo` fills it, `sheet_evaluation` reports it. Its buffers are reused from one
+/// instant to the next by a replay, which reports only the instants it keeps.
+#[derive(Debug, Default)]
+pub(crate) struct Worksheet {
+    dims: [DimSheet; 2],
+}
+
+#[derive(Debug)]
+struct DimSheet {
+    /// One per measured window (`DimPlan::windows`).
+    values: Vec<WindowValue>,
+    /// One per matrix window; latency only.
+    quantiles: Vec<Option<f64>>,
+    /// One per matrix rule.
+    statuses: Vec<RuleStatus>,
+    decision: Decision,
+    /// Scratch: one window's normalized buckets.
+    buckets: Vec<Bucket>,
+}
+
+impl Default for DimSheet {
+    fn default() -> Self {
+        DimSheet {
+            values: Vec::new(),
+            quantiles: Vec::new(),
+            statuses: Vec::new(),
+            decision: Decision::NoData,
+            buckets: Vec::new(),
+        }
+    }
+}
+
+/// Evaluates one SLO at `at_ms` into `sheet`, stepping its timers; returns its decision.
+pub(crate) fn step_slo(
+    slo: &SloSpec,
+    at_ms: i64,
+    measurements: &[(Dimension, Result<Measurement, SourceError>)],
+    timers: &mut impl TimerStore,
+    sheet: &mut Worksheet,
+) -> Decision {
+    timers.begin(at_ms);
+    for (dim, result) in measurements {
+        step_dimension(
+            slo,
+            *dim,
+            result.as_ref().ok(),
+            at_ms,
+            timers,
+            &mut sheet.dims[dim.index()],
+        );
+    }
+    let decision = Decision::combine(
+        measurements
+            .iter()
+            .map(|(dim, _)| sheet.dims[dim.index()].decision),
+    );
+    timers.set_last_decision(decision);
+    decision
+}
+
+fn step_dimension(
+    slo: &SloSpec,
+    dim: Dimension,
+    measurement: Option<&Measurement>,
+    at_ms: i64,
+    timers: &mut impl TimerStore,
+    sheet: &mut DimSheet,
+) {
+    let objective = slo.objective(dim).expect("dimension present");
+    let rules = slo.matrix(dim).unwrap_or(&[]);
+    let latency = slo.latency.as_ref().filter(|_| dim == Dimension::Latency);
+    let plan = slo.plan().dim(dim);
+    let DimSheet {
+        values,
+        quantiles,
+        statuses,
+        decision,
+        buckets,
+    } = sheet;
+    values.clear();
+    quantiles.clear();
+    statuses.clear();
+    values.reserve(plan.windows.len());
+    quantiles.reserve(plan.matrix_windows);
+    statuses.reserve(rules.len());
+
+    match (measurement, latency) {
+        (Some(Measurement::Error(m)), None) => {
+            for (i, &seconds) in plan.seconds.iter().enumerate() {
+                let rates = m.get(i).copied().unwrap_or_default();
+                values.push(sli::error_window(&rates, objective, seconds));
+            }
+        }
+        (Some(Measurement::Latency(m)), Some(l)) => {
+            let threshold = l.threshold_seconds();
+            for (i, &seconds) in plan.seconds.iter().enumerate() {
+                let Some(h) = m.get(i) else {
+                    values.push(WindowValue::MISSING);
+                    if i < plan.matrix_windows {
+                        quantiles.push(None);
+                    }
+                    continue;
+                };
+                // Normalized once, for both the good rate and the quantile.
+                let normalized = sli::normalize_into(&h.buckets, buckets);
+                values.push(sli::latency_value(
+                    h.count,
+                    normalized.then_some(buckets.as_slice()),
+                    threshold,
+                    objective,
+                    seconds,
+                ));
+                if i < plan.matrix_windows {
+                    quantiles.push(if normalized {
+                        sli::quantile_normalized(l.quantile, buckets)
+                    } else {
+                        None
+                    });
+                }
+            }
+        }
+        _ => {
+            values.resize(plan.windows.len(), WindowValue::MISSING);
+            if latency.is_some() {
+                quantiles.resize(plan.matrix_windows, None);
+            }
+        }
+    }
+
+    let matrix = &values[..plan.matrix_windows];
+    let all_null = matrix.iter().all(|v| v.burn.is_none());
+    timers.retain(dim, plan);
+    let mut counted = Decision::Ok;
+    for (i, (rule, rp)) in rules.iter().zip(&plan.rules).enumerate() {
+        let firing = fires(
+            rule.burn,
+            matrix[rp.long].burn,
+            rp.short.map(|s| matrix[s].burn),
+            matrix[rp.long].events,
+            slo.min_events,
+        );
+        let status =
+            timers
+                .rule(dim, plan, i)
+                .step(at_ms, firing, slo.for_.millis(), slo.hold.millis());
+        if status.counts() {
+            counted = Decision::combine([counted, rule.decision]);
+        }
+        statuses.push(status);
+    }
+    *decision = if all_null { Decision::NoData } else { counted };
+}
+
+/// The `Evaluation` of the instant `sheet` holds (`step_slo` on the same measurements).
+pub(crate) fn sheet_evaluation(
+    service: &ServiceSpec,
+    slo: &SloSpec,
+    at_ms: i64,
+    measurements: &[(Dimension, Result<Measurement, SourceError>)],
+    sheet: &Worksheet,
+    decision: Decision,
+) -> Evaluation {
     let mut eval = Evaluation {
         time: format_time(at_ms),
         service: service.service.clone(),
         slo: slo.name.clone(),
         labels: service.labels.clone(),
-        decision: Decision::NoData,
+        decision,
         previous: None,
         error: None,
         latency: None,
@@ -118,125 +297,61 @@ pub fn evaluate_slo(
         at_ms,
     };
     for (dim, result) in measurements {
-        let measurement = match result {
-            Ok(m) => Some(m),
-            Err(e) => {
-                eval.errors
-                    .push(format!("{} SLI: {}", dim.as_str(), e.message));
-                None
-            }
-        };
-        let report = evaluate_dimension(slo, *dim, measurement, at_ms, state);
+        if let Err(e) = result {
+            eval.errors
+                .push(format!("{} SLI: {}", dim.as_str(), e.message));
+        }
+        let report = dimension_report(slo, *dim, &sheet.dims[dim.index()]);
         match dim {
             Dimension::Error => eval.error = Some(report),
             Dimension::Latency => eval.latency = Some(report),
         }
     }
-    eval.decision = Decision::combine(eval.dimensions().map(|(_, d)| d.decision));
-    state.last_decision = Some(eval.decision);
     eval
 }
 
-fn evaluate_dimension(
-    slo: &SloSpec,
-    dim: Dimension,
-    measurement: Option<&Measurement>,
-    at_ms: i64,
-    state: &mut SloState,
-) -> DimensionReport {
+fn dimension_report(slo: &SloSpec, dim: Dimension, sheet: &DimSheet) -> DimensionReport {
     let objective = slo.objective(dim).expect("dimension present");
     let rules = slo.matrix(dim).unwrap_or(&[]);
     let latency = slo.latency.as_ref().filter(|_| dim == Dimension::Latency);
-    let windows = slo.windows(dim);
-
-    let value_of = |w: &PromDuration| -> WindowValue {
-        let seconds = w.seconds();
-        match (measurement, latency) {
-            (Some(Measurement::Error(m)), None) => sli::error_window(
-                &m.get(w.as_str()).copied().unwrap_or_default(),
-                objective,
-                seconds,
-            ),
-            (Some(Measurement::Latency(m)), Some(l)) => sli::latency_window(
-                m.get(w.as_str()).unwrap_or(&Default::default()),
-                l.threshold_seconds(),
-                objective,
-                seconds,
-            ),
-            _ => sli::error_window(&Default::default(), objective, seconds),
-        }
-    };
-
-    let mut burn = WindowMap::new();
-    let mut events = WindowMap::new();
-    let mut no_traffic = Vec::new();
-    for w in &windows {
-        let v = value_of(w);
-        burn.insert(w.to_string(), v.burn);
-        events.insert(w.to_string(), v.events);
-        if v.no_traffic {
-            no_traffic.push(w.to_string());
-        }
-    }
-    let budget_remaining = value_of(&slo.period)
-        .bad_ratio
-        .map(|ratio| sli::budget_remaining(ratio, objective));
-    let quantile_seconds = match (measurement, latency) {
-        (Some(Measurement::Latency(m)), Some(l)) => Some(
+    let plan = slo.plan().dim(dim);
+    let windows = plan.matrix_windows();
+    let by_window = |value: &dyn Fn(usize) -> Option<f64>| -> WindowMap<Option<f64>> {
+        WindowMap(
             windows
                 .iter()
-                .map(|w| {
-                    let q = m
-                        .get(w.as_str())
-                        .and_then(|h| sli::histogram_quantile(l.quantile, &h.buckets));
-                    (w.to_string(), q)
-                })
+                .enumerate()
+                .map(|(i, w)| (w.as_str().to_owned(), value(i)))
                 .collect(),
-        ),
-        (_, Some(_)) => Some(windows.iter().map(|w| (w.to_string(), None)).collect()),
-        _ => None,
-    };
-
-    let all_null = burn.iter().all(|(_, b)| b.is_none());
-    let mut fired = Vec::new();
-    let mut pending = Vec::new();
-    let mut held = Vec::new();
-    let keys: Vec<String> = rules.iter().map(|r| r.key()).collect();
-    state.retain_rules(dim.as_str(), &keys);
-    for (rule, key) in rules.iter().zip(&keys) {
-        let firing = rule_fires(rule, &burn, &events, slo.min_events);
-        let status = state.timers(dim.as_str(), key).step(
-            at_ms,
-            firing,
-            slo.for_.millis(),
-            slo.hold.millis(),
-        );
-        match status {
-            RuleStatus::Fired => fired.push(RuleRef::from(rule)),
-            RuleStatus::Pending => pending.push(RuleRef::from(rule)),
-            RuleStatus::Held => held.push(RuleRef::from(rule)),
-            RuleStatus::Idle => {}
-        }
-    }
-    let decision = if all_null {
-        Decision::NoData
-    } else {
-        Decision::combine(
-            std::iter::once(Decision::Ok).chain(fired.iter().chain(&held).map(|r| r.decision)),
         )
     };
+    let pick = |wanted: RuleStatus| -> Vec<RuleRef> {
+        rules
+            .iter()
+            .zip(&sheet.statuses)
+            .filter(|(_, s)| **s == wanted)
+            .map(|(rule, _)| RuleRef::from(rule))
+            .collect()
+    };
     DimensionReport {
-        decision,
+        decision: sheet.decision,
         objective,
         threshold_seconds: latency.map(|l| l.threshold_seconds()),
         quantile: latency.map(|l| l.quantile),
-        quantile_seconds,
-        burn,
-        events,
-        no_traffic,
-        fired,
-        pending,
-        held,
-        budget_remaining,
+        quantile_seconds: latency.map(|_| by_window(&|i| sheet.quantiles[i])),
+        burn: by_window(&|i| sheet.values[i].burn),
+        events: by_window(&|i| sheet.values[i].events),
+        no_traffic: windows
+            .iter()
+            .zip(&sheet.values)
+            .filter(|(_, v)| v.no_traffic)
+            .map(|(w, _)| w.as_str().to_owned())
+            .collect(),
+        fired: pick(RuleStatus::Fired),
+        pending: pick(RuleStatus::Pending),
+        held: pick(RuleStatus::Held),
+        budget_remaining: sheet.values[plan.period]
+            .bad_ratio
+            .map(|ratio| sli::budget_remaining(ratio, objective)),
     }
 }

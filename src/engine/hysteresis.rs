@@ -4,6 +4,8 @@
 //! step the same machine, so a decision is reached at the same instant whichever runs it.
 
 use crate::decision::Decision;
+use crate::spec::Dimension;
+use crate::spec::plan::DimPlan;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -84,11 +86,15 @@ impl SloState {
     }
 
     pub fn timers(&mut self, dimension: &str, rule_key: &str) -> &mut RuleTimers {
-        self.rules
-            .entry(dimension.to_string())
-            .or_default()
-            .entry(rule_key.to_string())
-            .or_default()
+        // Two lookups rather than `entry`, which would allocate both keys at every step.
+        if !self.rules.contains_key(dimension) {
+            self.rules.insert(dimension.to_string(), BTreeMap::new());
+        }
+        let rules = self.rules.get_mut(dimension).expect("inserted");
+        if !rules.contains_key(rule_key) {
+            rules.insert(rule_key.to_string(), RuleTimers::default());
+        }
+        rules.get_mut(rule_key).expect("inserted")
     }
 
     /// Drops timers of rules no longer in the spec (after an edit or reload).
@@ -97,6 +103,67 @@ impl SloState {
             rules.retain(|k, _| keys.contains(k));
         }
     }
+}
+
+/// Where the evaluation finds the timers of an SLO's rules: an `SloState` (what `check` and
+/// `run` keep, keyed by rule key) or, within one replay, `PlanTimers` (by rule position).
+/// Both step the same `RuleTimers`; they differ only in how a rule's timers are found.
+pub(crate) trait TimerStore {
+    /// `SloState::begin`.
+    fn begin(&mut self, now: i64);
+    /// Drops timers of rules not in `plan` (`SloState::retain_rules`).
+    fn retain(&mut self, dim: Dimension, plan: &DimPlan);
+    /// The timers of rule `rule` of `plan`, created idle if missing.
+    fn rule(&mut self, dim: Dimension, plan: &DimPlan, rule: usize) -> &mut RuleTimers;
+    fn set_last_decision(&mut self, decision: Decision);
+}
+
+impl TimerStore for SloState {
+    fn begin(&mut self, now: i64) {
+        SloState::begin(self, now);
+    }
+
+    fn retain(&mut self, dim: Dimension, plan: &DimPlan) {
+        if let Some(rules) = self.rules.get_mut(dim.as_str()) {
+            rules.retain(|k, _| plan.rules.iter().any(|r| r.key == *k));
+        }
+    }
+
+    fn rule(&mut self, dim: Dimension, plan: &DimPlan, rule: usize) -> &mut RuleTimers {
+        self.timers(dim.as_str(), &plan.rules[rule].key)
+    }
+
+    fn set_last_decision(&mut self, decision: Decision) {
+        self.last_decision = Some(decision);
+    }
+}
+
+/// The timers of one SLO for one plan, by rule position: what a replay steps at every
+/// instant, without looking rule keys up. Rules with equal keys share a slot, as they share
+/// an entry in an `SloState`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PlanTimers {
+    updated_at: Option<i64>,
+    slots: [Vec<RuleTimers>; 2],
+}
+
+impl TimerStore for PlanTimers {
+    fn begin(&mut self, now: i64) {
+        if self.updated_at.is_some_and(|t| now < t) {
+            *self = PlanTimers::default();
+        }
+        self.updated_at = Some(now);
+    }
+
+    fn retain(&mut self, dim: Dimension, plan: &DimPlan) {
+        self.slots[dim.index()].resize(plan.rules.len(), RuleTimers::default());
+    }
+
+    fn rule(&mut self, dim: Dimension, plan: &DimPlan, rule: usize) -> &mut RuleTimers {
+        &mut self.slots[dim.index()][plan.rules[rule].slot]
+    }
+
+    fn set_last_decision(&mut self, _decision: Decision) {}
 }
 
 /// State of every SLO, keyed by `service/slo`; what `--state` files hold.

@@ -12,17 +12,35 @@ pub fn rule_fires(
     events: &WindowMap<Option<f64>>,
     min_events: Option<f64>,
 ) -> bool {
-    let at_least = |window: &str| burns.value(window).is_some_and(|b| b >= rule.burn);
-    if !at_least(rule.long.as_str()) {
+    fires(
+        rule.burn,
+        burns.value(rule.long.as_str()),
+        rule.short.as_ref().map(|s| burns.value(s.as_str())),
+        events.value(rule.long.as_str()),
+        min_events,
+    )
+}
+
+/// `rule_fires` from the values it reads: the burns of the long and (if the rule has one)
+/// short window, and the long window's events.
+pub(crate) fn fires(
+    burn: f64,
+    long_burn: Option<f64>,
+    short_burn: Option<Option<f64>>,
+    long_events: Option<f64>,
+    min_events: Option<f64>,
+) -> bool {
+    let at_least = |b: Option<f64>| b.is_some_and(|b| b >= burn);
+    if !at_least(long_burn) {
         return false;
     }
-    if let Some(short) = &rule.short
-        && !at_least(short.as_str())
+    if let Some(short) = short_burn
+        && !at_least(short)
     {
         return false;
     }
     match min_events {
-        Some(min) => events.value(rule.long.as_str()).is_some_and(|n| n >= min),
+        Some(min) => long_events.is_some_and(|n| n >= min),
         None => true,
     }
 }

@@ -3,7 +3,6 @@
 //! Sources deliver rates (per second, summed over all matching series), never burn rates:
 //! the math from rates to burns lives in one place (`sli`) whichever source measured them.
 
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// `sum(rate(BAD[w]))` and `sum(rate(TOTAL[w]))`. `None` means the selector matched no
@@ -29,11 +28,13 @@ pub struct HistogramRates {
     pub count: Option<f64>,
 }
 
-/// The rates of one dimension, keyed by window spelling.
+/// The rates of one dimension, one entry per window, in the order of the windows the source
+/// was asked for (`SloSpec::measured_windows`). A missing entry counts as a window whose
+/// total had no series.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Measurement {
-    Error(BTreeMap<String, ErrorRates>),
-    Latency(BTreeMap<String, HistogramRates>),
+    Error(Vec<ErrorRates>),
+    Latency(Vec<HistogramRates>),
 }
 
 /// Why a source could not measure a dimension. The message is shown to users, so it must

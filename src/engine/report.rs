@@ -100,8 +100,8 @@ impl From<&Rule> for RuleRef {
         RuleRef {
             decision: rule.decision,
             burn: rule.burn,
-            long: rule.long.to_string(),
-            short: rule.short.as_ref().map(|s| s.to_string()),
+            long: rule.long.as_str().to_owned(),
+            short: rule.short.as_ref().map(|s| s.as_str().to_owned()),
         }
     }
 }

@@ -20,7 +20,7 @@ pub struct WindowValue {
 }
 
 impl WindowValue {
-    const MISSING: WindowValue = WindowValue {
+    pub(crate) const MISSING: WindowValue = WindowValue {
         burn: None,
         bad_ratio: None,
         events: None,
@@ -76,13 +76,26 @@ pub fn latency_window(
     objective: f64,
     window_seconds: f64,
 ) -> WindowValue {
-    let Some(total) = usable(h.count) else {
+    let mut buckets = Vec::new();
+    let normalized = normalize_into(&h.buckets, &mut buckets).then_some(buckets.as_slice());
+    latency_value(h.count, normalized, threshold, objective, window_seconds)
+}
+
+/// `latency_window` over buckets already normalized (`None`: they could not be).
+pub(crate) fn latency_value(
+    count: Option<f64>,
+    normalized: Option<&[Bucket]>,
+    threshold: f64,
+    objective: f64,
+    window_seconds: f64,
+) -> WindowValue {
+    let Some(total) = usable(count) else {
         return WindowValue::MISSING;
     };
     if total == 0.0 {
         return WindowValue::no_traffic();
     }
-    let Some(good) = good_at(&h.buckets, threshold) else {
+    let Some(good) = normalized.and_then(|b| good_at_normalized(b, threshold)) else {
         return WindowValue::MISSING;
     };
     WindowValue::from_ratio(1.0 - good / total, total, objective, window_seconds)
@@ -91,22 +104,34 @@ pub fn latency_window(
 /// Buckets sorted by bound with equal bounds summed (as `histogram_quantile` coalesces them),
 /// or `None` if any rate is not a finite non-negative number.
 pub fn normalize(buckets: &[Bucket]) -> Option<Vec<Bucket>> {
+    let mut out = Vec::with_capacity(buckets.len());
+    normalize_into(buckets, &mut out).then_some(out)
+}
+
+/// `normalize` into a reusable buffer; false (and `out` empty) where `normalize` is `None`.
+pub(crate) fn normalize_into(buckets: &[Bucket], out: &mut Vec<Bucket>) -> bool {
+    out.clear();
     if buckets
         .iter()
         .any(|b| b.le.is_nan() || !b.rate.is_finite() || b.rate < 0.0)
     {
-        return None;
+        return false;
     }
-    let mut sorted = buckets.to_vec();
-    sorted.sort_by(|a, b| a.le.total_cmp(&b.le));
-    let mut out: Vec<Bucket> = Vec::with_capacity(sorted.len());
-    for b in sorted {
-        match out.last_mut() {
-            Some(last) if last.le == b.le => last.rate += b.rate,
-            _ => out.push(b),
+    out.extend_from_slice(buckets);
+    // Stable: equal bounds are summed in the order they came.
+    out.sort_by(|a, b| a.le.total_cmp(&b.le));
+    let mut len = 0;
+    for i in 0..out.len() {
+        let b = out[i];
+        if len > 0 && out[len - 1].le == b.le {
+            out[len - 1].rate += b.rate;
+        } else {
+            out[len] = b;
+            len += 1;
         }
     }
-    Some(out)
+    out.truncate(len);
+    true
 }
 
 /// Rate of requests at most `threshold` seconds: the bucket at that bound, or a linear
@@ -114,16 +139,19 @@ pub fn normalize(buckets: &[Bucket]) -> Option<Vec<Bucket>> {
 /// `histogram_quantile` assumes). Above the last finite bound every request in the `+Inf`
 /// bucket is counted slow, since nothing says how slow they were.
 pub fn good_at(buckets: &[Bucket], threshold: f64) -> Option<f64> {
-    let buckets = normalize(buckets)?;
-    let finite: Vec<&Bucket> = buckets.iter().filter(|b| b.le.is_finite()).collect();
-    if finite.is_empty() {
-        return None;
-    }
-    if let Some(b) = finite.iter().find(|b| same_bound(b.le, threshold)) {
+    good_at_normalized(&normalize(buckets)?, threshold)
+}
+
+/// `good_at` over normalized buckets.
+pub(crate) fn good_at_normalized(buckets: &[Bucket], threshold: f64) -> Option<f64> {
+    let finite = || buckets.iter().filter(|b| b.le.is_finite());
+    // No finite bound: nothing to count good requests with.
+    finite().next()?;
+    if let Some(b) = finite().find(|b| same_bound(b.le, threshold)) {
         return Some(b.rate);
     }
     let mut lower = (0.0, 0.0);
-    for b in &finite {
+    for b in finite() {
         if b.le > threshold {
             let (a, ca) = lower;
             if threshold <= a {
@@ -145,7 +173,11 @@ fn same_bound(le: f64, threshold: f64) -> bool {
 /// `histogram_quantile(q, buckets)` as Prometheus 2.42 computes it (promql/quantile.go,
 /// `bucketQuantile`); `None` where Prometheus returns NaN.
 pub fn histogram_quantile(q: f64, buckets: &[Bucket]) -> Option<f64> {
-    let mut buckets = normalize(buckets)?;
+    quantile_normalized(q, &mut normalize(buckets)?)
+}
+
+/// `histogram_quantile` over normalized buckets, which it makes monotonic in place.
+pub(crate) fn quantile_normalized(q: f64, buckets: &mut [Bucket]) -> Option<f64> {
     if buckets.is_empty() || !buckets.last().is_some_and(|b| b.le == f64::INFINITY) {
         return None;
     }

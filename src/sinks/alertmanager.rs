@@ -49,7 +49,9 @@ pub struct Alertmanager {
 
 /// The dimension that set the SLO's decision (error first when both did).
 fn driving_dimension(eval: &Evaluation) -> Option<&'static str> {
-    eval.dimensions().find(|(_, d)| d.decision == eval.decision).map(|(name, _)| name)
+    eval.dimensions()
+        .find(|(_, d)| d.decision == eval.decision)
+        .map(|(name, _)| name)
 }
 
 fn alerting(d: Decision) -> bool {
@@ -68,18 +70,32 @@ fn labels_for(eval: &Evaluation, decision: Decision, dimension: &str) -> BTreeMa
 
 /// The labels of the alert an evaluation calls for, if any.
 pub fn alert_labels(eval: &Evaluation) -> Option<BTreeMap<String, String>> {
-    alerting(eval.decision)
-        .then(|| labels_for(eval, eval.decision, driving_dimension(eval).unwrap_or("error")))
+    alerting(eval.decision).then(|| {
+        labels_for(
+            eval,
+            eval.decision,
+            driving_dimension(eval).unwrap_or("error"),
+        )
+    })
 }
 
 fn annotations(eval: &Evaluation) -> BTreeMap<String, String> {
     let mut a = BTreeMap::new();
-    a.insert("summary".into(), format!("{}/{} is {}", eval.service, eval.slo, eval.decision));
+    a.insert(
+        "summary".into(),
+        format!("{}/{} is {}", eval.service, eval.slo, eval.decision),
+    );
     for (dim, report) in eval.dimensions() {
         let burns: Vec<String> = report
             .burn
             .iter()
-            .map(|(w, b)| format!("{w}={}", b.map(|b| format!("{b:.3}")).unwrap_or_else(|| "null".into())))
+            .map(|(w, b)| {
+                format!(
+                    "{w}={}",
+                    b.map(|b| format!("{b:.3}"))
+                        .unwrap_or_else(|| "null".into())
+                )
+            })
             .collect();
         a.insert(format!("{dim}_burn_rates"), burns.join(" "));
         if let Some(b) = report.budget_remaining {
@@ -118,9 +134,7 @@ impl Alertmanager {
         }
         let wanted = alert_labels(eval);
         let first_plan = self.planned.lock().await.insert(key.clone());
-        if first_plan
-            && let Some(before) = previous.filter(|p| alerting(*p))
-        {
+        if first_plan && let Some(before) = previous.filter(|p| alerting(*p)) {
             for (dimension, _) in eval.dimensions() {
                 let labels = labels_for(eval, before, dimension);
                 if wanted.as_ref() != Some(&labels) {
@@ -145,8 +159,17 @@ impl Alertmanager {
             active.remove(&key);
         }
         if let Some(labels) = wanted {
-            let starts_at_ms = active.get(&key).map(|a| a.starts_at_ms).unwrap_or(eval.at_ms);
-            active.insert(key, Active { labels: labels.clone(), starts_at_ms });
+            let starts_at_ms = active
+                .get(&key)
+                .map(|a| a.starts_at_ms)
+                .unwrap_or(eval.at_ms);
+            active.insert(
+                key,
+                Active {
+                    labels: labels.clone(),
+                    starts_at_ms,
+                },
+            );
             out.fire = Some(Alert {
                 labels,
                 annotations: annotations(eval),
@@ -159,11 +182,19 @@ impl Alertmanager {
 
     /// Sends what this evaluation calls for, plus resolutions that failed before.
     /// Returns one `(url, delivered)` per Alertmanager, for metrics.
-    pub async fn publish(&self, eval: &Evaluation, previous: Option<Decision>) -> Vec<(String, bool)> {
+    pub async fn publish(
+        &self,
+        eval: &Evaluation,
+        previous: Option<Decision>,
+    ) -> Vec<(String, bool)> {
         let plan = self.plan(eval, previous).await;
         let mut resolutions: Vec<Alert> = std::mem::take(&mut *self.unresolved.lock().await);
         resolutions.extend(plan.resolve);
-        let alerts: Vec<Alert> = plan.fire.into_iter().chain(resolutions.iter().cloned()).collect();
+        let alerts: Vec<Alert> = plan
+            .fire
+            .into_iter()
+            .chain(resolutions.iter().cloned())
+            .collect();
         if alerts.is_empty() {
             return Vec::new();
         }
@@ -172,7 +203,11 @@ impl Alertmanager {
         for url in &self.urls {
             let endpoint = format!("{}/api/v2/alerts", url.trim_end_matches('/'));
             let body = serde_json::to_string(&alerts).expect("alerts serialize");
-            let request = self.http.post(&endpoint).header(reqwest::header::CONTENT_TYPE, "application/json").body(body);
+            let request = self
+                .http
+                .post(&endpoint)
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body);
             let ok = match request.send().await {
                 Ok(r) if r.status().is_success() => true,
                 Ok(r) => {
@@ -203,7 +238,9 @@ mod tests {
             time: format_time(at_ms),
             service: "svc".into(),
             slo: "api".into(),
-            labels: [("team".to_string(), "core".to_string())].into_iter().collect(),
+            labels: [("team".to_string(), "core".to_string())]
+                .into_iter()
+                .collect(),
             decision,
             previous: None,
             error: None,
@@ -227,13 +264,34 @@ mod tests {
     #[tokio::test]
     async fn after_a_restart_the_alert_of_the_previous_run_is_resolved() {
         let am = Alertmanager::new(vec![], Duration::from_secs(30), Duration::from_secs(1));
-        let plan = am.plan(&with_dimensions(eval(Decision::Ok, 5_000)), Some(Decision::CircuitBreak)).await;
-        let resolved: Vec<(&str, &str)> =
-            plan.resolve.iter().map(|a| (a.labels["decision"].as_str(), a.labels["dimension"].as_str())).collect();
-        assert_eq!(resolved, [("circuit_break", "error"), ("circuit_break", "latency")]);
+        let plan = am
+            .plan(
+                &with_dimensions(eval(Decision::Ok, 5_000)),
+                Some(Decision::CircuitBreak),
+            )
+            .await;
+        let resolved: Vec<(&str, &str)> = plan
+            .resolve
+            .iter()
+            .map(|a| {
+                (
+                    a.labels["decision"].as_str(),
+                    a.labels["dimension"].as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            resolved,
+            [("circuit_break", "error"), ("circuit_break", "latency")]
+        );
         assert!(plan.resolve.iter().all(|a| a.ends_at == format_time(5_000)));
         // Only the first plan after the start guesses; later ones know what they sent.
-        let later = am.plan(&with_dimensions(eval(Decision::Ok, 35_000)), Some(Decision::CircuitBreak)).await;
+        let later = am
+            .plan(
+                &with_dimensions(eval(Decision::Ok, 35_000)),
+                Some(Decision::CircuitBreak),
+            )
+            .await;
         assert!(later.resolve.is_empty());
     }
 
@@ -242,19 +300,46 @@ mod tests {
         let am = Alertmanager::new(vec![], Duration::from_secs(30), Duration::from_secs(1));
         let quiet = am.plan(&eval(Decision::Ok, 0), None).await;
         assert!(quiet.fire.is_none() && quiet.resolve.is_empty());
-        let first = am.plan(&eval(Decision::Warn, 1_000), Some(Decision::Ok)).await.fire.unwrap();
+        let first = am
+            .plan(&eval(Decision::Warn, 1_000), Some(Decision::Ok))
+            .await
+            .fire
+            .unwrap();
         assert_eq!(first.labels["decision"], "warn");
         assert_eq!(first.labels["team"], "core");
         assert_eq!(first.ends_at, format_time(121_000));
-        let again = am.plan(&eval(Decision::Warn, 31_000), Some(Decision::Warn)).await.fire.unwrap();
-        assert_eq!(again.starts_at, format_time(1_000), "a re-sent alert keeps its start");
-        let blind = am.plan(&eval(Decision::NoData, 61_000), Some(Decision::Warn)).await;
-        assert!(blind.fire.is_none() && blind.resolve.is_empty(), "no data changes nothing");
-        let escalated = am.plan(&eval(Decision::CircuitBreak, 91_000), Some(Decision::NoData)).await;
+        let again = am
+            .plan(&eval(Decision::Warn, 31_000), Some(Decision::Warn))
+            .await
+            .fire
+            .unwrap();
+        assert_eq!(
+            again.starts_at,
+            format_time(1_000),
+            "a re-sent alert keeps its start"
+        );
+        let blind = am
+            .plan(&eval(Decision::NoData, 61_000), Some(Decision::Warn))
+            .await;
+        assert!(
+            blind.fire.is_none() && blind.resolve.is_empty(),
+            "no data changes nothing"
+        );
+        let escalated = am
+            .plan(
+                &eval(Decision::CircuitBreak, 91_000),
+                Some(Decision::NoData),
+            )
+            .await;
         let old = &escalated.resolve[0];
-        assert_eq!((old.labels["decision"].as_str(), old.ends_at.as_str()), ("warn", "1970-01-01T00:01:31Z"));
+        assert_eq!(
+            (old.labels["decision"].as_str(), old.ends_at.as_str()),
+            ("warn", "1970-01-01T00:01:31Z")
+        );
         assert_eq!(escalated.fire.unwrap().labels["decision"], "circuit_break");
-        let resolved = am.plan(&eval(Decision::Ok, 121_000), Some(Decision::CircuitBreak)).await;
+        let resolved = am
+            .plan(&eval(Decision::Ok, 121_000), Some(Decision::CircuitBreak))
+            .await;
         assert!(resolved.fire.is_none());
         assert_eq!(resolved.resolve[0].ends_at, format_time(121_000));
     }

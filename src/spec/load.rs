@@ -67,9 +67,12 @@ impl LoadReport {
 /// Loads files and directories (every `*.yaml`/`*.yml` directly inside, sorted by name).
 pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
     let mut report = LoadReport::default();
+    // Sloth and OpenSLO files are loaded together: OpenSLO references cross files.
+    let mut imported = crate::import::Import::default();
     for path in paths {
         for file in expand(path, &mut report.diagnostics) {
             match std::fs::read_to_string(&file) {
+                Ok(text) if imported.accept(&file, &text) => {}
                 Ok(text) => {
                     let (spec, mut diags) = load_str(&file, &text);
                     report.diagnostics.append(&mut diags);
@@ -81,6 +84,9 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
             }
         }
     }
+    let (specs, mut diags) = imported.load();
+    report.diagnostics.append(&mut diags);
+    report.specs.extend(specs);
     check_unique_across_files(&mut report);
     report
 }
@@ -153,6 +159,9 @@ fn check_unique_across_files(report: &mut LoadReport) {
 
 /// Loads one file's text. The spec is returned only when there was no error.
 pub fn load_str(file: &Path, text: &str) -> (Option<ServiceSpec>, Vec<Diagnostic>) {
+    if let Some(imported) = crate::import::load_single(file, text) {
+        return imported; // a Sloth or OpenSLO spec
+    }
     let mut cx = Checker {
         file: file.to_path_buf(),
         diagnostics: Vec::new(),
@@ -614,6 +623,7 @@ impl Checker {
             latency,
             for_: for_?,
             hold: hold?,
+            plan: Default::default(),
         })
     }
 

@@ -5,11 +5,13 @@
 
 pub mod ladder;
 pub mod load;
+pub mod plan;
 pub mod selector;
 pub mod yaml;
 
 use crate::decision::Decision;
 use crate::duration::PromDuration;
+use plan::{PlanCell, SloPlan};
 use selector::Selector;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -41,6 +43,8 @@ pub struct SloSpec {
     pub for_: PromDuration,
     /// A decision stays this long after its rule stops firing.
     pub hold: PromDuration,
+    /// What evaluations need from the fields above, built at the first evaluation.
+    pub(crate) plan: PlanCell,
 }
 
 /// The two kinds of SLI an SLO can have; each is evaluated and decided on its own.
@@ -52,6 +56,14 @@ pub enum Dimension {
 
 impl Dimension {
     pub const ALL: [Dimension; 2] = [Dimension::Error, Dimension::Latency];
+
+    /// Position in `ALL`, for per-dimension arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Dimension::Error => 0,
+            Dimension::Latency => 1,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -136,19 +148,17 @@ impl SloSpec {
 
     /// Every window a dimension's matrix uses, in order of length (then spelling), each once.
     pub fn windows(&self, dim: Dimension) -> Vec<PromDuration> {
-        let mut windows: Vec<PromDuration> = Vec::new();
-        for rule in self.matrix(dim).unwrap_or(&[]) {
-            for w in std::iter::once(&rule.long).chain(rule.short.as_ref()) {
-                if !windows.contains(w) {
-                    windows.push(w.clone());
-                }
-            }
-        }
-        windows.sort_by(|a, b| {
-            a.millis()
-                .cmp(&b.millis())
-                .then_with(|| a.as_str().cmp(b.as_str()))
-        });
-        windows
+        self.plan().dim(dim).matrix_windows().to_vec()
+    }
+
+    /// The windows a dimension needs measured, in the order measurements are aligned with:
+    /// its matrix windows (as `windows`), then the budget period if it is not one of them.
+    pub fn measured_windows(&self, dim: Dimension) -> &[PromDuration] {
+        &self.plan().dim(dim).windows
+    }
+
+    /// The windows, rule positions and state keys of every dimension, derived once.
+    pub fn plan(&self) -> &SloPlan {
+        self.plan.get_or_init(self)
     }
 }

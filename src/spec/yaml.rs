@@ -68,6 +68,24 @@ fn pos_of(span: &Span) -> Pos {
 
 /// Parses a single-document YAML text. An empty file yields `Ok(None)`.
 pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
+    let (documents, second_doc) = parse_stream(text)?;
+    if let Some(pos) = second_doc {
+        return Err(SyntaxError {
+            pos,
+            message: "one file holds one service: found a second YAML document".into(),
+        });
+    }
+    Ok(documents.into_iter().next())
+}
+
+/// Parses a YAML stream of any number of documents (separated by `---`), in file order.
+/// Positions are relative to the whole text. An empty document yields a `Null` node.
+pub fn parse_all(text: &str) -> Result<Vec<Node>, SyntaxError> {
+    parse_stream(text).map(|(documents, _)| documents)
+}
+
+/// Every document of the stream, and where the second one starts (if there is one).
+fn parse_stream(text: &str) -> Result<(Vec<Node>, Option<Pos>), SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: HashMap<usize, Node> = HashMap::new();
@@ -163,13 +181,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
             }
         }
     }
-    if let Some(pos) = second_doc {
-        return Err(SyntaxError {
-            pos,
-            message: "one file holds one service: found a second YAML document".into(),
-        });
-    }
-    Ok(documents.into_iter().next())
+    Ok((documents, second_doc))
 }
 
 struct Frame {
@@ -241,5 +253,22 @@ mod tests {
         assert!(err.pos.line >= 1);
         assert!(parse("").unwrap().is_none());
         assert!(parse("a: 1\n---\nb: 2\n").is_err());
+    }
+
+    #[test]
+    fn parse_all_reads_every_document_with_stream_positions() {
+        let docs = parse_all("---\na: 1\n---\n---\nb:\n  - x\n").unwrap();
+        assert_eq!(docs.len(), 3);
+        assert!(matches!(docs[1].value, Value::Null));
+        let Value::Map(e) = &docs[2].value else {
+            panic!()
+        };
+        assert_eq!(e[0].0.pos, Pos { line: 5, col: 1 });
+        let Value::Seq(items) = &e[0].1.value else {
+            panic!()
+        };
+        assert_eq!(items[0].pos, Pos { line: 6, col: 5 });
+        assert!(parse_all("").unwrap().is_empty());
+        assert!(parse_all("a: [1\n---\nb: 2\n").is_err());
     }
 }

@@ -33,7 +33,12 @@ impl Daemon {
             .stderr(std::fs::File::create(&log).expect("log file"));
         kill_with_parent(&mut cmd);
         let child = cmd.spawn().expect("start burnrate run");
-        let mut d = Daemon { child: Some(child), port, log, _dir: dir };
+        let mut d = Daemon {
+            child: Some(child),
+            port,
+            log,
+            _dir: dir,
+        };
         d.wait_healthy(Duration::from_secs(20));
         d
     }
@@ -41,13 +46,25 @@ impl Daemon {
     fn wait_healthy(&mut self, within: Duration) {
         let deadline = Instant::now() + within;
         loop {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("burnrate run exited early ({status}):\n{}", self.log());
             }
-            if ureq::get(&format!("{}/healthz", self.url())).timeout(Duration::from_secs(1)).call().is_ok() {
+            if ureq::get(&format!("{}/healthz", self.url()))
+                .timeout(Duration::from_secs(1))
+                .call()
+                .is_ok()
+            {
                 return;
             }
-            assert!(Instant::now() < deadline, "burnrate run not healthy in {within:?}:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "burnrate run not healthy in {within:?}:\n{}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -85,7 +102,9 @@ impl Daemon {
 
     /// The latest evaluation of one SLO, if it has been evaluated.
     pub fn decision_of(&self, service: &str, slo: &str) -> Option<Value> {
-        self.decisions().into_iter().find(|d| d["service"] == service && d["slo"] == slo)
+        self.decisions()
+            .into_iter()
+            .find(|d| d["service"] == service && d["slo"] == slo)
     }
 
     pub fn metrics(&self) -> String {
@@ -126,7 +145,10 @@ impl Daemon {
                 let _ = child.kill();
                 let _ = child.wait();
                 self.child = None;
-                panic!("burnrate run did not exit within 10 s of SIGTERM:\n{}", self.log());
+                panic!(
+                    "burnrate run did not exit within 10 s of SIGTERM:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }

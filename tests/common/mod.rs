@@ -2,6 +2,8 @@
 //!
 //! - [`prometheus`]: start a throw-away Prometheus on loopback from backfilled TSDB blocks,
 //!   query it, and backfill OpenMetrics text with `promtool`.
+//! - [`victoriametrics`]: a throw-away single-node VictoriaMetrics on loopback, loaded with
+//!   the same OpenMetrics text through its import API (the second tested backend).
 //! - [`history`]: a deterministic synthetic-history generator (counters and classic
 //!   histograms) that writes OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.
 //! - [`daemon`]: `burnrate run` as a child process.
@@ -20,4 +22,5 @@ pub mod exporter;
 pub mod history;
 pub mod http_stub;
 pub mod prometheus;
+pub mod victoriametrics;
 pub mod webhook;

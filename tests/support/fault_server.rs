@@ -219,7 +219,9 @@ pub struct FaultServer {
 impl FaultServer {
     pub fn start(script: Script) -> FaultServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        listener.set_nonblocking(true).expect("nonblocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("nonblocking listener");
         let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
             script,
@@ -235,7 +237,11 @@ impl FaultServer {
             .name(format!("fault-server-{}", addr.port()))
             .spawn(move || accept_loop(listener, s))
             .expect("spawn acceptor");
-        FaultServer { addr, shared, acceptor: Some(acceptor) }
+        FaultServer {
+            addr,
+            shared,
+            acceptor: Some(acceptor),
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -279,7 +285,12 @@ impl FaultServer {
             if now >= deadline {
                 break;
             }
-            reqs = self.shared.arrived.wait_timeout(reqs, deadline - now).unwrap().0;
+            reqs = self
+                .shared
+                .arrived
+                .wait_timeout(reqs, deadline - now)
+                .unwrap()
+                .0;
         }
         reqs.len()
     }
@@ -329,14 +340,19 @@ fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>, shared: &Shared) -> io::Resul
             Ok(n) => {
                 buf.extend_from_slice(&tmp[..n]);
                 if buf.len() > MAX_REQUEST_BYTES {
-                    return Err(io::Error::new(io::ErrorKind::InvalidData, "request too large"));
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        "request too large",
+                    ));
                 }
                 return Ok(true);
             }
             Err(e)
                 if matches!(
                     e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    io::ErrorKind::WouldBlock
+                        | io::ErrorKind::TimedOut
+                        | io::ErrorKind::Interrupted
                 ) => {}
             Err(e) => return Err(e),
         }
@@ -348,7 +364,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Make sure `buf` holds at least `n` bytes. Ok(false) if the peer went away first.
-fn fill_to(stream: &mut TcpStream, buf: &mut Vec<u8>, n: usize, shared: &Shared) -> io::Result<bool> {
+fn fill_to(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    n: usize,
+    shared: &Shared,
+) -> io::Result<bool> {
     while buf.len() < n {
         if !fill(stream, buf, shared)? {
             return Ok(false);
@@ -416,8 +437,8 @@ fn serve_connection(mut stream: TcpStream, conn: usize, shared: &Shared) -> io::
         }
 
         // --- body ---
-        let chunked = get("transfer-encoding")
-            .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+        let chunked =
+            get("transfer-encoding").is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
         let (body, consumed) = if chunked {
             let mut body = Vec::new();
             let mut pos = head_end;
@@ -426,9 +447,8 @@ fn serve_connection(mut stream: TcpStream, conn: usize, shared: &Shared) -> io::
                     return Ok(());
                 };
                 let size_hex = size_line.split(';').next().unwrap_or("").trim();
-                let size = usize::from_str_radix(size_hex, 16).map_err(|_| {
-                    io::Error::new(io::ErrorKind::InvalidData, "bad chunk size")
-                })?;
+                let size = usize::from_str_radix(size_hex, 16)
+                    .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
                 pos = next;
                 if size == 0 {
                     // trailers until an empty line
@@ -466,7 +486,8 @@ fn serve_connection(mut stream: TcpStream, conn: usize, shared: &Shared) -> io::
             None => (target.clone(), String::new()),
         };
         let is_form = get("content-type").is_some_and(|v| {
-            v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")
+            v.to_ascii_lowercase()
+                .starts_with("application/x-www-form-urlencoded")
         });
         let form = if is_form {
             parse_urlencoded(&String::from_utf8_lossy(&body))
@@ -496,7 +517,10 @@ fn serve_connection(mut stream: TcpStream, conn: usize, shared: &Shared) -> io::
             *n += 1;
             reqs.push(request.clone());
             shared.arrived.notify_all();
-            Seen { overall, same_query }
+            Seen {
+                overall,
+                same_query,
+            }
         };
         let reply = (shared.script.0)(&request, seen);
 
@@ -514,7 +538,12 @@ fn serve_connection(mut stream: TcpStream, conn: usize, shared: &Shared) -> io::
 }
 
 /// Carries out a reply. Ok(true) to keep the connection for another request.
-fn answer(stream: &mut TcpStream, reply: Reply, client_close: bool, shared: &Shared) -> io::Result<bool> {
+fn answer(
+    stream: &mut TcpStream,
+    reply: Reply,
+    client_close: bool,
+    shared: &Shared,
+) -> io::Result<bool> {
     match reply {
         Reply::Hang => {
             while !shared.stop.load(Ordering::SeqCst) {
@@ -533,14 +562,23 @@ fn answer(stream: &mut TcpStream, reply: Reply, client_close: bool, shared: &Sha
             }
             answer(stream, *inner, client_close, shared)
         }
-        Reply::Respond { status, headers, body, close } => {
+        Reply::Respond {
+            status,
+            headers,
+            body,
+            close,
+        } => {
             let close = close || client_close;
             let mut out = format!("HTTP/1.1 {} {}\r\n", status, reason(status));
             for (k, v) in &headers {
                 out.push_str(&format!("{k}: {v}\r\n"));
             }
             out.push_str(&format!("Content-Length: {}\r\n", body.len()));
-            out.push_str(if close { "Connection: close\r\n" } else { "Connection: keep-alive\r\n" });
+            out.push_str(if close {
+                "Connection: close\r\n"
+            } else {
+                "Connection: keep-alive\r\n"
+            });
             out.push_str("\r\n");
             let mut bytes = out.into_bytes();
             bytes.extend_from_slice(&body);
@@ -640,7 +678,8 @@ mod tests {
             .lines()
             .find_map(|l| {
                 let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().unwrap())
+                k.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().unwrap())
             })
             .unwrap();
         while pending.len() < head_end + len {
@@ -775,16 +814,27 @@ mod tests {
     #[test]
     fn hang_never_answers_and_drop_is_prompt() {
         let server = FaultServer::start(Script::hang());
-        let mut s = raw(&server, b"GET /api/v1/query?query=up HTTP/1.1\r\nHost: t\r\n\r\n");
-        s.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+        let mut s = raw(
+            &server,
+            b"GET /api/v1/query?query=up HTTP/1.1\r\nHost: t\r\n\r\n",
+        );
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
         let mut tmp = [0u8; 16];
         let err = s.read(&mut tmp).unwrap_err();
-        assert!(matches!(err.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut));
+        assert!(matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ));
         assert_eq!(server.wait_for_requests(1, Duration::from_secs(2)), 1);
         let addr = server.addr();
         let t = Instant::now();
         drop(server);
-        assert!(t.elapsed() < Duration::from_secs(2), "drop took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "drop took {:?}",
+            t.elapsed()
+        );
         // the hung connection was closed and the port no longer accepts
         s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         assert!(matches!(s.read(&mut tmp), Ok(0) | Err(_)));

@@ -1,0 +1,178 @@
+//! `burnrate convert`: Sloth and OpenSLO specs written out as burnrate/v1 YAML.
+//!
+//! Every service that converts is printed (or written to `--output-dir`), every problem is
+//! printed as `file:line:column: field: message`; the exit code is 65 when any SLO could not
+//! be converted, 0 otherwise.
+
+use super::ConvertArgs;
+use crate::error::{Error, Result};
+use crate::import::Import;
+use crate::spec::{Diagnostic, Severity};
+use std::path::{Path, PathBuf};
+
+pub fn run(args: ConvertArgs) -> Result<i32> {
+    let mut import = Import::default();
+    let mut problems: Vec<Diagnostic> = Vec::new();
+    for file in expand(&args.specs, &mut problems) {
+        let text = match std::fs::read_to_string(&file) {
+            Ok(text) => text,
+            Err(e) => {
+                problems.push(file_error(&file, format!("cannot read: {e}")));
+                continue;
+            }
+        };
+        if import.accept(&file, &text) {
+            continue;
+        }
+        if is_burnrate(&text) {
+            eprintln!(
+                "{}: already a burnrate/v1 spec, nothing to convert",
+                file.display()
+            );
+        } else {
+            problems.push(file_error(
+                &file,
+                "not a Sloth (version: prometheus/v1, apiVersion: sloth.slok.dev/v1) or \
+                 OpenSLO (apiVersion: openslo/v1) spec"
+                    .into(),
+            ));
+        }
+    }
+    let conversion = import.convert();
+    problems.extend(conversion.diagnostics);
+    for d in &problems {
+        eprintln!("{d}");
+    }
+
+    match &args.output_dir {
+        None => {
+            for (i, c) in conversion.services.iter().enumerate() {
+                if i > 0 {
+                    println!("---");
+                }
+                print!("{}", c.yaml);
+            }
+        }
+        Some(dir) => write_files(dir, &conversion.services, args.force)?,
+    }
+
+    let errors = problems
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    let slos: usize = conversion.services.iter().map(|c| c.spec.slos.len()).sum();
+    if errors > 0 {
+        eprintln!(
+            "burnrate: {errors} error(s); converted {} service(s), {slos} SLO(s); the SLOs in error were not converted",
+            conversion.services.len()
+        );
+        return Ok(65);
+    }
+    eprintln!(
+        "converted {} service(s), {slos} SLO(s)",
+        conversion.services.len()
+    );
+    Ok(0)
+}
+
+fn write_files(dir: &Path, services: &[crate::import::Converted], force: bool) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
+    let mut targets: Vec<PathBuf> = Vec::new();
+    for c in services {
+        let stem: String = c
+            .service
+            .chars()
+            .map(|ch| {
+                if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.') {
+                    ch
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let stem = stem.trim_start_matches('.').to_string();
+        let mut path = dir.join(format!("{stem}.yaml"));
+        let mut n = 2;
+        while targets.contains(&path) {
+            path = dir.join(format!("{stem}-{n}.yaml"));
+            n += 1;
+        }
+        if path.exists() && !force {
+            return Err(Error::Usage(format!(
+                "{} already exists (use --force to overwrite)",
+                path.display()
+            )));
+        }
+        targets.push(path);
+    }
+    for (c, path) in services.iter().zip(&targets) {
+        crate::fsutil::write_atomic(path, c.yaml.as_bytes())
+            .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
+        eprintln!(
+            "wrote {} (service {}, {} SLO(s), from {})",
+            path.display(),
+            c.service,
+            c.spec.slos.len(),
+            c.sources
+                .iter()
+                .map(|s| s.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// Files and directories (every `*.yaml`/`*.yml` directly inside, sorted by name).
+fn expand(paths: &[PathBuf], problems: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !path.is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let mut inside: Vec<PathBuf> = match std::fs::read_dir(path) {
+            Ok(entries) => entries
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && matches!(
+                            p.extension().and_then(|e| e.to_str()),
+                            Some("yaml") | Some("yml")
+                        )
+                })
+                .collect(),
+            Err(e) => {
+                problems.push(file_error(path, format!("cannot read directory: {e}")));
+                continue;
+            }
+        };
+        inside.sort();
+        if inside.is_empty() {
+            problems.push(file_error(
+                path,
+                "no *.yaml or *.yml files in this directory".into(),
+            ));
+        }
+        files.extend(inside);
+    }
+    files
+}
+
+fn is_burnrate(text: &str) -> bool {
+    text.lines().any(|l| {
+        l.strip_prefix("apiVersion:")
+            .is_some_and(|v| v.trim().trim_matches(['"', '\'']) == crate::spec::API_VERSION)
+    })
+}
+
+fn file_error(file: &Path, message: String) -> Diagnostic {
+    Diagnostic {
+        file: file.to_path_buf(),
+        pos: None,
+        field: String::new(),
+        message,
+        severity: Severity::Error,
+    }
+}

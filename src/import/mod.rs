@@ -1,0 +1,292 @@
+//! Sloth and OpenSLO specs, accepted wherever burnrate takes spec paths and written out as
+//! burnrate/v1 by `burnrate convert`.
+//!
+//! A file is recognized by its version field: `version: prometheus/v1` (Sloth),
+//! `apiVersion: sloth.slok.dev/v1` (Sloth's Kubernetes `PrometheusServiceLevel`) or
+//! `apiVersion: openslo/...` (OpenSLO). Each service found is translated into a burnrate/v1
+//! document (`emit`), written as YAML and loaded by the ordinary loader, so an imported spec
+//! is exactly its converted file. OpenSLO objects reference each other by name
+//! (`indicatorRef`, `alertPolicyRef`, `conditionRef`, `metricSourceRef`), across files: all
+//! the OpenSLO files given together are resolved as one set.
+//!
+//! What cannot be converted faithfully is an error naming `file:line:column`, the field and
+//! why; what is left out without changing any decision (alert routing labels, notification
+//! targets) is a warning. Nothing is dropped silently.
+
+mod emit;
+mod openslo;
+mod promql;
+mod sloth;
+mod tree;
+
+use crate::spec::yaml::{self, Node};
+use crate::spec::{Diagnostic, ServiceSpec, Severity};
+use emit::{Origin, ServiceDoc, Val};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use tree::Sink;
+
+/// The foreign formats burnrate reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `version: prometheus/v1`, or `apiVersion: sloth.slok.dev/v1`.
+    Sloth,
+    /// `apiVersion: openslo/...`.
+    OpenSlo,
+}
+
+/// The format of a spec text, from its first top-level `version`/`apiVersion` line
+/// (`None`: not a foreign spec, e.g. burnrate/v1). A cheap look at the text, no parsing.
+pub fn detect(text: &str) -> Option<Format> {
+    for line in text.lines() {
+        let line = line.strip_prefix("- ").unwrap_or(line);
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        if key != "version" && key != "apiVersion" {
+            continue;
+        }
+        let value = value.split(" #").next().unwrap_or_default().trim();
+        let value = value.trim_matches(|c| c == '"' || c == '\'');
+        return match (key, value) {
+            ("version", "prometheus/v1") => Some(Format::Sloth),
+            ("apiVersion", v) if v.starts_with("sloth.slok.dev/") => Some(Format::Sloth),
+            ("apiVersion", v) if v.starts_with("openslo/") => Some(Format::OpenSlo),
+            ("version", _) => continue,
+            _ => None,
+        };
+    }
+    None
+}
+
+/// One converted service.
+#[derive(Debug)]
+pub struct Converted {
+    pub service: String,
+    /// The source files its SLOs come from.
+    pub sources: Vec<PathBuf>,
+    /// The burnrate/v1 YAML (what `burnrate convert` writes).
+    pub yaml: String,
+    /// The spec the YAML loads as.
+    pub spec: ServiceSpec,
+}
+
+/// What an import produced: the services that converted and every diagnostic.
+#[derive(Debug, Default)]
+pub struct Conversion {
+    pub services: Vec<Converted>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Conversion {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// A set of foreign spec files, converted together (OpenSLO references cross files).
+#[derive(Debug, Default)]
+pub struct Import {
+    files: Vec<(PathBuf, String, Format)>,
+}
+
+impl Import {
+    /// Takes the file when it is a Sloth or OpenSLO spec; `false` leaves it to the caller.
+    pub fn accept(&mut self, file: &Path, text: &str) -> bool {
+        match detect(text) {
+            Some(format) => {
+                self.files
+                    .push((file.to_path_buf(), text.to_string(), format));
+                true
+            }
+            None => false,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    /// The specs (of the services without errors) and every diagnostic.
+    pub fn load(&self) -> (Vec<ServiceSpec>, Vec<Diagnostic>) {
+        let conversion = self.convert();
+        (
+            conversion.services.into_iter().map(|c| c.spec).collect(),
+            conversion.diagnostics,
+        )
+    }
+
+    /// Converts every service; a service with any error is left out (and its errors listed).
+    pub fn convert(&self) -> Conversion {
+        let mut sink = Sink::default();
+        let mut docs: Vec<(ServiceDoc, bool)> = Vec::new();
+        let mut openslo_files: Vec<(PathBuf, Vec<Node>)> = Vec::new();
+        for (file, text, format) in &self.files {
+            let nodes = match yaml::parse_all(text) {
+                Ok(nodes) => nodes,
+                Err(e) => {
+                    sink.error(file, e.pos, "", format!("YAML syntax error: {}", e.message));
+                    continue;
+                }
+            };
+            if nodes.iter().all(|n| matches!(n.value, yaml::Value::Null)) {
+                sink.file_error(file, "empty file: expected a spec");
+                continue;
+            }
+            match format {
+                Format::Sloth => docs.extend(sloth::translate_file(file, &nodes, &mut sink)),
+                Format::OpenSlo => openslo_files.push((file.clone(), nodes)),
+            }
+        }
+        docs.extend(openslo::translate(&openslo_files, &mut sink));
+
+        let mut conversion = Conversion::default();
+        for (doc, ok) in docs {
+            if doc.slos.is_empty() {
+                continue;
+            }
+            let (yaml, spec, diagnostics) = emit::load(&doc);
+            sink.diagnostics.extend(diagnostics);
+            if let (true, Some(spec)) = (ok, spec) {
+                let mut sources: Vec<PathBuf> = Vec::new();
+                for slo in &doc.slos {
+                    if !sources.contains(&slo.from.file) {
+                        sources.push(slo.from.file.clone());
+                    }
+                }
+                conversion.services.push(Converted {
+                    service: spec.service.clone(),
+                    sources,
+                    yaml,
+                    spec,
+                });
+            }
+        }
+        let order: Vec<&PathBuf> = self.files.iter().map(|(f, _, _)| f).collect();
+        let mut diagnostics = sink.diagnostics;
+        diagnostics.sort_by_key(|d| {
+            (
+                order.iter().position(|f| **f == d.file),
+                d.pos.map(|p| (p.line, p.col)),
+            )
+        });
+        // An object referenced twice (an SLI shared by two SLOs) reports its problems once.
+        let mut unique: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
+        for d in diagnostics {
+            if !unique.contains(&d) {
+                unique.push(d);
+            }
+        }
+        conversion.diagnostics = unique;
+        conversion
+    }
+}
+
+/// The loader's hook for one file's text: `None` when the text is not a foreign spec.
+/// A file holding several services (or none) cannot be one `ServiceSpec`: that is an error
+/// here; `load_paths` takes such files whole.
+pub fn load_single(file: &Path, text: &str) -> Option<(Option<ServiceSpec>, Vec<Diagnostic>)> {
+    let mut import = Import::default();
+    if !import.accept(file, text) {
+        return None;
+    }
+    let (mut specs, mut diagnostics) = import.load();
+    let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
+    if specs.len() == 1 {
+        return Some((specs.pop(), diagnostics));
+    }
+    if !errors {
+        diagnostics.push(Diagnostic {
+            file: file.to_path_buf(),
+            pos: None,
+            field: String::new(),
+            message: format!(
+                "holds {} services; load it as a path (burnrate validate/check FILE), not as one spec",
+                specs.len()
+            ),
+            severity: Severity::Error,
+        });
+    }
+    Some((None, diagnostics))
+}
+
+/// Labels of one SLO in a format where SLOs carry labels (Sloth `slos[].labels`, OpenSLO
+/// `metadata.labels`).
+pub(crate) struct LabelSet {
+    pub labels: Vec<(Val, Val)>,
+    pub from: Origin,
+}
+
+/// burnrate labels are per service: the SLO labels every SLO of the service has, with the
+/// same value, become service labels; the others cannot be expressed and are reported.
+pub(crate) fn common_labels(sets: &[Option<LabelSet>], sink: &mut Sink) -> Vec<(Val, Val)> {
+    let pairs = |s: &Option<LabelSet>| -> BTreeSet<(String, String)> {
+        s.iter()
+            .flat_map(|s| s.labels.iter())
+            .map(|(k, v)| (k.value.clone(), v.value.clone()))
+            .collect()
+    };
+    let Some(first) = sets.first() else {
+        return Vec::new();
+    };
+    let mut common = pairs(first);
+    for s in &sets[1..] {
+        let p = pairs(s);
+        common.retain(|kv| p.contains(kv));
+    }
+    for set in sets.iter().flatten() {
+        let left_out: Vec<&str> = set
+            .labels
+            .iter()
+            .filter(|(k, v)| !common.contains(&(k.value.clone(), v.value.clone())))
+            .map(|(k, _)| k.value.as_str())
+            .collect();
+        if !left_out.is_empty() {
+            sink.warning(
+                &set.from.file,
+                set.from.pos,
+                &set.from.field,
+                format!(
+                    "not converted: {} (burnrate labels are per service, and the service's \
+                     SLOs do not all carry these labels with these values)",
+                    left_out.join(", ")
+                ),
+            );
+        }
+    }
+    first
+        .iter()
+        .flat_map(|s| s.labels.iter())
+        .filter(|(k, v)| common.contains(&(k.value.clone(), v.value.clone())))
+        .cloned()
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detects_formats_by_version_field() {
+        assert_eq!(
+            detect("# c\nversion: \"prometheus/v1\"\nservice: x\n"),
+            Some(Format::Sloth)
+        );
+        assert_eq!(
+            detect("apiVersion: sloth.slok.dev/v1\nkind: PrometheusServiceLevel\n"),
+            Some(Format::Sloth)
+        );
+        assert_eq!(
+            detect("---\napiVersion: openslo/v1\nkind: SLO\n"),
+            Some(Format::OpenSlo)
+        );
+        assert_eq!(
+            detect("- apiVersion: openslo/v1\n  kind: SLI\n"),
+            Some(Format::OpenSlo)
+        );
+        assert_eq!(detect("apiVersion: burnrate/v1\nservice: x\n"), None);
+        assert_eq!(detect("service: x\n  version: prometheus/v1\n"), None);
+    }
+}

@@ -1,0 +1,159 @@
+//! What evaluating an SLO needs from its spec, derived once per spec instead of at every
+//! evaluation: each dimension's windows in the order they are measured, where each rule's
+//! windows and the budget period sit among them, and the rules' hysteresis state keys.
+
+use super::{Dimension, SloSpec};
+use crate::duration::PromDuration;
+use std::fmt;
+use std::sync::OnceLock;
+
+/// The prepared form of one SLO, one entry per dimension (absent dimensions included, with no
+/// rules, so `windows_to_measure` answers for them as it always did).
+#[derive(Debug, Clone)]
+pub struct SloPlan {
+    dims: [DimPlan; 2],
+}
+
+/// One dimension of an `SloPlan`.
+#[derive(Debug, Clone)]
+pub struct DimPlan {
+    /// The windows a source measures, in this order: the matrix windows by length (then
+    /// spelling), each once, then the period when it is not one of them. Measurements are
+    /// aligned with it.
+    pub windows: Vec<PromDuration>,
+    /// How many of `windows` are matrix windows (the ones reports list).
+    pub matrix_windows: usize,
+    /// Index of the budget period in `windows`.
+    pub period: usize,
+    /// `windows[i].seconds()`.
+    pub seconds: Vec<f64>,
+    /// One per matrix rule, in matrix order.
+    pub rules: Vec<RulePlan>,
+}
+
+/// Where one rule's windows are in `DimPlan::windows`, and its state key.
+#[derive(Debug, Clone)]
+pub struct RulePlan {
+    pub long: usize,
+    pub short: Option<usize>,
+    /// `Rule::key()`.
+    pub key: String,
+    /// Index of the first rule with the same key: rules with equal keys share their timers,
+    /// as they do in a state file.
+    pub slot: usize,
+}
+
+impl SloPlan {
+    pub fn new(slo: &SloSpec) -> SloPlan {
+        SloPlan {
+            dims: Dimension::ALL.map(|dim| DimPlan::new(slo, dim)),
+        }
+    }
+
+    pub fn dim(&self, dim: Dimension) -> &DimPlan {
+        &self.dims[dim.index()]
+    }
+}
+
+impl DimPlan {
+    fn new(slo: &SloSpec, dim: Dimension) -> DimPlan {
+        let rules = slo.matrix(dim).unwrap_or(&[]);
+        let mut windows: Vec<PromDuration> = Vec::new();
+        for rule in rules {
+            for w in std::iter::once(&rule.long).chain(rule.short.as_ref()) {
+                if !windows.contains(w) {
+                    windows.push(w.clone());
+                }
+            }
+        }
+        windows.sort_by(|a, b| {
+            a.millis()
+                .cmp(&b.millis())
+                .then_with(|| a.as_str().cmp(b.as_str()))
+        });
+        let matrix_windows = windows.len();
+        let position = |windows: &[PromDuration], w: &PromDuration| {
+            windows.iter().position(|x| x.as_str() == w.as_str())
+        };
+        let period = match position(&windows, &slo.period) {
+            Some(i) => i,
+            None => {
+                windows.push(slo.period.clone());
+                windows.len() - 1
+            }
+        };
+        let keys: Vec<String> = rules.iter().map(|r| r.key()).collect();
+        let rules = rules
+            .iter()
+            .zip(&keys)
+            .map(|(rule, key)| RulePlan {
+                long: position(&windows[..matrix_windows], &rule.long).expect("listed"),
+                short: rule
+                    .short
+                    .as_ref()
+                    .map(|s| position(&windows[..matrix_windows], s).expect("listed")),
+                key: key.clone(),
+                slot: keys.iter().position(|k| k == key).expect("listed"),
+            })
+            .collect();
+        DimPlan {
+            seconds: windows.iter().map(PromDuration::seconds).collect(),
+            windows,
+            matrix_windows,
+            period,
+            rules,
+        }
+    }
+
+    /// The windows the matrix uses (the ones reports list).
+    pub fn matrix_windows(&self) -> &[PromDuration] {
+        &self.windows[..self.matrix_windows]
+    }
+}
+
+/// The lazily built plan of an `SloSpec`. A spec is not meant to change once loaded; the
+/// plan is built at its first evaluation and cloned with it.
+#[derive(Clone, Default)]
+pub struct PlanCell(OnceLock<SloPlan>);
+
+impl PlanCell {
+    pub(super) fn get_or_init(&self, slo: &SloSpec) -> &SloPlan {
+        self.0.get_or_init(|| SloPlan::new(slo))
+    }
+}
+
+impl fmt::Debug for PlanCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PlanCell")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::load::load_str;
+    use std::path::Path;
+
+    #[test]
+    fn windows_rules_and_period_are_indexed() {
+        let yaml = "apiVersion: burnrate/v1\nservice: s\nslos:\n  - name: a\n    period: 30d\n    error:\n      objective: 99.9\n      bad: bad_total\n      total: all_total\n    matrix:\n      error:\n        - {decision: warn, burn: 2, long: 1h, short: 5m}\n        - {decision: warn, burn: 2, long: 1h, short: 5m}\n        - {decision: circuit_break, burn: 1, long: 30d}\n";
+        let (spec, diags) = load_str(Path::new("a.yaml"), yaml);
+        let spec = spec.unwrap_or_else(|| panic!("{diags:?}"));
+        let slo = &spec.slos[0];
+        let plan = slo.plan().dim(Dimension::Error);
+        let spelled: Vec<&str> = plan.windows.iter().map(|w| w.as_str()).collect();
+        assert_eq!(spelled, ["5m", "1h", "30d"]);
+        assert_eq!((plan.matrix_windows, plan.period), (3, 2));
+        assert_eq!(plan.rules[0].long, 1);
+        assert_eq!(plan.rules[0].short, Some(0));
+        assert_eq!(plan.rules[2].long, 2);
+        assert_eq!(
+            plan.rules.iter().map(|r| r.slot).collect::<Vec<_>>(),
+            [0, 0, 2]
+        );
+        // No latency section: no rules, only the period is measured.
+        let latency = slo.plan().dim(Dimension::Latency);
+        assert_eq!((latency.matrix_windows, latency.period), (0, 0));
+        assert_eq!(latency.windows.len(), 1);
+    }
+}
