@@ -327,20 +327,7 @@ pub(crate) fn quote(s: &str) -> String {
     if s.chars().all(|c| !c.is_control()) {
         return format!("'{}'", s.replace('\'', "''"));
     }
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    crate::rules::yaml::double_quoted(s)
 }
 
 #[cfg(test)]

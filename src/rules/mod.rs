@@ -145,20 +145,7 @@ pub fn template_literal(text: &str) -> String {
 
 /// A Go (template) string literal.
 fn go_string(text: &str) -> String {
-    let mut out = String::from('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    yaml::double_quoted(text)
 }
 
 /// A template printing the single value of `query` with `format`, or `null`.

@@ -47,6 +47,12 @@ pub fn scalar(s: &str) -> String {
     if !s.chars().any(needs_double_quotes) {
         return format!("'{}'", s.replace('\'', "''"));
     }
+    double_quoted(s)
+}
+
+/// `s` as a double-quoted string with backslash escapes: valid as a YAML double-quoted
+/// scalar and as a Go (template) string literal alike.
+pub(crate) fn double_quoted(s: &str) -> String {
     let mut out = String::from('"');
     for c in s.chars() {
         match c {
@@ -55,13 +61,7 @@ pub fn scalar(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
             '\r' => out.push_str("\\r"),
-            c if needs_double_quotes(c) => {
-                if (c as u32) <= 0xff {
-                    out.push_str(&format!("\\x{:02x}", c as u32));
-                } else {
-                    out.push_str(&format!("\\u{:04x}", c as u32));
-                }
-            }
+            c if needs_double_quotes(c) => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
     }
