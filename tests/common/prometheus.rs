@@ -228,78 +228,22 @@ impl Prometheus {
     /// Instant query `expr` at Unix time `t` (seconds); the raw `data` object of the answer.
     /// Panics when the query fails.
     pub fn query_json(&self, expr: &str, t: i64) -> serde_json::Value {
-        let url = format!("{}/api/v1/query", self.url());
-        let result = self
-            .agent
-            .get(&url)
-            .query("query", expr)
-            .query("time", &t.to_string())
-            .call();
-        let body = match result {
-            Ok(resp) => resp.into_string().expect("read query response"),
-            Err(ureq::Error::Status(code, resp)) => panic!(
-                "query {expr:?} at {t} failed with HTTP {code}: {}",
-                resp.into_string().unwrap_or_default()
-            ),
-            Err(e) => panic!(
-                "query {expr:?} at {t} failed: {e}\n--- prometheus log (tail) ---\n{}",
-                self.log_tail(30)
-            ),
-        };
-        let v: serde_json::Value = serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("query {expr:?} at {t}: bad JSON ({e}): {body}"));
-        if v["status"] != "success" {
-            panic!("query {expr:?} at {t} failed: {body}");
-        }
-        v["data"].clone()
+        instant_query_json(&self.agent, &self.url(), expr, t, &|| {
+            format!("--- prometheus log (tail) ---\n{}", self.log_tail(30))
+        })
     }
 
     /// Instant query `expr` at Unix time `t` (seconds). A vector answer gives one entry per
     /// series (labels, value); a scalar answer gives one entry with no labels. Values are
     /// parsed from Prometheus's strings, including `NaN`, `+Inf` and `-Inf`.
     pub fn query(&self, expr: &str, t: i64) -> Vec<Sample> {
-        let data = self.query_json(expr, t);
-        let parse_point = |p: &serde_json::Value| -> f64 {
-            let s = p[1]
-                .as_str()
-                .unwrap_or_else(|| panic!("query {expr:?}: bad point {p}"));
-            parse_prom_float(s).unwrap_or_else(|| panic!("query {expr:?}: bad value {s:?}"))
-        };
-        match data["resultType"].as_str() {
-            Some("vector") => data["result"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    let labels = r["metric"]
-                        .as_object()
-                        .map(|m| {
-                            m.iter()
-                                .map(|(k, v)| {
-                                    (k.clone(), v.as_str().unwrap_or_default().to_string())
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    (labels, parse_point(&r["value"]))
-                })
-                .collect(),
-            Some("scalar") => vec![(BTreeMap::new(), parse_point(&data["result"]))],
-            other => {
-                panic!("query {expr:?}: unsupported result type {other:?} (use an instant vector)")
-            }
-        }
+        instant_samples(expr, &self.query_json(expr, t))
     }
 
     /// Like [`query`](Self::query) for an expression that yields at most one series:
     /// `None` when the result is empty. Panics on more than one series.
     pub fn query_one(&self, expr: &str, t: i64) -> Option<f64> {
-        let mut r = self.query(expr, t);
-        assert!(
-            r.len() <= 1,
-            "query {expr:?} at {t}: expected at most one series, got {r:?}"
-        );
-        r.pop().map(|(_, v)| v)
+        at_most_one(expr, t, self.query(expr, t))
     }
 }
 
@@ -521,4 +465,78 @@ impl Prometheus {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// An instant query against any server speaking the Prometheus HTTP API (Prometheus,
+/// VictoriaMetrics); the raw `data` of a successful answer. Panics otherwise, with
+/// `server_log()` appended when the server could not be reached.
+pub fn instant_query_json(
+    agent: &ureq::Agent,
+    base_url: &str,
+    expr: &str,
+    t: i64,
+    server_log: &dyn Fn() -> String,
+) -> serde_json::Value {
+    let url = format!("{base_url}/api/v1/query");
+    let result = agent
+        .get(&url)
+        .query("query", expr)
+        .query("time", &t.to_string())
+        .call();
+    let body = match result {
+        Ok(resp) => resp.into_string().expect("read query response"),
+        Err(ureq::Error::Status(code, resp)) => panic!(
+            "query {expr:?} at {t} failed with HTTP {code}: {}",
+            resp.into_string().unwrap_or_default()
+        ),
+        Err(e) => panic!("query {expr:?} at {t} failed: {e}\n{}", server_log()),
+    };
+    let v: serde_json::Value = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("query {expr:?} at {t}: bad JSON ({e}): {body}"));
+    if v["status"] != "success" {
+        panic!("query {expr:?} at {t} failed: {body}");
+    }
+    v["data"].clone()
+}
+
+/// The samples of an instant query's `data`: one per series of a vector, or one without
+/// labels for a scalar. Values are parsed from the API's strings (`NaN`, `+Inf`, ...).
+pub fn instant_samples(expr: &str, data: &serde_json::Value) -> Vec<Sample> {
+    let parse_point = |p: &serde_json::Value| -> f64 {
+        let s = p[1]
+            .as_str()
+            .unwrap_or_else(|| panic!("query {expr:?}: bad point {p}"));
+        parse_prom_float(s).unwrap_or_else(|| panic!("query {expr:?}: bad value {s:?}"))
+    };
+    match data["resultType"].as_str() {
+        Some("vector") => data["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                let labels = r["metric"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (labels, parse_point(&r["value"]))
+            })
+            .collect(),
+        Some("scalar") => vec![(BTreeMap::new(), parse_point(&data["result"]))],
+        other => {
+            panic!("query {expr:?}: unsupported result type {other:?} (use an instant vector)")
+        }
+    }
+}
+
+/// The value of a result with at most one series (`None` when empty).
+pub fn at_most_one(expr: &str, t: i64, mut samples: Vec<Sample>) -> Option<f64> {
+    assert!(
+        samples.len() <= 1,
+        "query {expr:?} at {t}: expected at most one series, got {samples:?}"
+    );
+    samples.pop().map(|(_, v)| v)
 }

@@ -15,8 +15,9 @@
 //! The child is started with `PR_SET_PDEATHSIG = SIGKILL` (see
 //! [`super::prometheus::kill_with_parent`]) and killed on drop.
 
-use super::prometheus::{Sample, free_loopback_port, kill_with_parent, parse_prom_float};
-use std::collections::BTreeMap;
+use super::prometheus::{
+    Sample, at_most_one, free_loopback_port, instant_query_json, instant_samples, kill_with_parent,
+};
 use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
@@ -183,79 +184,21 @@ impl VictoriaMetrics {
 
     /// Instant query `expr` at Unix time `t` (seconds); the raw `data` object of the answer.
     pub fn query_json(&self, expr: &str, t: i64) -> serde_json::Value {
-        let url = format!("{}/api/v1/query", self.url());
-        let body = match self
-            .agent
-            .get(&url)
-            .query("query", expr)
-            .query("time", &t.to_string())
-            .call()
-        {
-            Ok(resp) => resp.into_string().expect("read query response"),
-            Err(ureq::Error::Status(code, resp)) => {
-                panic!(
-                    "query {expr:?} at {t} failed with HTTP {code}: {}",
-                    resp.into_string().unwrap_or_default()
-                )
-            }
-            Err(e) => panic!(
-                "query {expr:?} at {t} failed: {e}\n--- victoria-metrics log (tail) ---\n{}",
-                self.log_tail(30)
-            ),
-        };
-        let v: serde_json::Value = serde_json::from_str(&body)
-            .unwrap_or_else(|e| panic!("query {expr:?} at {t}: bad JSON ({e}): {body}"));
-        if v["status"] != "success" {
-            panic!("query {expr:?} at {t} failed: {body}");
-        }
-        v["data"].clone()
+        instant_query_json(&self.agent, &self.url(), expr, t, &|| {
+            format!("--- victoria-metrics log (tail) ---\n{}", self.log_tail(30))
+        })
     }
 
     /// Instant query `expr` at Unix time `t` (seconds): one entry per series. Note that
     /// VictoriaMetrics leaves NaN results out (`0/0` is an empty answer, not `NaN`).
     pub fn query(&self, expr: &str, t: i64) -> Vec<Sample> {
-        let data = self.query_json(expr, t);
-        let parse_point = |p: &serde_json::Value| -> f64 {
-            let s = p[1]
-                .as_str()
-                .unwrap_or_else(|| panic!("query {expr:?}: bad point {p}"));
-            parse_prom_float(s).unwrap_or_else(|| panic!("query {expr:?}: bad value {s:?}"))
-        };
-        match data["resultType"].as_str() {
-            Some("vector") => data["result"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|r| {
-                    let labels: BTreeMap<String, String> = r["metric"]
-                        .as_object()
-                        .map(|m| {
-                            m.iter()
-                                .map(|(k, v)| {
-                                    (k.clone(), v.as_str().unwrap_or_default().to_string())
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default();
-                    (labels, parse_point(&r["value"]))
-                })
-                .collect(),
-            Some("scalar") => vec![(BTreeMap::new(), parse_point(&data["result"]))],
-            other => {
-                panic!("query {expr:?}: unsupported result type {other:?} (use an instant vector)")
-            }
-        }
+        instant_samples(expr, &self.query_json(expr, t))
     }
 
     /// Like [`query`](Self::query) for an expression with at most one series: `None` when
     /// the answer is empty. Panics on more than one series.
     pub fn query_one(&self, expr: &str, t: i64) -> Option<f64> {
-        let mut r = self.query(expr, t);
-        assert!(
-            r.len() <= 1,
-            "query {expr:?} at {t}: expected at most one series, got {r:?}"
-        );
-        r.pop().map(|(_, v)| v)
+        at_most_one(expr, t, self.query(expr, t))
     }
 }
 
