@@ -160,31 +160,20 @@ impl Prometheus {
             .expect("create temp dir");
         let data = dir.path().join("data");
         copy_dir(blocks, &data);
-        let config = dir.path().join("prometheus.yml");
-        fs::write(&config, "global: {}\n").unwrap();
-        let log = dir.path().join("prometheus.log");
+        fs::write(dir.path().join("prometheus.yml"), "global: {}\n").unwrap();
+        Prometheus::launch(dir)
+    }
 
+    /// Starts `prometheus` in a prepared directory (`prometheus.yml`, `data/`) on a free
+    /// port and waits until it is ready. The port is released before Prometheus binds it and
+    /// another process may take it in between, so this retries on "address already in use".
+    fn launch(dir: tempfile::TempDir) -> Prometheus {
+        let log = dir.path().join("prometheus.log");
         let mut last_failure = String::new();
-        // The port is released before Prometheus binds it; another process may take it in
-        // between, so retry a few times on "address already in use".
         for _attempt in 0..5 {
             let port = free_loopback_port();
-            let log_file = File::create(&log).unwrap();
-            let mut cmd = Command::new(prometheus_bin());
-            cmd.arg(format!("--config.file={}", config.display()))
-                .arg(format!("--storage.tsdb.path={}", data.display()))
-                .arg("--storage.tsdb.retention.time=100y")
-                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::from(log_file.try_clone().unwrap()))
-                .stderr(Stdio::from(log_file));
-            kill_with_parent(&mut cmd);
-            let mut child = cmd.spawn().unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {} (is Prometheus installed?): {e}",
-                    prometheus_bin()
-                )
-            });
+            let _ = fs::write(&log, "");
+            let mut child = spawn_in(dir.path(), port, &[]);
             match wait_ready(&mut child, port) {
                 Ok(()) => {
                     let agent = ureq::AgentBuilder::new().timeout(QUERY_TIMEOUT).build();
@@ -365,35 +354,7 @@ impl Prometheus {
              static_configs:\n      - targets: [{target_list}]\n"
         );
         fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        let log = dir.path().join("prometheus.log");
-        let mut last_failure = String::new();
-        for _attempt in 0..5 {
-            let port = free_loopback_port();
-            let _ = fs::write(&log, "");
-            let mut child = spawn_in(dir.path(), port, &[]);
-            match wait_ready(&mut child, port) {
-                Ok(()) => {
-                    let agent = ureq::AgentBuilder::new().timeout(QUERY_TIMEOUT).build();
-                    return Prometheus {
-                        child,
-                        port,
-                        log,
-                        agent,
-                        dir,
-                    };
-                }
-                Err(why) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    let log_text = read_tail(&log, 60);
-                    last_failure = format!("{why}\n--- prometheus log (tail) ---\n{log_text}");
-                    if !log_text.contains("address already in use") {
-                        break;
-                    }
-                }
-            }
-        }
-        panic!("prometheus did not start: {last_failure}");
+        Prometheus::launch(dir)
     }
 
     /// Kill Prometheus (SIGKILL) and reap it; its data directory and port are kept for
