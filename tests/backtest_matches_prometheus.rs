@@ -5,9 +5,8 @@
 
 mod common;
 
-use common::prometheus::{Prometheus, backfill};
+use common::prometheus::{Prometheus, backfill_demo};
 use serde_json::Value;
-use std::io::Read;
 use std::process::Command;
 
 const FROM: &str = "2026-11-17T12:00:00Z";
@@ -101,14 +100,7 @@ fn assert_same(name: &str, expected: &[Value], got: &[Value]) {
 #[test]
 fn file_and_prometheus_backtests_agree() {
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open("demo/map-update-history.om.gz").unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    let om = dir.path().join("history.om");
-    std::fs::write(&om, &text).unwrap();
-    let blocks = dir.path().join("blocks");
-    backfill(&om, &blocks);
+    let blocks = backfill_demo(dir.path());
     let prom = Prometheus::start(&blocks);
     let url = prom.url();
 

@@ -19,11 +19,10 @@
 mod common;
 
 use common::history::{Counter, DAY, HOUR, Histogram, History, LogLogistic, MINUTE, rfc3339};
-use common::prometheus::{self, Prometheus};
+use common::prometheus::{self, Prometheus, demo_history_text};
 use common::victoriametrics::{VictoriaMetrics, to_milliseconds};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -846,16 +845,7 @@ fn off_grid_times() -> Vec<i64> {
 // ---------------------------------------------------------------------------------------------
 
 fn history_text(dir: &Path) -> String {
-    let mut demo = String::new();
-    flate2::read::GzDecoder::new(
-        std::fs::File::open(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/demo/map-update-history.om.gz"
-        ))
-        .unwrap(),
-    )
-    .read_to_string(&mut demo)
-    .unwrap();
+    let demo = demo_history_text();
     let synthetic = dir.join("vmtest.om");
     vmtest_history().write_openmetrics(&synthetic);
     let synthetic = std::fs::read_to_string(&synthetic).unwrap();

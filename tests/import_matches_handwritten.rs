@@ -19,10 +19,9 @@
 
 mod common;
 
-use common::prometheus::{Prometheus, backfill};
+use common::prometheus::{Prometheus, backfill_demo};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
@@ -228,14 +227,7 @@ fn compare_at(
 fn imported_specs_evaluate_like_their_handwritten_equivalents() {
     let started = std::time::Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(std::fs::File::open("demo/map-update-history.om.gz").unwrap())
-        .read_to_string(&mut text)
-        .unwrap();
-    let om = dir.path().join("history.om");
-    std::fs::write(&om, &text).unwrap();
-    let blocks = dir.path().join("blocks");
-    backfill(&om, &blocks);
+    let blocks = backfill_demo(dir.path());
     let prom = Prometheus::start(&blocks);
     let url = prom.url();
 

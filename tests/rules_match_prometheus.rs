@@ -31,7 +31,9 @@ mod common;
 
 use burnrate::spec::yaml::{Node, Value, parse};
 use common::history::{Counter, DAY, HOUR, Histogram, History, LogLogistic, MINUTE};
-use common::prometheus::{Prometheus, backfill_with_block_duration, kill_with_parent};
+use common::prometheus::{
+    Prometheus, backfill_with_block_duration, demo_history_text, kill_with_parent,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -371,14 +373,7 @@ fn rules_compute_what_check_computes() {
     let blocks = dir.path().join("blocks");
 
     // Both histories into one set of blocks.
-    let mut demo = Vec::new();
-    std::io::Read::read_to_end(
-        &mut flate2::read::GzDecoder::new(
-            std::fs::File::open("demo/map-update-history.om.gz").unwrap(),
-        ),
-        &mut demo,
-    )
-    .unwrap();
+    let demo = demo_history_text();
     let demo_om = dir.path().join("demo.om");
     std::fs::write(&demo_om, demo).unwrap();
     let edge_om = dir.path().join("edge.om");

@@ -501,3 +501,24 @@ pub fn at_most_one(expr: &str, t: i64, mut samples: Vec<Sample>) -> Option<f64> 
     );
     samples.pop().map(|(_, v)| v)
 }
+
+/// The embedded demo history (`demo/map-update-history.om.gz`) as OpenMetrics text.
+pub fn demo_history_text() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/demo/map-update-history.om.gz");
+    let mut text = String::new();
+    io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(File::open(path).expect("open the demo history")),
+        &mut text,
+    )
+    .expect("gunzip the demo history");
+    text
+}
+
+/// The demo history backfilled into TSDB blocks under `dir`; returns the blocks directory.
+pub fn backfill_demo(dir: &Path) -> PathBuf {
+    let om = dir.join("demo-history.om");
+    fs::write(&om, demo_history_text()).unwrap();
+    let blocks = dir.join("blocks");
+    backfill(&om, &blocks);
+    blocks
+}
