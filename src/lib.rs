@@ -15,6 +15,7 @@ pub mod error;
 pub mod fsutil;
 pub mod history;
 pub mod import;
+pub mod incremental;
 pub mod output;
 pub mod rules;
 pub mod sinks;

@@ -22,6 +22,8 @@
 //   9 billing       raw bad_query/total_query with {{.window}}; timeout spike 20:00-20:30
 
 mod common;
+#[path = "check_matches_prometheus/incremental.rs"]
+mod incremental;
 
 use common::history::{Counter, DAY, HOUR, Histogram, History, LogLogistic, MINUTE, rfc3339, unix};
 use common::prometheus::{self, Prometheus};

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -50,11 +51,56 @@ pub struct QueryResult {
 /// (`success`, `http_error`, `timeout`, `unreachable`, `bad_response`).
 pub type RequestObserver = Arc<dyn Fn(f64, &'static str) + Send + Sync>;
 
+/// What a client has cost its backend so far: the daemon exports it per cycle and the scale
+/// benchmark compares evaluation strategies with it.
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// HTTP requests sent, retries included.
+    pub requests: AtomicU64,
+    /// Bytes of response bodies received.
+    pub response_bytes: AtomicU64,
+    /// Samples the backend loaded to answer (`stats=all`, `totalQueryableSamples`); only
+    /// counted when the client asks for statistics.
+    pub queryable_samples: AtomicU64,
+}
+
+/// A copy of [`Traffic`]'s counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrafficSnapshot {
+    pub requests: u64,
+    pub response_bytes: u64,
+    pub queryable_samples: u64,
+}
+
+impl TrafficSnapshot {
+    /// What happened between `earlier` and `self`.
+    pub fn since(self, earlier: TrafficSnapshot) -> TrafficSnapshot {
+        TrafficSnapshot {
+            requests: self.requests - earlier.requests,
+            response_bytes: self.response_bytes - earlier.response_bytes,
+            queryable_samples: self.queryable_samples - earlier.queryable_samples,
+        }
+    }
+}
+
+impl Traffic {
+    pub fn snapshot(&self) -> TrafficSnapshot {
+        TrafficSnapshot {
+            requests: self.requests.load(Ordering::Relaxed),
+            response_bytes: self.response_bytes.load(Ordering::Relaxed),
+            queryable_samples: self.queryable_samples.load(Ordering::Relaxed),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct PromClient {
     http: reqwest::Client,
     config: ClientConfig,
     observer: Option<RequestObserver>,
+    traffic: Arc<Traffic>,
+    /// Ask the backend for query statistics (`stats=all`) to count the samples it touched.
+    query_stats: bool,
     /// The base URL without credentials, for messages.
     display_url: String,
 }
@@ -118,6 +164,8 @@ impl PromClient {
             http,
             config,
             observer: None,
+            traffic: Arc::default(),
+            query_stats: false,
             display_url,
         })
     }
@@ -126,6 +174,18 @@ impl PromClient {
     pub fn with_observer(mut self, observer: RequestObserver) -> PromClient {
         self.observer = Some(observer);
         self
+    }
+
+    /// The same client, asking for `stats=all` on every query so that
+    /// [`Traffic::queryable_samples`] counts what the backend touched.
+    pub fn with_query_stats(mut self) -> PromClient {
+        self.query_stats = true;
+        self
+    }
+
+    /// Requests, bytes and samples of this client and of its clones.
+    pub fn traffic(&self) -> &Arc<Traffic> {
+        &self.traffic
     }
 
     pub fn display_url(&self) -> &str {
@@ -225,6 +285,13 @@ impl PromClient {
         let shown = format!("{}{path}", self.display_url.trim_end_matches('/'));
         let mut delay = self.config.backoff;
         let mut attempt = 0;
+        let with_stats: Vec<(&str, &str)>;
+        let form = if self.query_stats {
+            with_stats = form.iter().copied().chain([("stats", "all")]).collect();
+            &with_stats[..]
+        } else {
+            form
+        };
         loop {
             let started = Instant::now();
             let (result, outcome) = self.attempt(&url, &shown, form).await;
@@ -232,8 +299,24 @@ impl PromClient {
                 observe(started.elapsed().as_secs_f64(), outcome);
             }
             match result {
-                Attempt::Done(result) => return result,
-                Attempt::Retry(err) if attempt >= self.config.retries => return Err(err),
+                Attempt::Done(result) => {
+                    if let Ok((data, _, _)) = &result
+                        && let Some(n) = data
+                            .pointer("/stats/samples/totalQueryableSamples")
+                            .and_then(Value::as_u64)
+                    {
+                        self.traffic
+                            .queryable_samples
+                            .fetch_add(n, Ordering::Relaxed);
+                    }
+                    return result;
+                }
+                Attempt::Retry(err) if attempt >= self.config.retries => {
+                    return Err(SourceError {
+                        unavailable: true,
+                        ..err
+                    });
+                }
                 Attempt::Retry(err) => {
                     tracing::debug!(error = %err, attempt, "retrying backend request");
                     tokio::time::sleep(delay).await;
@@ -262,6 +345,7 @@ impl PromClient {
                 outcome,
             )
         };
+        self.traffic.requests.fetch_add(1, Ordering::Relaxed);
         let response = match self.http.post(url).form(form).send().await {
             Ok(r) => r,
             Err(e) => return transport(e),
@@ -271,6 +355,9 @@ impl PromClient {
             Ok(b) => b,
             Err(e) => return transport(e),
         };
+        self.traffic
+            .response_bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
         let parsed: Result<ApiResponse, _> = serde_json::from_str(&body);
         if !status.is_success() {
             let detail = match &parsed {
@@ -281,14 +368,11 @@ impl PromClient {
                 ),
                 _ => snippet(&body),
             };
-            let err = SourceError::new(format!(
-                "{shown} answered HTTP {}: {detail}",
-                status.as_u16()
-            ));
+            let message = format!("{shown} answered HTTP {}: {detail}", status.as_u16());
             let attempt = if status.is_server_error() {
-                Attempt::Retry(err)
+                Attempt::Retry(SourceError::new(message))
             } else {
-                Attempt::Done(Err(err))
+                Attempt::Done(Err(SourceError::rejected(message)))
             };
             return (attempt, "http_error");
         }
@@ -448,7 +532,7 @@ struct ApiResponse {
 impl ApiResponse {
     fn into_data(self, shown: &str) -> Result<(Value, Vec<String>), SourceError> {
         if self.status != "success" {
-            return Err(SourceError::new(format!(
+            return Err(SourceError::rejected(format!(
                 "{shown} answered status {:?}: {}: {}",
                 self.status,
                 self.error_type.as_deref().unwrap_or("error"),

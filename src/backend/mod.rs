@@ -1,5 +1,6 @@
 //! Backends: where measurements come from. Each one implements `engine::Source`.
 
+pub mod batch;
 pub mod client;
 pub mod prometheus;
 pub mod query;

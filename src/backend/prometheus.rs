@@ -1,7 +1,8 @@
-//! `engine::Source` over the Prometheus HTTP API: one instant query per dimension.
+//! `engine::Source` over the Prometheus HTTP API: one instant query per dimension (the
+//! daemon batches many dimensions per request through `batch`).
 
+use super::batch::{BatchItem, measure_one};
 use super::client::PromClient;
-use super::query::{decode, dimension_query};
 use crate::duration::PromDuration;
 use crate::engine::{Measurement, Source, SourceError};
 use crate::spec::{Dimension, ServiceSpec, SloSpec};
@@ -24,22 +25,13 @@ impl PrometheusSource {
 impl Source for PrometheusSource {
     async fn measure(
         &self,
-        service: &ServiceSpec,
+        _service: &ServiceSpec,
         slo: &SloSpec,
         dimension: Dimension,
-        windows: &[PromDuration],
+        // Always `slo.measured_windows(dimension)`, which the query builder reads itself.
+        _windows: &[PromDuration],
         at_ms: i64,
     ) -> Result<Measurement, SourceError> {
-        let query = dimension_query(slo, dimension, windows);
-        let result = self.client.instant(&query, at_ms).await?;
-        for warning in &result.warnings {
-            tracing::warn!(
-                service = %service.service,
-                slo = %slo.name,
-                dimension = dimension.as_str(),
-                "backend warning: {warning}"
-            );
-        }
-        Ok(decode(dimension, windows, &result.samples))
+        measure_one(&self.client, BatchItem { slo, dimension }, at_ms).await
     }
 }

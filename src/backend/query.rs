@@ -3,6 +3,9 @@
 //! Each sub-expression is tagged with a `burnrate_key` label (`bad/5m`, `bucket/1h`, ...)
 //! through `label_replace` and the parts are joined with `or`, so one instant query returns
 //! all the rates a dimension needs. Parts with no series simply do not appear.
+//!
+//! A batch joins the queries of several SLO dimensions the same way, each tag prefixed with
+//! the item's position (`3:bad/5m`), so one request serves many SLOs.
 
 use crate::duration::PromDuration;
 use crate::engine::measure::{Bucket, ErrorRates, HistogramRates, Measurement};
@@ -17,6 +20,17 @@ fn tag(expr: &str, key: &str) -> String {
 
 /// The instant query measuring `windows` of one dimension.
 pub fn dimension_query(slo: &SloSpec, dimension: Dimension, windows: &[PromDuration]) -> String {
+    tagged_dimension_query(slo, dimension, windows, "")
+}
+
+/// [`dimension_query`] with every tag starting with `prefix` (empty, or `"3:"` in a batch).
+pub fn tagged_dimension_query(
+    slo: &SloSpec,
+    dimension: Dimension,
+    windows: &[PromDuration],
+    prefix: &str,
+) -> String {
+    let tag = |expr: &str, key: &str| tag(expr, &format!("{prefix}{key}"));
     let mut parts = Vec::new();
     for w in windows {
         let w = w.as_str();
@@ -73,8 +87,22 @@ pub struct Sample {
 /// without a recognizable tag are ignored (they cannot be attributed to a window); values
 /// that are not numbers are kept as NaN and the engine treats them as missing.
 pub fn decode(dimension: Dimension, windows: &[PromDuration], samples: &[Sample]) -> Measurement {
-    let tagged = samples.iter().filter_map(|s| {
-        let key = s.labels.get(KEY_LABEL)?;
+    decode_keyed(
+        dimension,
+        windows,
+        samples
+            .iter()
+            .filter_map(|s| Some((s.labels.get(KEY_LABEL)?.as_str(), s))),
+    )
+}
+
+/// [`decode`] over samples paired with their tag, the batch prefix already removed.
+pub fn decode_keyed<'a>(
+    dimension: Dimension,
+    windows: &[PromDuration],
+    samples: impl Iterator<Item = (&'a str, &'a Sample)>,
+) -> Measurement {
+    let tagged = samples.filter_map(|(key, s)| {
         let (part, window) = key.split_once('/')?;
         let i = windows.iter().position(|w| w.as_str() == window)?;
         Some((part, i, s))

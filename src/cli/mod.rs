@@ -140,6 +140,13 @@ pub struct RunArgs {
     /// (rendezvous hashing of `service/slo`); replicas need no coordination.
     #[arg(long, value_name = "I/N", value_parser = crate::daemon::shard::Shard::parse)]
     pub shard: Option<crate::daemon::shard::Shard>,
+    /// `incremental`: keep raw samples between cycles and compute windows locally (one
+    /// short request per fetch group per cycle); `direct`: query every window every cycle.
+    #[arg(long, value_enum, default_value = "incremental")]
+    pub evaluation: crate::daemon::cycle::EvaluationMode,
+    /// SLO dimensions per batched query (direct queries join them with `or`).
+    #[arg(long, default_value_t = 50)]
+    pub batch: usize,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,8 @@ pub fn run(args: RunArgs) -> Result<i32> {
         sink_timeout: duration("--sink-timeout", &args.sink_timeout)?,
         webhook_backoff: duration("--webhook-backoff", &args.webhook_backoff)?,
         shard: args.shard,
+        evaluation: args.evaluation,
+        batch: args.batch.max(1),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

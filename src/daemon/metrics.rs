@@ -58,6 +58,12 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SourceLabels {
+    /// `local` (computed from the incremental history) or `direct` (queried).
+    pub source: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct SinkLabels {
     pub sink: String,
     pub result: String,
@@ -75,6 +81,13 @@ pub struct Metrics {
     pub sink_deliveries: Family<SinkLabels, Counter>,
     pub webhook_queue_dropped: Counter,
     pub slos: Gauge,
+    pub backend_requests: Counter,
+    pub backend_response_bytes: Counter,
+    pub cycle_backend_requests: Gauge,
+    pub cycle_backend_response_bytes: Gauge,
+    pub cycle_duration: FloatGauge,
+    pub cycle_dimensions: Family<SourceLabels, Gauge>,
+    pub local_history_samples: Gauge,
 }
 
 impl Default for Metrics {
@@ -100,6 +113,13 @@ impl Metrics {
             sink_deliveries: Family::default(),
             webhook_queue_dropped: Counter::default(),
             slos: Gauge::default(),
+            backend_requests: Counter::default(),
+            backend_response_bytes: Counter::default(),
+            cycle_backend_requests: Gauge::default(),
+            cycle_backend_response_bytes: Gauge::default(),
+            cycle_duration: FloatGauge::default(),
+            cycle_dimensions: Family::default(),
+            local_history_samples: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -143,6 +163,41 @@ impl Metrics {
             m.webhook_queue_dropped.clone(),
         );
         registry.register("slos", "SLOs this daemon evaluates", m.slos.clone());
+        registry.register(
+            "backend_requests",
+            "HTTP requests sent to the metrics backend, retries included",
+            m.backend_requests.clone(),
+        );
+        registry.register(
+            "backend_response_bytes",
+            "Bytes of response bodies received from the metrics backend",
+            m.backend_response_bytes.clone(),
+        );
+        registry.register(
+            "cycle_backend_requests",
+            "Backend requests of the last evaluation cycle",
+            m.cycle_backend_requests.clone(),
+        );
+        registry.register(
+            "cycle_backend_response_bytes",
+            "Backend response bytes of the last evaluation cycle",
+            m.cycle_backend_response_bytes.clone(),
+        );
+        registry.register(
+            "cycle_duration_seconds",
+            "Wall time of the last evaluation cycle",
+            m.cycle_duration.clone(),
+        );
+        registry.register(
+            "cycle_dimensions",
+            "SLO dimensions of the last cycle by where their rates came from (local history or direct queries)",
+            m.cycle_dimensions.clone(),
+        );
+        registry.register(
+            "local_history_samples",
+            "Raw samples held for incremental evaluation",
+            m.local_history_samples.clone(),
+        );
         Metrics { registry, ..m }
     }
 

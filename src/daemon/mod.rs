@@ -2,25 +2,28 @@
 //! `check`, publishes decisions (metrics, Alertmanager, webhooks), keeps `for`/`hold` state
 //! across restarts, reloads specs on SIGHUP and exits cleanly on SIGTERM/SIGINT.
 //!
-//! One task per SLO, so a cycle of one SLO never overlaps the next one of the same SLO; a
-//! semaphore bounds the requests in flight; ticks missed while a backend is slow are skipped,
+//! One cycle task per set of specs measures every owned SLO at once (`cycle`: local
+//! history first, batched direct queries for the rest), so a cycle never overlaps the next
+//! and requests in flight stay bounded; ticks missed while a backend is slow are skipped,
 //! not replayed in a burst.
 
+pub mod cycle;
 pub mod http;
 pub mod metrics;
 pub mod shard;
 pub mod state_dir;
 
-use crate::backend::{PromClient, PrometheusSource};
+use crate::backend::PromClient;
 use crate::decision::Decision;
 use crate::engine::Evaluation;
-use crate::engine::evaluate::{evaluate_slo, measure_slo};
+use crate::engine::evaluate::evaluate_slo;
 use crate::engine::hysteresis::StateStore;
 use crate::error::{Error, Result};
 use crate::sinks::alertmanager::Alertmanager;
 use crate::sinks::webhook::Webhooks;
 use crate::spec::{ServiceSpec, load_paths};
-use metrics::{Metrics, SinkLabels};
+use cycle::{CycleMeasurer, CycleReport, EvaluationMode};
+use metrics::{Metrics, SinkLabels, SourceLabels};
 use shard::Shard;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -28,7 +31,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::{Mutex, RwLock, Semaphore, mpsc, watch};
+use tokio::sync::{Mutex, RwLock, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
@@ -48,6 +51,9 @@ pub struct DaemonConfig {
     pub webhook_backoff: Duration,
     /// `--shard i/n`: evaluate only the SLOs this replica owns (all of them when `None`).
     pub shard: Option<Shard>,
+    pub evaluation: EvaluationMode,
+    /// SLO dimensions per batched direct query.
+    pub batch: usize,
 }
 
 /// What the HTTP handlers read.
@@ -72,17 +78,20 @@ struct Update {
     previous: Option<Decision>,
 }
 
-/// What every SLO task needs.
+/// What every cycle task needs.
 struct Context {
-    source: PrometheusSource,
+    client: PromClient,
     interval: Duration,
-    permits: Semaphore,
+    concurrency: usize,
+    batch: usize,
+    evaluation: EvaluationMode,
     store: Arc<Mutex<StateStore>>,
     updates: mpsc::Sender<Update>,
     shard: Option<Shard>,
+    shared: Arc<Shared>,
 }
 
-/// The SLO tasks of one set of specs; replaced as a whole on reload.
+/// The cycle task of one set of specs; replaced as a whole on reload.
 struct Generation {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -93,10 +102,10 @@ struct Generation {
 }
 
 impl Generation {
-    /// Starts one task per SLO this replica owns (every SLO without `--shard`).
+    /// Starts the cycle task over the SLOs this replica owns (every SLO without `--shard`).
     fn start(specs: Arc<Vec<ServiceSpec>>, cx: Arc<Context>, id: u64) -> Generation {
         let (stop, stop_rx) = watch::channel(false);
-        let mut tasks = Vec::new();
+        let mut owned = Vec::new();
         let mut keys = BTreeSet::new();
         let mut total = 0;
         for (si, service) in specs.iter().enumerate() {
@@ -107,16 +116,18 @@ impl Generation {
                     continue;
                 }
                 keys.insert(k);
-                tasks.push(tokio::spawn(slo_loop(
-                    cx.clone(),
-                    specs.clone(),
-                    si,
-                    i,
-                    id,
-                    stop_rx.clone(),
-                )));
+                owned.push((si, i));
             }
         }
+        let measurer = CycleMeasurer::new(
+            cx.client.clone(),
+            specs,
+            owned,
+            cx.evaluation,
+            cx.batch,
+            cx.concurrency,
+        );
+        let tasks = vec![tokio::spawn(cycle_loop(cx, measurer, id, stop_rx))];
         Generation {
             stop,
             tasks,
@@ -143,60 +154,74 @@ impl Generation {
     }
 }
 
-/// A stable offset inside the first interval (at most 10 s), so SLOs do not all query the
-/// backend at the same instant.
-fn first_tick_offset(key: &str, interval: Duration) -> Duration {
-    let spread = interval.min(Duration::from_secs(10)).as_millis() as u64;
-    let hash = key.bytes().fold(0xcbf29ce484222325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-    });
-    Duration::from_millis(if spread == 0 { 0 } else { hash % spread })
-}
-
-async fn slo_loop(
+async fn cycle_loop(
     cx: Arc<Context>,
-    specs: Arc<Vec<ServiceSpec>>,
-    si: usize,
-    i: usize,
+    mut measurer: CycleMeasurer,
     generation: u64,
     mut stop: watch::Receiver<bool>,
 ) {
-    let service = &specs[si];
-    let slo = &service.slos[i];
-    let k = key(&service.service, &slo.name);
-    let mut ticker = tokio::time::interval_at(
-        Instant::now() + first_tick_offset(&k, cx.interval),
-        cx.interval,
-    );
+    let mut ticker = tokio::time::interval(cx.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             _ = ticker.tick() => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        let measurements = tokio::select! {
-            m = async {
-                let _permit = cx.permits.acquire().await.expect("semaphore never closed");
-                measure_slo(&cx.source, service, slo, crate::time::now_ms()).await
-            } => m,
+        let at_ms = crate::time::now_ms();
+        let started = Instant::now();
+        let (measurements, report) = tokio::select! {
+            m = measurer.measure(at_ms) => m,
             _ = stop.wait_for(|s| *s) => return,
         };
-        let at_ms = crate::time::now_ms();
-        let update = {
+        record_cycle(&cx.shared.metrics, &report, started.elapsed());
+        let updates: Vec<Update> = {
             let mut store = cx.store.lock().await;
-            let state = store.slo(&service.service, &slo.name);
-            let previous = state.last_decision;
-            let eval = evaluate_slo(service, slo, at_ms, &measurements, state);
-            Update {
-                generation,
-                eval,
-                previous,
-            }
+            measurer
+                .slos()
+                .zip(&measurements)
+                .map(|((service, slo), measured)| {
+                    let state = store.slo(&service.service, &slo.name);
+                    let previous = state.last_decision;
+                    let eval = evaluate_slo(service, slo, at_ms, measured, state);
+                    Update {
+                        generation,
+                        eval,
+                        previous,
+                    }
+                })
+                .collect()
         };
-        if cx.updates.send(update).await.is_err() {
-            return;
+        for update in updates {
+            if cx.updates.send(update).await.is_err() {
+                return;
+            }
         }
     }
+}
+
+fn record_cycle(metrics: &Metrics, report: &CycleReport, took: Duration) {
+    metrics.backend_requests.inc_by(report.traffic.requests);
+    metrics
+        .backend_response_bytes
+        .inc_by(report.traffic.response_bytes);
+    metrics
+        .cycle_backend_requests
+        .set(report.traffic.requests as i64);
+    metrics
+        .cycle_backend_response_bytes
+        .set(report.traffic.response_bytes as i64);
+    metrics.cycle_duration.set(took.as_secs_f64());
+    for (source, n) in [("local", report.local), ("direct", report.direct)] {
+        metrics
+            .cycle_dimensions
+            .get_or_create(&SourceLabels {
+                source: source.into(),
+            })
+            .set(n as i64);
+    }
+    metrics
+        .local_history_samples
+        .set(report.held_samples as i64);
 }
 
 /// Turns updates into metrics, the decisions API, webhooks and alerts.
@@ -353,19 +378,22 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
             .observe(seconds);
     }));
     let cx = Arc::new(Context {
-        source: PrometheusSource::new(client),
+        client,
         interval: config.interval,
-        permits: Semaphore::new(config.concurrency.max(1)),
+        concurrency: config.concurrency.max(1),
+        batch: config.batch.max(1),
+        evaluation: config.evaluation,
         store: store.clone(),
         updates,
         shard: config.shard,
+        shared: shared.clone(),
     });
     let mut generation = Generation::start(Arc::new(specs), cx.clone(), 0);
     shared.metrics.slos.set(generation.keys.len() as i64);
     let shard = config
         .shard
         .map_or_else(|| "none".to_string(), |s| s.to_string());
-    tracing::info!(slos = generation.keys.len(), total = generation.total, %shard, listen = %config.listen, interval = ?config.interval, "burnrate daemon started");
+    tracing::info!(slos = generation.keys.len(), total = generation.total, %shard, listen = %config.listen, interval = ?config.interval, evaluation = ?config.evaluation, "burnrate daemon started");
 
     let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Internal(e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Internal(e.to_string()))?;

@@ -42,12 +42,28 @@ pub enum Measurement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceError {
     pub message: String,
+    /// The backend answered and refused the query itself (HTTP 4xx, `bad_data`): asking
+    /// again with the same query cannot help, but asking without it can.
+    pub rejected: bool,
+    /// The backend could not be reached, timed out or failed (5xx) after every retry: other
+    /// queries to it now are likely to fail the same way.
+    pub unavailable: bool,
 }
 
 impl SourceError {
     pub fn new(message: impl Into<String>) -> SourceError {
         SourceError {
             message: message.into(),
+            rejected: false,
+            unavailable: false,
+        }
+    }
+
+    /// An error for a query the backend refused.
+    pub fn rejected(message: impl Into<String>) -> SourceError {
+        SourceError {
+            rejected: true,
+            ..SourceError::new(message)
         }
     }
 }

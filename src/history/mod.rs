@@ -5,6 +5,8 @@
 //! This is what lets `backtest` replay weeks of evaluations without asking a backend for
 //! every window at every step.
 
+pub mod live;
+pub mod matcher;
 pub mod parse;
 pub mod rate;
 

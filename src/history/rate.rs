@@ -266,7 +266,7 @@ impl Resets {
 /// `extrapolatedRate` from the point where the raw increase `result` is known. Every operation
 /// is the Go one, in the Go order, so the floats match.
 #[inline(always)]
-fn extrapolate(
+pub(super) fn extrapolate(
     first: Sample,
     last: Sample,
     n: usize,
@@ -309,7 +309,7 @@ fn extrapolate(
 
 /// Go's `time.Duration.Seconds()` of a window given in milliseconds: whole seconds plus the
 /// nanosecond rest divided by 1e9, which is not always the same float as `ms / 1000.0`.
-fn range_seconds(window_ms: i64) -> f64 {
+pub(super) fn range_seconds(window_ms: i64) -> f64 {
     let secs = window_ms / 1000;
     let nanos = (window_ms % 1000) * 1_000_000;
     secs as f64 + nanos as f64 / 1e9
@@ -319,7 +319,7 @@ fn range_seconds(window_ms: i64) -> f64 {
 const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
 
 #[inline(always)]
-fn is_stale_marker(v: f64) -> bool {
+pub(super) fn is_stale_marker(v: f64) -> bool {
     v.to_bits() == STALE_NAN_BITS
 }
 

@@ -1,0 +1,138 @@
+//! One evaluation cycle's measurements for every SLO a daemon owns, at the least cost to the
+//! backend: dimensions the incremental history covers are computed locally, the others are
+//! asked for in batches. What comes out goes into the same `evaluate_slo` as `check`'s.
+
+use crate::backend::PromClient;
+use crate::backend::batch::{BatchItem, measure_batched};
+use crate::backend::client::TrafficSnapshot;
+use crate::engine::{Measurement, SourceError};
+use crate::incremental::LocalHistory;
+use crate::spec::{Dimension, ServiceSpec, SloSpec};
+use std::sync::Arc;
+
+/// How the daemon measures (`--evaluation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EvaluationMode {
+    /// Keep raw samples between cycles and compute windows locally; fall back to direct
+    /// queries for what the history does not cover.
+    #[default]
+    Incremental,
+    /// Ask the backend for every window every cycle (what recording rules do).
+    Direct,
+}
+
+/// The measurements of one SLO: one entry per dimension.
+pub type SloMeasurements = Vec<(Dimension, Result<Measurement, SourceError>)>;
+
+/// What one cycle cost and how it was served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CycleReport {
+    pub traffic: TrafficSnapshot,
+    /// Dimensions computed from the local history.
+    pub local: usize,
+    /// Dimensions measured with direct queries.
+    pub direct: usize,
+    /// Raw samples the local history holds after the cycle.
+    pub held_samples: usize,
+}
+
+/// Measures a fixed list of SLOs cycle after cycle.
+pub struct CycleMeasurer {
+    client: PromClient,
+    specs: Arc<Vec<ServiceSpec>>,
+    /// `(service index, SLO index)` of every SLO measured.
+    slos: Vec<(usize, usize)>,
+    local: Option<LocalHistory>,
+    /// Dimensions per batched request.
+    batch: usize,
+    concurrency: usize,
+}
+
+impl CycleMeasurer {
+    pub fn new(
+        client: PromClient,
+        specs: Arc<Vec<ServiceSpec>>,
+        slos: Vec<(usize, usize)>,
+        mode: EvaluationMode,
+        batch: usize,
+        concurrency: usize,
+    ) -> CycleMeasurer {
+        let local = (mode == EvaluationMode::Incremental)
+            .then(|| LocalHistory::new(slos.iter().map(|&(s, i)| (&specs[s], &specs[s].slos[i]))));
+        CycleMeasurer {
+            client,
+            specs,
+            slos,
+            local,
+            batch,
+            concurrency,
+        }
+    }
+
+    pub fn slos(&self) -> impl Iterator<Item = (&ServiceSpec, &SloSpec)> {
+        self.slos
+            .iter()
+            .map(|&(s, i)| (&self.specs[s], &self.specs[s].slos[i]))
+    }
+
+    /// Every SLO's measurements at `at_ms`, in the order of `slos()`.
+    pub async fn measure(&mut self, at_ms: i64) -> (Vec<SloMeasurements>, CycleReport) {
+        let before = self.client.traffic().snapshot();
+        let mut unavailable = None;
+        if let Some(local) = &mut self.local {
+            unavailable = local
+                .refresh(&self.client, at_ms, self.concurrency)
+                .await
+                .unavailable;
+        }
+        let mut out: Vec<SloMeasurements> = Vec::with_capacity(self.slos.len());
+        let mut direct: Vec<(usize, usize)> = Vec::new();
+        let mut report = CycleReport::default();
+        for (n, &(s, i)) in self.slos.iter().enumerate() {
+            let (service, slo) = (&self.specs[s], &self.specs[s].slos[i]);
+            let mut dims = Vec::new();
+            for dim in slo.dimensions() {
+                let local = self
+                    .local
+                    .as_mut()
+                    .and_then(|l| l.measure(service, slo, dim, at_ms));
+                match local {
+                    Some(m) => {
+                        report.local += 1;
+                        dims.push((dim, Ok(m)));
+                    }
+                    None => {
+                        direct.push((n, dims.len()));
+                        dims.push((dim, Err(SourceError::new("not measured"))));
+                    }
+                }
+            }
+            out.push(dims);
+        }
+        report.direct = direct.len();
+        let items: Vec<BatchItem<'_>> = direct
+            .iter()
+            .map(|&(n, d)| {
+                let (s, i) = self.slos[n];
+                BatchItem {
+                    slo: &self.specs[s].slos[i],
+                    dimension: out[n][d].0,
+                }
+            })
+            .collect();
+        let measured = match unavailable {
+            // The backend just failed every raw-sample request after its retries: asking
+            // it again would double the time of a cycle that cannot succeed.
+            Some(e) => items.iter().map(|_| Err(e.clone())).collect(),
+            None => {
+                measure_batched(&self.client, &items, at_ms, self.batch, self.concurrency).await
+            }
+        };
+        for (&(n, d), m) in direct.iter().zip(measured) {
+            out[n][d].1 = m;
+        }
+        report.traffic = self.client.traffic().snapshot().since(before);
+        report.held_samples = self.local.as_ref().map_or(0, |l| l.held().0);
+        (out, report)
+    }
+}
