@@ -4,7 +4,7 @@
 //! - **naive**: what recording rules do, one instant query per SLO, dimension and window
 //!   (`sum(rate(BAD[w])) or sum(rate(TOTAL[w]))`), every window every cycle;
 //! - **direct**: `burnrate run --evaluation direct`, every window every cycle, but one query
-//!   per dimension and 50 dimensions per request;
+//!   per dimension and 5 dimensions per request (`--batch`, `BURNRATE_SCALE_BATCH`);
 //! - **incremental**: `burnrate run` (the default), raw samples seeded once, then one short
 //!   overlapping request per fetch group per cycle, windows computed locally.
 //!
@@ -234,8 +234,13 @@ fn child(args: &Value) -> Value {
     } else {
         EvaluationMode::Direct
     };
+    // Dimensions per batched request (`--batch`); 5 unless BURNRATE_SCALE_BATCH says.
+    let batch = std::env::var("BURNRATE_SCALE_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(5);
     let mut measurer =
-        CycleMeasurer::new(client.clone(), specs.clone(), slos.clone(), mode, 50, 16);
+        CycleMeasurer::new(client.clone(), specs.clone(), slos.clone(), mode, batch, 16);
     let mut state = StateStore::default();
     let mut per_cycle = Vec::new();
     let mut digests = Vec::new();

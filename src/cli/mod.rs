@@ -144,8 +144,9 @@ pub struct RunArgs {
     /// short request per fetch group per cycle); `direct`: query every window every cycle.
     #[arg(long, value_enum, default_value = "incremental")]
     pub evaluation: crate::daemon::cycle::EvaluationMode,
-    /// SLO dimensions per batched query (direct queries join them with `or`).
-    #[arg(long, default_value_t = 50)]
+    /// SLO dimensions per batched query (direct queries join them with `or`; Prometheus
+    /// spends more CPU per dimension on long `or` chains, see the README).
+    #[arg(long, default_value_t = 5)]
     pub batch: usize,
 }
 
