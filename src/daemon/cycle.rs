@@ -58,7 +58,7 @@ impl CycleMeasurer {
         concurrency: usize,
     ) -> CycleMeasurer {
         let local = (mode == EvaluationMode::Incremental)
-            .then(|| LocalHistory::new(slos.iter().map(|&(s, i)| (&specs[s], &specs[s].slos[i]))));
+            .then(|| LocalHistory::new(slos.iter().map(|&(s, i)| &specs[s].slos[i])));
         CycleMeasurer {
             client,
             specs,
@@ -80,22 +80,19 @@ impl CycleMeasurer {
         let before = self.client.traffic().snapshot();
         let mut unavailable = None;
         if let Some(local) = &mut self.local {
-            unavailable = local
-                .refresh(&self.client, at_ms, self.concurrency)
-                .await
-                .unavailable;
+            unavailable = local.refresh(&self.client, at_ms, self.concurrency).await;
         }
         let mut out: Vec<SloMeasurements> = Vec::with_capacity(self.slos.len());
         let mut direct: Vec<(usize, usize)> = Vec::new();
         let mut report = CycleReport::default();
         for (n, &(s, i)) in self.slos.iter().enumerate() {
-            let (service, slo) = (&self.specs[s], &self.specs[s].slos[i]);
+            let slo = &self.specs[s].slos[i];
             let mut dims = Vec::new();
             for dim in slo.dimensions() {
                 let local = self
                     .local
                     .as_mut()
-                    .and_then(|l| l.measure(service, slo, dim, at_ms));
+                    .and_then(|l| l.measure(n, slo, dim, at_ms));
                 match local {
                     Some(m) => {
                         report.local += 1;
@@ -132,7 +129,7 @@ impl CycleMeasurer {
             out[n][d].1 = m;
         }
         report.traffic = self.client.traffic().snapshot().since(before);
-        report.held_samples = self.local.as_ref().map_or(0, |l| l.held().0);
+        report.held_samples = self.local.as_ref().map_or(0, LocalHistory::held_samples);
         (out, report)
     }
 }

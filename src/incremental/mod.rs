@@ -18,10 +18,12 @@ pub mod fetch_plan;
 use crate::backend::PromClient;
 use crate::backend::query::parse_float;
 use crate::engine::{Bucket, ErrorRates, HistogramRates, Measurement, SourceError};
-use crate::history::live::{BYTES_PER_SAMPLE, LiveSeries};
+#[cfg(doc)]
+use crate::history::live::BYTES_PER_SAMPLE;
+use crate::history::live::LiveSeries;
 use crate::history::matcher::SeriesMatcher;
 use crate::spec::selector::Selector;
-use crate::spec::{Dimension, ErrorEvents, ServiceSpec, SloSpec};
+use crate::spec::{Dimension, ErrorEvents, SloSpec};
 use fetch_plan::{FetchGroup, plan_fetches};
 use std::collections::{BTreeMap, HashMap};
 
@@ -43,13 +45,16 @@ struct GroupState {
     version: u64,
 }
 
-/// One distinct selector and the series of its group it matches, sorted by labels (the
-/// order in which Prometheus's `sum` adds them).
+/// One distinct selector and the series of its group it matches.
 struct SelectorState {
-    selector: Selector,
     matcher: SeriesMatcher,
     group: usize,
+    /// Matched series (positions in the group), sorted by labels: the order in which
+    /// Prometheus's `sum` adds them.
     matched: Vec<usize>,
+    /// The same series by `le` as written, each list still in label order, for
+    /// `sum by (le)` of histogram buckets: `(le, its numeric bound, series)`.
+    by_le: Vec<(String, f64, Vec<usize>)>,
     matched_version: Option<u64>,
 }
 
@@ -60,23 +65,12 @@ enum Binding {
     Latency { bucket: usize, count: usize },
 }
 
-/// How one refresh went, for logs and metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RefreshStats {
-    pub seeded: usize,
-    pub extended: usize,
-    pub failed: usize,
-    /// Set when every request failed because the backend is unreachable, timing out or
-    /// failing: direct queries this cycle would only wait for the same failure again.
-    pub unavailable: Option<SourceError>,
-}
-
 /// The raw history of every locally computable SLO of a set of specs.
 pub struct LocalHistory {
     groups: Vec<GroupState>,
     selectors: Vec<SelectorState>,
-    /// `service/slo` → binding per `Dimension::index`.
-    bindings: HashMap<String, [Option<Binding>; 2]>,
+    /// Per SLO, in the order given to `new`: its binding per `Dimension::index`.
+    bindings: Vec<[Option<Binding>; 2]>,
 }
 
 /// Whether the SLO's error dimension (if any) can be computed from raw samples.
@@ -88,8 +82,9 @@ fn local_error(slo: &SloSpec) -> Option<(&Selector, &Selector)> {
 }
 
 impl LocalHistory {
-    /// Plans the fetches for `slos` (`(service, slo)` pairs); nothing is fetched yet.
-    pub fn new<'a>(slos: impl IntoIterator<Item = (&'a ServiceSpec, &'a SloSpec)>) -> LocalHistory {
+    /// Plans the fetches for `slos`; nothing is fetched yet. `measure` names an SLO by its
+    /// position here.
+    pub fn new<'a>(slos: impl IntoIterator<Item = &'a SloSpec>) -> LocalHistory {
         let mut distinct: HashMap<String, usize> = HashMap::new();
         let mut inputs: Vec<(Selector, i64)> = Vec::new();
         let mut add = |sel: Selector, horizon_ms: i64| -> usize {
@@ -102,8 +97,8 @@ impl LocalHistory {
             distinct.insert(text, inputs.len() - 1);
             inputs.len() - 1
         };
-        let mut bindings = HashMap::new();
-        for (service, slo) in slos {
+        let mut bindings = Vec::new();
+        for slo in slos {
             let mut dims = [None, None];
             let horizon = |dim| {
                 slo.measured_windows(dim)
@@ -131,10 +126,7 @@ impl LocalHistory {
                     count: add(count, h),
                 });
             }
-            bindings.insert(
-                crate::engine::hysteresis::StateStore::key(&service.service, &slo.name),
-                dims,
-            );
+            bindings.push(dims);
         }
         let plan = plan_fetches(&inputs);
         let mut group_of = vec![0; inputs.len()];
@@ -149,9 +141,9 @@ impl LocalHistory {
             .map(|(i, (selector, _))| SelectorState {
                 matcher: SeriesMatcher::new(&selector)
                     .expect("selector regexes were validated with the spec"),
-                selector,
                 group: group_of[i],
                 matched: Vec::new(),
+                by_le: Vec::new(),
                 matched_version: None,
             })
             .collect();
@@ -168,71 +160,52 @@ impl LocalHistory {
         }
     }
 
-    /// Requests per cycle once seeded: one per fetch group.
-    pub fn fetch_groups(&self) -> usize {
-        self.groups.len()
-    }
-
-    /// Samples held, and what they cost in memory.
-    pub fn held(&self) -> (usize, usize) {
-        let samples: usize = self
-            .groups
+    /// Raw samples held (each costs [`crate::history::live::BYTES_PER_SAMPLE`]).
+    pub fn held_samples(&self) -> usize {
+        self.groups
             .iter()
             .flat_map(|g| &g.series)
             .map(|(_, s)| s.len())
-            .sum();
-        (samples, samples * BYTES_PER_SAMPLE)
+            .sum()
     }
 
     /// Brings every group up to `at_ms`: the seed for new groups and for groups whose last
     /// success is older than their horizon, a short overlapping request for the others.
+    ///
+    /// Returns an error when every request failed because the backend is unreachable,
+    /// timing out or failing: direct queries this cycle would only wait for the same failure.
     pub async fn refresh(
         &mut self,
         client: &PromClient,
         at_ms: i64,
         concurrency: usize,
-    ) -> RefreshStats {
-        let requests: Vec<(usize, bool, i64)> = self
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(g, group)| {
-                let seed_from = at_ms - group.fetch.horizon_ms;
-                match group.synced_to {
-                    Some(t) if t <= at_ms && t - OVERLAP_MS > seed_from => {
-                        (g, false, t - OVERLAP_MS)
-                    }
-                    _ => (g, true, seed_from),
-                }
-            })
-            .collect();
+    ) -> Option<SourceError> {
         let permits = tokio::sync::Semaphore::new(concurrency.max(1));
-        let fetches: Vec<(usize, bool, i64, String)> = requests
-            .into_iter()
-            .map(|(g, seed, from)| (g, seed, from, self.groups[g].fetch.selector.clone()))
-            .collect();
         let answers =
-            futures::future::join_all(fetches.into_iter().map(|(g, seed, from, selector)| {
-                let permits = &permits;
+            futures::future::join_all(self.groups.iter().enumerate().map(|(g, group)| {
+                let seed_from = at_ms - group.fetch.horizon_ms;
+                let (seed, from) = match group.synced_to {
+                    Some(t) if t <= at_ms && t - OVERLAP_MS > seed_from => (false, t - OVERLAP_MS),
+                    _ => (true, seed_from),
+                };
+                let (permits, selector) = (&permits, &group.fetch.selector);
                 async move {
                     let _permit = permits.acquire().await.expect("never closed");
-                    (g, seed, client.raw_samples(&selector, from, at_ms).await)
+                    (g, seed, client.raw_samples(selector, from, at_ms).await)
                 }
             }))
             .await;
-        let mut stats = RefreshStats::default();
+        let mut failed = 0;
+        let mut unavailable = None;
         let mut every_failure_unavailable = true;
         for (g, seed, answer) in answers {
             let group = &mut self.groups[g];
             match answer {
                 Ok(result) => {
                     if seed {
-                        stats.seeded += 1;
                         group.series.clear();
                         group.index.clear();
                         group.version += 1;
-                    } else {
-                        stats.extended += 1;
                     }
                     for series in result.series {
                         let i = match group.index.get(&series.labels) {
@@ -258,20 +231,17 @@ impl LocalHistory {
                     group.synced_to = Some(at_ms);
                 }
                 Err(e) => {
-                    stats.failed += 1;
+                    failed += 1;
                     if !e.unavailable {
                         every_failure_unavailable = false;
-                    } else if stats.unavailable.is_none() {
-                        stats.unavailable = Some(e.clone());
+                    } else if unavailable.is_none() {
+                        unavailable = Some(e.clone());
                     }
                     tracing::debug!(selector = %group.fetch.selector, error = %e, "raw-sample request failed; direct queries this cycle");
                 }
             }
         }
-        if stats.failed < self.groups.len() || !every_failure_unavailable {
-            stats.unavailable = None;
-        }
-        stats
+        unavailable.filter(|_| failed == self.groups.len() && every_failure_unavailable)
     }
 
     /// The rates of one dimension at `at_ms`, computed locally; `None` when the dimension is
@@ -279,13 +249,12 @@ impl LocalHistory {
     /// asks the backend directly).
     pub fn measure(
         &mut self,
-        service: &ServiceSpec,
+        index: usize,
         slo: &SloSpec,
         dimension: Dimension,
         at_ms: i64,
     ) -> Option<Measurement> {
-        let key = crate::engine::hysteresis::StateStore::key(&service.service, &slo.name);
-        let binding = self.bindings.get(&key)?[dimension.index()]?;
+        let binding = self.bindings.get(index)?[dimension.index()]?;
         let parts = match binding {
             Binding::Error { bad, total } => [bad, total],
             Binding::Latency { bucket, count } => [bucket, count],
@@ -302,32 +271,27 @@ impl LocalHistory {
                 windows
                     .iter()
                     .map(|w| ErrorRates {
-                        bad: self.sum(bad, None, at_ms, w.millis()),
-                        total: self.sum(total, None, at_ms, w.millis()),
+                        bad: self.sum_all(bad, at_ms, w.millis()),
+                        total: self.sum_all(total, at_ms, w.millis()),
                     })
                     .collect(),
             ),
-            Binding::Latency { bucket, count } => {
-                let les = self.bucket_bounds(bucket);
-                Measurement::Latency(
-                    windows
-                        .iter()
-                        .map(|w| HistogramRates {
-                            buckets: les
-                                .iter()
-                                .filter_map(|le| {
-                                    let rate = self.sum(bucket, Some(le), at_ms, w.millis())?;
-                                    Some(Bucket {
-                                        le: parse_float(le).unwrap_or(f64::NAN),
-                                        rate,
-                                    })
-                                })
-                                .collect(),
-                            count: self.sum(count, None, at_ms, w.millis()),
-                        })
-                        .collect(),
-                )
-            }
+            Binding::Latency { bucket, count } => Measurement::Latency(
+                windows
+                    .iter()
+                    .map(|w| HistogramRates {
+                        buckets: self.selectors[bucket]
+                            .by_le
+                            .iter()
+                            .filter_map(|(_, le, series)| {
+                                let rate = self.sum(bucket, series, at_ms, w.millis())?;
+                                Some(Bucket { le: *le, rate })
+                            })
+                            .collect(),
+                        count: self.sum_all(count, at_ms, w.millis()),
+                    })
+                    .collect(),
+            ),
         })
     }
 
@@ -346,40 +310,34 @@ impl LocalHistory {
             .map(|(i, _)| i)
             .collect();
         matched.sort_by(|&a, &b| group.series[a].0.cmp(&group.series[b].0));
+        let mut by_le: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for &i in &matched {
+            let le = group.series[i].0.get("le").map_or("", String::as_str);
+            by_le.entry(le).or_default().push(i);
+        }
+        let by_le = by_le
+            .into_iter()
+            .map(|(le, series)| (le.to_string(), parse_float(le).unwrap_or(f64::NAN), series))
+            .collect();
         let version = group.version;
         let state = &mut self.selectors[s];
         state.matched = matched;
+        state.by_le = by_le;
         state.matched_version = Some(version);
     }
 
-    /// The `le` values of a bucket selector's series, as written.
-    fn bucket_bounds(&self, s: usize) -> Vec<String> {
-        let state = &self.selectors[s];
-        let group = &self.groups[state.group];
-        let mut les: Vec<String> = state
-            .matched
-            .iter()
-            .map(|&i| group.series[i].0.get("le").cloned().unwrap_or_default())
-            .collect();
-        les.sort();
-        les.dedup();
-        les
+    /// `sum(rate(SEL[w]))` over every series the selector matches.
+    fn sum_all(&self, s: usize, at_ms: i64, window_ms: i64) -> Option<f64> {
+        self.sum(s, &self.selectors[s].matched, at_ms, window_ms)
     }
 
-    /// `sum(rate(SEL[w]))` (restricted to one `le` when given): `None` when no series has a
-    /// rate, as Prometheus returns no sample then.
-    fn sum(&self, s: usize, le: Option<&str>, at_ms: i64, window_ms: i64) -> Option<f64> {
-        let state = &self.selectors[s];
-        let group = &self.groups[state.group];
+    /// `sum` of the rates of `series` (positions in the selector's group): `None` when no
+    /// series has a rate, as Prometheus returns no sample then.
+    fn sum(&self, s: usize, series: &[usize], at_ms: i64, window_ms: i64) -> Option<f64> {
+        let group = &self.groups[self.selectors[s].group];
         let mut acc: Option<f64> = None;
-        for &i in &state.matched {
-            let (labels, live) = &group.series[i];
-            if let Some(le) = le
-                && labels.get("le").map(String::as_str).unwrap_or("") != le
-            {
-                continue;
-            }
-            if let Some(rate) = live.rate_at(at_ms, window_ms) {
+        for &i in series {
+            if let Some(rate) = group.series[i].1.rate_at(at_ms, window_ms) {
                 acc = Some(match acc {
                     Some(a) => a + rate,
                     None => rate,
@@ -387,10 +345,5 @@ impl LocalHistory {
             }
         }
         acc
-    }
-
-    /// The selector text of every distinct selector, for tests and logs.
-    pub fn selectors(&self) -> impl Iterator<Item = String> + '_ {
-        self.selectors.iter().map(|s| s.selector.to_promql())
     }
 }
