@@ -4,7 +4,7 @@
 //! 43,200 steps per SLO, 4.32 million SLO-steps.
 //!
 //! Each run does what the CLI does: read and parse the history file, load the specs, then per
-//! SLO compute every window's rates at every step (`StepRates::from_history`), replay the
+//! SLO compute every window's rates at every step (`measure::local::step_rates`), replay the
 //! steps (`replay_slo`) and render the JSON lines. Besides criterion's number (elements =
 //! SLO-steps), every run is split into parse / specs / rates / replay / render with `Instant`:
 //! the first run's split is printed as it happens, the median run's after criterion; with
@@ -28,9 +28,10 @@ mod fleet;
 mod history;
 
 use burnrate::backtest::replay_slo;
-use burnrate::backtest::step_rates::{StepRates, Steps};
 use burnrate::history::parse::load_file;
+use burnrate::measure::{MeasurePlan, local};
 use burnrate::output::json_line;
+use burnrate::promql::{Flavor, Steps};
 use burnrate::spec::{ServiceSpec, load_paths};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 use std::cell::RefCell;
@@ -162,10 +163,13 @@ fn run_parts(input: &Input) -> Split {
 
     let (first, last) = history.span().expect("history has samples");
     let steps = Steps {
-        from_ms: first,
-        to_ms: last,
+        start_ms: first,
+        end_ms: last,
         step_ms: STEP_MS,
     };
+    let t = Instant::now();
+    let storage = local::storage_of(&history);
+    split.parse += t.elapsed();
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -173,7 +177,9 @@ fn run_parts(input: &Input) -> Split {
     for service in &specs {
         for slo in &service.slos {
             let t = Instant::now();
-            let rates = StepRates::from_history(&history, slo, steps).expect("rates");
+            let plan = MeasurePlan::new(slo);
+            let rates =
+                local::step_rates(&plan, slo, &storage, steps, Flavor::Prometheus2).expect("rates");
             split.rates += t.elapsed();
 
             let t = Instant::now();
@@ -182,7 +188,7 @@ fn run_parts(input: &Input) -> Split {
                 service,
                 slo,
                 steps,
-                "history file (local rate engine)",
+                "history file (local PromQL evaluator)",
                 &[],
                 false,
             ));
@@ -239,7 +245,7 @@ fn print_split(input: &Input, s: &Split) {
         pct(s.specs, total)
     );
     println!(
-        "  rates  {:>9.3?}  {:>5.1}%  StepRates::from_history ({:.1} ms per SLO)",
+        "  rates  {:>9.3?}  {:>5.1}%  measure::local::step_rates ({:.1} ms per SLO)",
         s.rates,
         pct(s.rates, total),
         s.rates.as_secs_f64() * 1e3 / s.slos as f64

@@ -2,7 +2,7 @@
 //! rates (burns, quantiles, matrix, hysteresis) — the per-SLO cost every command pays on top
 //! of its backend.
 
-use burnrate::engine::evaluate::{evaluate_slo, windows_to_measure};
+use burnrate::engine::evaluate::evaluate_slo;
 use burnrate::engine::hysteresis::SloState;
 use burnrate::engine::{Bucket, ErrorRates, HistogramRates, Measurement};
 use burnrate::spec::{Dimension, load::load_str};
@@ -34,7 +34,7 @@ fn bench(c: &mut Criterion) {
         f64::INFINITY,
     ];
     let error = Measurement::Error(
-        windows_to_measure(slo, Dimension::Error)
+        slo.measured_windows(Dimension::Error)
             .iter()
             .map(|_| ErrorRates {
                 bad: Some(0.7),
@@ -43,7 +43,7 @@ fn bench(c: &mut Criterion) {
             .collect(),
     );
     let latency = Measurement::Latency(
-        windows_to_measure(slo, Dimension::Latency)
+        slo.measured_windows(Dimension::Latency)
             .iter()
             .map(|_| {
                 let buckets = bounds

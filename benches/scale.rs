@@ -33,12 +33,14 @@ mod history;
 #[path = "../tests/common/prometheus.rs"]
 mod prometheus;
 
-use burnrate::backend::batch::BatchItem;
-use burnrate::backend::query::{decode, tagged_dimension_query};
 use burnrate::backend::{ClientConfig, PromClient};
 use burnrate::daemon::cycle::{CycleMeasurer, EvaluationMode};
 use burnrate::engine::evaluate::evaluate_slo;
 use burnrate::engine::hysteresis::StateStore;
+use burnrate::measure::columns::{decode_instant, key_of};
+use burnrate::measure::direct::BatchItem;
+use burnrate::measure::query::tagged_dimension_query;
+use burnrate::promql::Flavor;
 use burnrate::spec::{ServiceSpec, load_paths};
 use serde_json::{Value, json};
 use std::hash::{Hash, Hasher};
@@ -240,7 +242,15 @@ fn child(args: &Value) -> Value {
         .and_then(|b| b.parse().ok())
         .unwrap_or(5);
     let mut measurer =
-        CycleMeasurer::new(client.clone(), specs.clone(), slos.clone(), mode, batch, 16);
+        CycleMeasurer::new(
+            client.clone(),
+            specs.clone(),
+            slos.clone(),
+            mode,
+            Flavor::Prometheus2,
+            batch,
+            16,
+        );
     let mut state = StateStore::default();
     let mut per_cycle = Vec::new();
     let mut digests = Vec::new();
@@ -317,7 +327,13 @@ async fn naive_cycle(
             let windows = std::slice::from_ref(w);
             let q = tagged_dimension_query(item.slo, item.dimension, windows, "");
             let r = client.instant(&q, at_ms).await.expect("naive query");
-            decode(item.dimension, windows, &r.samples)
+            decode_instant(
+                item.dimension,
+                windows,
+                r.samples
+                    .iter()
+                    .filter_map(|s| Some((key_of(&s.labels)?, &s.labels, s.value))),
+            )
         }
     }))
     .await;

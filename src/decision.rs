@@ -3,6 +3,7 @@
 //! `NoData` stands apart from the severity ladder: it is never "more severe" than a real
 //! decision, so missing data can never escalate anything.
 
+use crate::error::exit;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -83,11 +84,11 @@ impl Decision {
     /// Exit code of `burnrate check` for this (overall) decision.
     pub fn exit_code(self) -> i32 {
         match self {
-            Decision::Ok => 0,
-            Decision::Warn => 1,
-            Decision::Scale => 2,
-            Decision::CircuitBreak => 3,
-            Decision::NoData => 4,
+            Decision::Ok => exit::OK,
+            Decision::Warn => exit::WARN,
+            Decision::Scale => exit::SCALE,
+            Decision::CircuitBreak => exit::CIRCUIT_BREAK,
+            Decision::NoData => exit::NO_DATA,
         }
     }
 }

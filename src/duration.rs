@@ -4,6 +4,32 @@
 //! text next to its value: `60m` and `1h` are the same length but different keys.
 
 use std::fmt;
+use thiserror::Error;
+
+/// Why a text is not a Prometheus duration. The messages are what spec diagnostics and flag
+/// errors show after the field or flag name.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DurationError {
+    #[error("empty duration")]
+    Empty,
+    #[error("not a duration: {0:?} (expected e.g. 30s, 5m, 1h30m, 3d)")]
+    Syntax(String),
+    #[error("duration {0:?} needs a unit (ms, s, m, h, d, w, y)")]
+    NoUnit(String),
+    #[error("unknown unit {unit:?} in duration {text:?} (ms, s, m, h, d, w, y)")]
+    UnknownUnit { unit: String, text: String },
+    #[error("units in duration {0:?} must go from largest to smallest, each once")]
+    UnitOrder(String),
+    #[error("duration {0:?} is out of range")]
+    OutOfRange(String),
+}
+
+/// Spec checks collect messages as text.
+impl From<DurationError> for String {
+    fn from(e: DurationError) -> String {
+        e.to_string()
+    }
+}
 
 /// A non-negative duration with the spelling it was written in.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,10 +51,10 @@ const UNITS: [(&str, i64); 7] = [
 impl PromDuration {
     /// Parses the Prometheus duration syntax: one or more `<integer><unit>` terms, units
     /// in decreasing order (`y w d h m s ms`), each at most once. `0` alone is allowed.
-    pub fn parse(text: &str) -> Result<PromDuration, String> {
+    pub fn parse(text: &str) -> Result<PromDuration, DurationError> {
         let s = text.trim();
         if s.is_empty() {
-            return Err("empty duration".into());
+            return Err(DurationError::Empty);
         }
         if s == "0" {
             return Ok(PromDuration {
@@ -46,13 +72,11 @@ impl PromDuration {
                 i += 1;
             }
             if start == i {
-                return Err(format!(
-                    "not a duration: {s:?} (expected e.g. 30s, 5m, 1h30m, 3d)"
-                ));
+                return Err(DurationError::Syntax(s.to_string()));
             }
             let number: i64 = s[start..i]
                 .parse()
-                .map_err(|_| format!("duration {s:?} is out of range"))?;
+                .map_err(|_| DurationError::OutOfRange(s.to_string()))?;
             let unit_start = i;
             while i < bytes.len() && bytes[i].is_ascii_alphabetic() {
                 i += 1;
@@ -60,23 +84,24 @@ impl PromDuration {
             let unit = &s[unit_start..i];
             let Some(rank) = UNITS.iter().position(|(u, _)| *u == unit) else {
                 return Err(if unit.is_empty() {
-                    format!("duration {s:?} needs a unit (ms, s, m, h, d, w, y)")
+                    DurationError::NoUnit(s.to_string())
                 } else {
-                    format!("unknown unit {unit:?} in duration {s:?} (ms, s, m, h, d, w, y)")
+                    DurationError::UnknownUnit {
+                        unit: unit.to_string(),
+                        text: s.to_string(),
+                    }
                 });
             };
             if let Some(prev) = last_unit_rank
                 && rank <= prev
             {
-                return Err(format!(
-                    "units in duration {s:?} must go from largest to smallest, each once"
-                ));
+                return Err(DurationError::UnitOrder(s.to_string()));
             }
             last_unit_rank = Some(rank);
             total = number
                 .checked_mul(UNITS[rank].1)
                 .and_then(|v| v.checked_add(total))
-                .ok_or_else(|| format!("duration {s:?} is out of range"))?;
+                .ok_or_else(|| DurationError::OutOfRange(s.to_string()))?;
         }
         Ok(PromDuration {
             millis: total,

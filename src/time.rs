@@ -1,21 +1,26 @@
 //! Instants as users write them (RFC 3339 or Unix seconds) and as outputs print them.
 
+/// Why a text is not an instant.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("time {0:?} is out of range")]
+    OutOfRange(String),
+    #[error("not a time: {0:?} (expected RFC 3339 like 2026-11-17T10:00:00Z, or Unix seconds)")]
+    Syntax(String),
+}
+
 /// Parses `--at`-style times: RFC 3339 or Unix seconds (fractions allowed). Unix ms.
-pub fn parse_time(text: &str) -> std::result::Result<i64, String> {
+pub fn parse_time(text: &str) -> Result<i64, TimeError> {
     let t = text.trim();
     if let Ok(secs) = t.parse::<f64>() {
         if secs.is_finite() && secs.abs() < 1e13 {
             return Ok((secs * 1000.0).round() as i64);
         }
-        return Err(format!("time {t:?} is out of range"));
+        return Err(TimeError::OutOfRange(t.to_string()));
     }
     chrono::DateTime::parse_from_rfc3339(t)
         .map(|d| d.timestamp_millis())
-        .map_err(|_| {
-            format!(
-                "not a time: {t:?} (expected RFC 3339 like 2026-11-17T10:00:00Z, or Unix seconds)"
-            )
-        })
+        .map_err(|_| TimeError::Syntax(t.to_string()))
 }
 
 /// RFC 3339 in UTC, with milliseconds only when the instant has them.

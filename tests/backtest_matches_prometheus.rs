@@ -1,7 +1,8 @@
 //! Backtests give the same decisions and numbers whichever way the rates are computed:
-//! from a history file (local rate engine), from raw samples fetched from a real Prometheus
-//! (local rate engine), from Prometheus evaluating every window with `query_range`, and from
-//! a `query_range` JSON file saved from it (what users download with curl).
+//! from a history file (local PromQL evaluator), from raw samples fetched from a real
+//! Prometheus (local evaluator), from Prometheus evaluating every window with `query_range`,
+//! and from a `query_range` JSON file saved from it (what users download with curl); for
+//! selector SLIs and raw-PromQL SLIs alike, on and off the scrape grid.
 
 mod common;
 
@@ -13,9 +14,20 @@ const FROM: &str = "2026-11-17T12:00:00Z";
 const TO: &str = "2026-11-18T06:00:00Z";
 
 fn backtest(specs: &str, source: &[&str]) -> Vec<Value> {
+    backtest_range(specs, source, (FROM, TO, "1m"), 0)
+}
+
+/// A backtest over `(from, to, step)` that must exit with `code`.
+fn backtest_range(
+    specs: &str,
+    source: &[&str],
+    range: (&str, &str, &str),
+    code: i32,
+) -> Vec<Value> {
+    let (from, to, step) = range;
     let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
         .args([
-            "backtest", specs, "--from", FROM, "--to", TO, "--step", "1m", "--format", "json",
+            "backtest", specs, "--from", from, "--to", to, "--step", step, "--format", "json",
         ])
         .args(source)
         .env_remove("BURNRATE_PROMETHEUS_URL")
@@ -24,7 +36,7 @@ fn backtest(specs: &str, source: &[&str]) -> Vec<Value> {
         .unwrap();
     assert_eq!(
         out.status.code(),
-        Some(0),
+        Some(code),
         "{source:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -137,13 +149,95 @@ fn file_and_prometheus_backtests_agree() {
             .iter()
             .map(|lines| lines.last().unwrap()["rates"].as_str().unwrap())
             .collect();
+        for lines in [&from_file, &from_raw, &from_ranges] {
+            // A file replays as prometheus-2 by default; the server is detected as 2.42.
+            assert_eq!(lines.last().unwrap()["backend_flavor"], "prometheus-2");
+        }
         assert_eq!(
             rates,
             [
-                "history file (local rate engine)",
-                "prometheus raw samples (local rate engine)",
+                "history file (local PromQL evaluator)",
+                "prometheus raw samples (local PromQL evaluator)",
                 "prometheus query_range"
             ]
+        );
+    }
+}
+
+/// A directory mixing a selector SLO, raw-PromQL SLOs (vector matching, filters,
+/// `or vector(0)`), a Sloth raw-ratio SLO and one SLO outside the local evaluator's subset:
+/// from the history file every SLO but the last replays, with the burns and decisions
+/// Prometheus computes for the same queries at the same steps, on the 30 s scrape grid and
+/// 7 s and 43 s off it; the last is skipped with a summary saying why and exit code 4,
+/// while a backtest against Prometheus replays it (query_range) and the others locally.
+#[test]
+fn mixed_raw_and_selector_specs_replay_from_a_file() {
+    const SPECS: &str = "tests/fixtures/backtest/mixed";
+    const OUTSIDE: &str = "guarded";
+    let dir = tempfile::tempdir().unwrap();
+    let blocks = backfill_demo(dir.path());
+    let prom = Prometheus::start(&blocks);
+    let url = prom.url();
+    let history = ["--history", "demo/map-update-history.om.gz"];
+    for range in [
+        ("2026-11-17T12:00:00Z", "2026-11-18T00:00:00Z", "1m"),
+        ("2026-11-17T12:00:07Z", "2026-11-17T20:00:07Z", "1m"),
+        ("2026-11-17T18:00:43Z", "2026-11-18T02:00:43Z", "2m"),
+    ] {
+        let from_file = backtest_range(SPECS, &history, range, 4);
+        let skipped: Vec<&Value> = from_file
+            .iter()
+            .filter(|v| v.get("skipped").is_some())
+            .collect();
+        assert_eq!(skipped.len(), 1, "{range:?}: one SLO skipped: {skipped:?}");
+        assert_eq!(skipped[0]["slo"], OUTSIDE);
+        assert!(
+            skipped[0]["skipped"]
+                .as_str()
+                .unwrap()
+                .contains("absent_over_time"),
+            "{}",
+            skipped[0]
+        );
+        let from_file: Vec<Value> = from_file
+            .into_iter()
+            .filter(|v| v.get("skipped").is_none())
+            .collect();
+        let slos: std::collections::BTreeSet<&str> =
+            from_file.iter().filter_map(|v| v["slo"].as_str()).collect();
+        assert_eq!(
+            slos.into_iter().collect::<Vec<_>>(),
+            ["hot-shard", "set-and-delete", "set-ratio"]
+        );
+        for lines in [
+            backtest_range(
+                SPECS,
+                &["--prometheus", &url, "--rates", "query-range"],
+                range,
+                0,
+            ),
+            backtest_range(SPECS, &["--prometheus", &url], range, 0),
+        ] {
+            let rates: Vec<(&str, &str)> = lines
+                .iter()
+                .filter(|v| v.get("summary").is_some())
+                .map(|v| (v["slo"].as_str().unwrap(), v["rates"].as_str().unwrap()))
+                .collect();
+            assert!(
+                rates.contains(&(OUTSIDE, "prometheus query_range")),
+                "{rates:?}"
+            );
+            let replayed: Vec<Value> = lines.into_iter().filter(|v| v["slo"] != OUTSIDE).collect();
+            assert_same(&format!("mixed {range:?}"), &from_file, &replayed);
+        }
+        let fired = from_file
+            .iter()
+            .filter(|v| v.get("summary").is_none())
+            .filter(|v| v["decision"] != "ok" && v["decision"] != "no_data")
+            .count();
+        assert!(
+            fired > 0,
+            "{range:?}: something fires in the mixed directory"
         );
     }
 }

@@ -45,7 +45,7 @@ proptest! {
     #[test]
     fn error_burn_is_bad_ratio_over_budget(bad in 0.0f64..1e6, extra in 1e-6f64..1e6, objective in 0.5f64..0.99999) {
         let total = bad + extra;
-        let w = error_window(&ErrorRates { bad: Some(bad), total: Some(total) }, objective, 3600.0);
+        let w = error_window(&ErrorRates { bad: Some(bad), total: Some(total) }, 1.0 - objective, 3600.0);
         let expected = bad / total / (1.0 - objective);
         prop_assert_eq!(w.burn, Some(expected));
         prop_assert!(!w.no_traffic);
@@ -55,13 +55,13 @@ proptest! {
     #[test]
     fn burn_one_spends_exactly_the_budget(total in 1e-3f64..1e6, objective in 0.5f64..0.9999) {
         let bad = total * (1.0 - objective);
-        let burn = error_window(&ErrorRates { bad: Some(bad), total: Some(total) }, objective, 60.0).burn.unwrap();
+        let burn = error_window(&ErrorRates { bad: Some(bad), total: Some(total) }, 1.0 - objective, 60.0).burn.unwrap();
         prop_assert!((burn - 1.0).abs() < 1e-9, "burn {burn}");
     }
 
     #[test]
     fn missing_total_is_null_never_zero(bad in prop::option::of(0.0f64..1e3), objective in 0.5f64..0.9999) {
-        let w = error_window(&ErrorRates { bad, total: None }, objective, 60.0);
+        let w = error_window(&ErrorRates { bad, total: None }, 1.0 - objective, 60.0);
         prop_assert_eq!(w.burn, None);
     }
 
@@ -74,7 +74,7 @@ proptest! {
         // which is not an interpolation: skip those.
         prop_assume!(q * total <= buckets[buckets.len() - 2].rate && t < last_finite);
         let h = HistogramRates { buckets: buckets.clone(), count: Some(total) };
-        let burn = latency_window(&h, t, q, 60.0).burn.unwrap();
+        let burn = latency_window(&h, t, 1.0 - q, 60.0).burn.unwrap();
         prop_assert!((burn - 1.0).abs() < 1e-6, "quantile {t} gives burn {burn}");
     }
 

@@ -1,9 +1,10 @@
-// The local rate engine (src/history/rate.rs) computes what Prometheus 2.42 computes.
+// burnrate's PromQL evaluator (src/promql/, over the extrapolation of src/history/rate.rs)
+// computes the `rate()` Prometheus 2.42 computes.
 //
 // The test writes a handful of synthetic counter series as OpenMetrics text, backfills them
 // with promtool, serves them from a private Prometheus on loopback (tests/common/prometheus.rs)
-// and compares `rate(rt_total[w])` for w in 1m, 5m, 30m, 1h, 6h with `rates_over` and
-// `rate_at` at thousands of instants: relative error <= 1e-9, and `None` exactly where
+// and compares `rate(rt_total[w])` for w in 1m, 5m, 30m, 1h, 6h with the evaluator's
+// `eval_range` and the reference walk `rate_at` at thousands of instants: relative error <= 1e-9, and `None` exactly where
 // Prometheus returns no point.
 //
 // It also settles which window Prometheus 2.42 really uses. The product contract writes
@@ -12,8 +13,8 @@
 // interval, those series have a sample exactly at `t-w` at every step, and the two rules give
 // different numbers (and, for the series scraped once a minute under a 1m window, a value
 // versus no value). The second test asserts
-// that Prometheus agrees with `WindowBounds::ClosedLeft` everywhere and disagrees with
-// `WindowBounds::OpenLeft` there.
+// that Prometheus 2.42 agrees with the evaluator's `Flavor::Prometheus2` everywhere and
+// disagrees with the left-open window of `Flavor::Prometheus3` there.
 //
 // Series (label `case`), 14 h from 2023-11-14T22:13:20Z:
 //   regular     15 s scrapes on the grid, integer increments
@@ -29,7 +30,8 @@
 mod common;
 
 use burnrate::history::Sample;
-use burnrate::history::rate::{WindowBounds, rate_at, rates_over};
+use burnrate::history::rate::{WindowBounds, rate_at};
+use burnrate::promql::{Flavor, Labels, MemStorage, Query, SeriesSamples, Steps, eval_range};
 use common::history::Rng;
 use common::prometheus::{self, Prometheus, parse_prom_float};
 use std::collections::BTreeMap;
@@ -343,6 +345,31 @@ struct Tally {
     failures: Vec<String>,
 }
 
+/// `rate(rt_total[window])` of one series at every step, by burnrate's evaluator.
+fn evaluator_rates(
+    samples: &[Sample],
+    (start, end, step, window): (i64, i64, i64, i64),
+    flavor: Flavor,
+) -> Vec<Option<f64>> {
+    let mut storage = MemStorage::new();
+    let labels: Labels = [("__name__".to_string(), "rt_total".to_string())].into();
+    storage.push_series(
+        labels,
+        SeriesSamples::from_samples(samples.iter().map(|s| (s.t_ms, s.value))),
+    );
+    let query = Query::parse(&format!("rate(rt_total[{window}ms])")).unwrap();
+    let steps = Steps {
+        start_ms: start,
+        end_ms: end,
+        step_ms: step,
+    };
+    let out = eval_range(&query, &storage, steps, flavor).unwrap();
+    match out.into_iter().next() {
+        Some(series) => series.values,
+        None => vec![None; steps.count()],
+    }
+}
+
 /// Compare one query_range answer with the local engine for every case.
 fn compare(
     tally: &mut Tally,
@@ -352,21 +379,15 @@ fn compare(
     (start, end, step, window): (i64, i64, i64, i64),
 ) {
     for case in cases {
-        let closed = rates_over(
+        let closed = evaluator_rates(
             &case.samples,
-            start,
-            end,
-            step,
-            window,
-            WindowBounds::ClosedLeft,
+            (start, end, step, window),
+            Flavor::Prometheus2,
         );
-        let open = rates_over(
+        let open = evaluator_rates(
             &case.samples,
-            start,
-            end,
-            step,
-            window,
-            WindowBounds::OpenLeft,
+            (start, end, step, window),
+            Flavor::Prometheus3,
         );
         let theirs: BTreeMap<i64, f64> = answer
             .get(case.name)
@@ -385,7 +406,7 @@ fn compare(
                 && !(direct.is_some_and(f64::is_nan) && ours.is_some_and(f64::is_nan))
             {
                 tally.failures.push(format!(
-                    "{what} {} t={t}: rates_over {ours:?} != rate_at {direct:?}",
+                    "{what} {} t={t}: evaluator {ours:?} != rate_at {direct:?}",
                     case.name
                 ));
             }

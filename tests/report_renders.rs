@@ -11,14 +11,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use burnrate::backtest::Summary;
 use burnrate::backtest::incidents::{Incident, score};
-use burnrate::backtest::report::{SloChart, render_page, render_slo_section};
+use burnrate::backtest::report::{Section, SloChart, render_page, render_slo_section};
 use burnrate::backtest::timeline::Timeline;
 use burnrate::decision::Decision;
 use burnrate::engine::{DimensionReport, Evaluation, WindowMap};
 use burnrate::spec::{Dimension, ServiceSpec, SloSpec, load_paths};
 use burnrate::time::format_time;
-use serde_json::{Value, json};
 
 const MIN: i64 = 60_000;
 /// 2026-11-16T00:00:00Z
@@ -159,7 +159,7 @@ fn dimension(slo: &SloSpec, dim: Dimension, signal: &Signal, step: i64) -> Dimen
 /// One SLO replayed at 1m steps, with its summary as `backtest` prints it.
 struct Replay {
     evaluations: Vec<Evaluation>,
-    summary: Value,
+    summary: Summary,
 }
 
 fn replay(
@@ -208,24 +208,21 @@ fn replay(
             eval
         })
         .collect();
-    let mut summary = json!({
-        "summary": true,
-        "service": service.service,
-        "slo": slo.name,
-        "from": format_time(FROM_MS),
-        "to": format_time(FROM_MS + (minutes - 1) * MIN),
-        "step": "1m",
-        "evaluations": minutes,
-        "rates": "history file (local rate engine)",
-        "decision": evaluations.last().unwrap().decision,
-    });
-    let replayed = serde_json::to_value(timeline.summary(10 * MIN)).unwrap();
-    for (k, v) in replayed.as_object().unwrap() {
-        summary[k] = v.clone();
-    }
-    if !incidents.is_empty() {
-        summary["scores"] = serde_json::to_value(score(&timeline.intervals(), incidents)).unwrap();
-    }
+    let summary = Summary {
+        summary: true,
+        service: service.service.clone(),
+        slo: slo.name.clone(),
+        labels: service.labels.clone(),
+        from: format_time(FROM_MS),
+        to: format_time(FROM_MS + (minutes - 1) * MIN),
+        step: "1m".into(),
+        evaluations: minutes as usize,
+        rates: "history file (local PromQL evaluator)".into(),
+        backend_flavor: Some("prometheus-2"),
+        decision: evaluations.last().unwrap().decision,
+        timeline: timeline.summary(10 * MIN),
+        scores: (!incidents.is_empty()).then(|| score(&timeline.intervals(), incidents)),
+    };
     Replay {
         evaluations,
         summary,
@@ -241,7 +238,7 @@ fn incident(service: &ServiceSpec, slo: &SloSpec, start_min: i64, end_min: i64) 
     }
 }
 
-fn section(service: &ServiceSpec, replay: &Replay, incidents: &[Incident]) -> String {
+fn section(service: &ServiceSpec, replay: &Replay, incidents: &[Incident]) -> Section {
     render_slo_section(&SloChart {
         service,
         slo: &service.slos[0],
@@ -454,12 +451,13 @@ fn report_renders_in_a_browser_and_stays_small() {
         None,
         &[],
     );
-    let first = section(&checkout, &checkout_replay, &incidents);
-    let second = section(&map_update, &map_replay, &[]);
+    let first_section = section(&checkout, &checkout_replay, &incidents);
+    let second_section = section(&map_update, &map_replay, &[]);
+    let (first, second) = (first_section.html.clone(), second_section.html.clone());
     let page = render_page(
         "burnrate backtest <2026-11-16>",
         "2 SLOs replayed from 2026-11-16T00:00:00Z to 2026-11-17T23:59:00Z, step 1m",
-        &[first.clone(), second.clone()],
+        &[first_section, second_section],
     );
 
     // Structure: one chart per dimension, legend entries, thresholds, incidents, escaping.
@@ -543,7 +541,8 @@ fn report_renders_in_a_browser_and_stays_small() {
         Some((25 * 1440, 25 * 1440 + 120)),
         &month_incidents,
     );
-    let big = section(&checkout, &long_replay, &month_incidents);
+    let big_section = section(&checkout, &long_replay, &month_incidents);
+    let big = big_section.html.clone();
     for (window, points, _) in path_points(&big) {
         assert!(
             points <= 1500,
@@ -567,7 +566,11 @@ fn report_renders_in_a_browser_and_stays_small() {
     std::fs::write(&html_path, &page).unwrap();
     std::fs::write(
         out_dir.join("report-30d.html"),
-        render_page("burnrate backtest (30 days)", "one SLO at 1m", &[big]),
+        render_page(
+            "burnrate backtest (30 days)",
+            "one SLO at 1m",
+            &[big_section],
+        ),
     )
     .unwrap();
     screenshot(&html_path, &png_path);

@@ -285,7 +285,7 @@ fn generated_unit_tests_catch_wrong_rules() {
         ("a factor", ">= 14.4)", ">= 1440)"),
         ("missing bad counter = 0", " or vector(0))", ")"),
         ("no traffic = burn 0", " == 0)", " == 1)"),
-        ("the objective", "(1 - 0.999)", "(1 - 0.99)"),
+        ("the objective", " / 0.001", " / 0.01"),
         ("for", "for: 2m", "for: 0s"),
         ("the min_events guard", "* 3600 >= 100)", "* 3600 >= 1e12)"),
         ("an annotation", "printf \"%.3f\"", "printf \"%.2f\""),

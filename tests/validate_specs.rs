@@ -171,3 +171,32 @@ fn a_missing_file_is_an_invalid_spec_not_a_crash() {
     assert_eq!(out.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does-not-exist.yaml: cannot read"));
 }
+
+/// A raw query outside the local PromQL evaluator's subset is valid (the backend answers
+/// it) but draws a warning at the construct the evaluator lacks, saying what follows.
+#[test]
+fn raw_query_outside_the_local_subset_is_a_warning_at_its_column() {
+    let path = "tests/fixtures/backtest/mixed/outside-subset.yaml";
+    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
+        .args(["validate", path])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with(path)).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    // Line 10, column 83: where `absent_over_time` starts in the bad_query.
+    assert!(
+        warnings[0].starts_with(&format!(
+            "{path}:10:83: warning: slos[0].error.bad_query: outside burnrate's PromQL subset ("
+        )),
+        "{}",
+        warnings[0]
+    );
+    assert!(warnings[0].contains("absent_over_time"), "{}", warnings[0]);
+    assert!(
+        warnings[0].contains("a history file cannot replay it"),
+        "{}",
+        warnings[0]
+    );
+}

@@ -4,11 +4,12 @@
 //! request (reqwest has none by default), retries with backoff on 5xx and timeouts but never
 //! on 4xx, tenant headers and bearer tokens, and error messages that never carry secrets.
 
-use super::query::{Sample, parse_float};
+use super::api;
 use crate::engine::SourceError;
-use serde::Deserialize;
-use serde_json::Value;
+use crate::retry::{RetryPolicy, retryable_status, retryable_transport};
+use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -38,6 +39,24 @@ impl ClientConfig {
             backoff: Duration::from_millis(250),
         }
     }
+}
+
+/// Why a client could not be built from its configuration. Never carries a secret: URLs are
+/// shown redacted, header values and tokens not at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid backend URL {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    #[error("backend URL must be http:// or https://, got {0:?}")]
+    Scheme(String),
+    #[error("invalid header name {0:?}")]
+    HeaderName(String),
+    #[error("invalid value for header {0}")]
+    HeaderValue(String),
+    #[error("the bearer token contains characters not allowed in a header")]
+    Token,
+    #[error("cannot build the HTTP client: {0}")]
+    Build(String),
 }
 
 /// The data of a successful instant query, with the backend's warnings.
@@ -114,7 +133,7 @@ impl std::fmt::Debug for PromClient {
 }
 
 /// A successful response's `data`, its warnings, and the URL as shown to users.
-type ApiData = (Value, Vec<String>, String);
+type ApiData = (api::Data, Vec<String>, String);
 
 enum Attempt {
     Done(Result<ApiData, SourceError>),
@@ -122,33 +141,28 @@ enum Attempt {
 }
 
 impl PromClient {
-    pub fn new(config: ClientConfig) -> Result<PromClient, String> {
+    pub fn new(config: ClientConfig) -> Result<PromClient, ClientError> {
         let url = reqwest::Url::parse(config.base_url.trim_end_matches('/')).map_err(|e| {
-            format!(
-                "invalid backend URL {:?}: {e}",
-                redact_url(&config.base_url)
-            )
+            ClientError::InvalidUrl {
+                url: redact_url(&config.base_url),
+                reason: e.to_string(),
+            }
         })?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "backend URL must be http:// or https://, got {:?}",
-                redact_url(&config.base_url)
-            ));
+            return Err(ClientError::Scheme(redact_url(&config.base_url)));
         }
         let mut headers = reqwest::header::HeaderMap::new();
         for (name, value) in &config.headers {
             let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
-                .map_err(|_| format!("invalid header name {name:?}"))?;
+                .map_err(|_| ClientError::HeaderName(name.clone()))?;
             let mut value = reqwest::header::HeaderValue::from_str(value)
-                .map_err(|_| format!("invalid value for header {name}"))?;
+                .map_err(|_| ClientError::HeaderValue(name.to_string()))?;
             value.set_sensitive(true);
             headers.insert(name, value);
         }
         if let Some(token) = &config.bearer_token {
             let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| {
-                    "the bearer token contains characters not allowed in a header".to_string()
-                })?;
+                .map_err(|_| ClientError::Token)?;
             value.set_sensitive(true);
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
@@ -158,7 +172,7 @@ impl PromClient {
             .timeout(config.timeout)
             .user_agent(concat!("burnrate/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(|e| ClientError::Build(e.to_string()))?;
         let display_url = redact_url(&config.base_url);
         Ok(PromClient {
             http,
@@ -198,7 +212,7 @@ impl PromClient {
         let form = [("query", query), ("time", time.as_str())];
         let (data, warnings, shown) = self.post("/api/v1/query", &form).await?;
         Ok(QueryResult {
-            samples: parse_vector(&data, &shown)?,
+            samples: parse_vector(data, &shown)?,
             warnings,
         })
     }
@@ -226,6 +240,35 @@ impl PromClient {
             chunk_start = chunk_end + step_ms;
         }
         self.matrix_chunks("/api/v1/query_range", forms).await
+    }
+
+    /// One `GET` of a small status endpoint (`/api/v1/status/buildinfo`), without retries:
+    /// the body of a 2xx answer. For probes whose failure only means "not this engine".
+    pub(crate) async fn get(&self, path: &str) -> Result<Vec<u8>, SourceError> {
+        let url = format!("{}{path}", self.config.base_url.trim_end_matches('/'));
+        let shown = format!("{}{path}", self.display_url.trim_end_matches('/'));
+        self.traffic.requests.fetch_add(1, Ordering::Relaxed);
+        let response = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| SourceError::unavailable(format!("GET {shown} failed: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(SourceError::failed(format!(
+                "{shown} answered HTTP {}",
+                status.as_u16()
+            )));
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| SourceError::failed(format!("GET {shown} failed: {e}")))?;
+        self.traffic
+            .response_bytes
+            .fetch_add(body.len() as u64, Ordering::Relaxed);
+        Ok(body.to_vec())
     }
 
     /// The raw samples of every series matching `selector` in `[start, end]`, fetched as range
@@ -266,11 +309,13 @@ impl PromClient {
             let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let (data, mut w, shown) = self.post(path, &form).await?;
             warnings.append(&mut w);
-            for series in parse_matrix(&data, &shown)? {
-                merged
-                    .entry(series.labels)
-                    .or_default()
-                    .extend(series.points);
+            for series in parse_matrix(data, &shown)? {
+                match merged.entry(series.labels) {
+                    Entry::Vacant(e) => {
+                        e.insert(series.points);
+                    }
+                    Entry::Occupied(e) => e.into_mut().extend(series.points),
+                }
             }
         }
         Ok(RangeResult {
@@ -283,8 +328,6 @@ impl PromClient {
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<ApiData, SourceError> {
         let url = format!("{}{path}", self.config.base_url.trim_end_matches('/'));
         let shown = format!("{}{path}", self.display_url.trim_end_matches('/'));
-        let mut delay = self.config.backoff;
-        let mut attempt = 0;
         let with_stats: Vec<(&str, &str)>;
         let form = if self.query_stats {
             with_stats = form.iter().copied().chain([("stats", "all")]).collect();
@@ -292,38 +335,37 @@ impl PromClient {
         } else {
             form
         };
-        loop {
-            let started = Instant::now();
-            let (result, outcome) = self.attempt(&url, &shown, form).await;
-            if let Some(observe) = &self.observer {
-                observe(started.elapsed().as_secs_f64(), outcome);
-            }
-            match result {
-                Attempt::Done(result) => {
-                    if let Ok((data, _, _)) = &result
-                        && let Some(n) = data
-                            .pointer("/stats/samples/totalQueryableSamples")
-                            .and_then(Value::as_u64)
-                    {
-                        self.traffic
-                            .queryable_samples
-                            .fetch_add(n, Ordering::Relaxed);
+        let policy = RetryPolicy::new(self.config.backoff, self.config.retries as usize);
+        // `Err` is an attempt worth repeating; a final answer, success or not, is `Ok`.
+        let result = policy
+            .run(
+                || async {
+                    let started = Instant::now();
+                    let (result, outcome) = self.attempt(&url, &shown, form).await;
+                    if let Some(observe) = &self.observer {
+                        observe(started.elapsed().as_secs_f64(), outcome);
                     }
-                    return result;
+                    match result {
+                        Attempt::Done(result) => Ok(result),
+                        Attempt::Retry(err) => Err(err),
+                    }
+                },
+                |_| true,
+                |err, delay| tracing::debug!(error = %err, ?delay, "retrying backend request"),
+            )
+            .await;
+        match result {
+            Ok(result) => {
+                if let Ok((data, _, _)) = &result
+                    && let Some(n) = data.queryable_samples()
+                {
+                    self.traffic
+                        .queryable_samples
+                        .fetch_add(n, Ordering::Relaxed);
                 }
-                Attempt::Retry(err) if attempt >= self.config.retries => {
-                    return Err(SourceError {
-                        unavailable: true,
-                        ..err
-                    });
-                }
-                Attempt::Retry(err) => {
-                    tracing::debug!(error = %err, attempt, "retrying backend request");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                    attempt += 1;
-                }
+                result
             }
+            Err(err) => Err(SourceError::unavailable(err.message)),
         }
     }
 
@@ -340,10 +382,13 @@ impl PromClient {
             } else {
                 "unreachable"
             };
-            (
-                Attempt::Retry(transport_error(&e, shown, self.config.timeout)),
-                outcome,
-            )
+            let err = transport_error(&e, shown, self.config.timeout);
+            let attempt = if retryable_transport(&e) {
+                Attempt::Retry(err)
+            } else {
+                Attempt::Done(Err(err))
+            };
+            (attempt, outcome)
         };
         self.traffic.requests.fetch_add(1, Ordering::Relaxed);
         let response = match self.http.post(url).form(form).send().await {
@@ -351,16 +396,17 @@ impl PromClient {
             Err(e) => return transport(e),
         };
         let status = response.status();
-        let body = match response.text().await {
+        // Bytes, not text: the typed parse reads them in place, with no copy of the body.
+        let body = match response.bytes().await {
             Ok(b) => b,
             Err(e) => return transport(e),
         };
         self.traffic
             .response_bytes
             .fetch_add(body.len() as u64, Ordering::Relaxed);
-        let parsed: Result<ApiResponse, _> = serde_json::from_str(&body);
         if !status.is_success() {
-            let detail = match &parsed {
+            // Only the error fields: whatever `data` holds, the message is what matters.
+            let detail = match serde_json::from_slice::<api::Response<IgnoredAny>>(&body) {
                 Ok(api) if api.error.is_some() => format!(
                     "{}: {}",
                     api.error_type.as_deref().unwrap_or("error"),
@@ -369,26 +415,22 @@ impl PromClient {
                 _ => snippet(&body),
             };
             let message = format!("{shown} answered HTTP {}: {detail}", status.as_u16());
-            let attempt = if status.is_server_error() {
-                Attempt::Retry(SourceError::new(message))
+            let attempt = if retryable_status(status) {
+                Attempt::Retry(SourceError::failed(message))
             } else {
                 Attempt::Done(Err(SourceError::rejected(message)))
             };
             return (attempt, "http_error");
         }
-        let api = match parsed {
-            Ok(api) => api,
-            Err(e) => {
-                let err = SourceError::new(format!(
-                    "could not parse the response of {shown} as Prometheus API JSON ({e}): {}",
-                    snippet(&body)
-                ));
-                return (Attempt::Done(Err(err)), "bad_response");
+        let api = match serde_json::from_slice::<api::Response>(&body) {
+            Ok(api) if api.status.is_none() => {
+                return unparseable(shown, "no \"status\" field", &body);
             }
+            Ok(api) => api,
+            Err(e) => return unparseable(shown, &e.to_string(), &body),
         };
-        let result = api
-            .into_data(shown)
-            .map(|(data, warnings)| (data, warnings, shown.to_string()));
+        let result =
+            into_data(api, shown).map(|(data, warnings)| (data, warnings, shown.to_string()));
         let outcome = if result.is_ok() {
             "success"
         } else {
@@ -396,6 +438,13 @@ impl PromClient {
         };
         (Attempt::Done(result), outcome)
     }
+}
+
+/// One series of an instant-query result: its labels and value (already a float).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
 }
 
 /// Query-range points per series the Prometheus API accepts in one request.
@@ -430,123 +479,97 @@ fn merge_chunks(merged: BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>>) -> 
 }
 
 fn bad_response(shown: &str, what: &str) -> SourceError {
-    SourceError::new(format!("could not parse the response of {shown}: {what}"))
+    SourceError::failed(format!("could not parse the response of {shown}: {what}"))
 }
 
-fn labels_of(item: &Value) -> BTreeMap<String, String> {
-    item.get("metric")
-        .and_then(Value::as_object)
-        .map(|m| {
-            m.iter()
-                .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
-                .collect()
-        })
-        .unwrap_or_default()
+/// A body that is not a Prometheus API response at all.
+fn unparseable(shown: &str, why: &str, body: &[u8]) -> (Attempt, &'static str) {
+    let err = SourceError::failed(format!(
+        "could not parse the response of {shown} as Prometheus API JSON ({why}): {}",
+        snippet(body)
+    ));
+    (Attempt::Done(Err(err)), "bad_response")
 }
 
-/// A `[time, "value"]` pair: Unix seconds (fractional) and the value string.
-fn point(pair: &Value) -> Option<(i64, f64)> {
-    let pair = pair.as_array()?;
-    let t = pair.first()?.as_f64()?;
-    let v = parse_float(pair.get(1)?.as_str()?)?;
-    Some(((t * 1000.0).round() as i64, v))
+/// The `data` and warnings of a response whose `status` is `success`.
+fn into_data(api: api::Response, shown: &str) -> Result<(api::Data, Vec<String>), SourceError> {
+    let status = api.status.as_deref().unwrap_or_default();
+    if status != "success" {
+        return Err(SourceError::rejected(format!(
+            "{shown} answered status {status:?}: {}: {}",
+            api.error_type.as_deref().unwrap_or("error"),
+            api.error.as_deref().unwrap_or_default()
+        )));
+    }
+    let data = api.data.ok_or_else(|| bad_response(shown, "no data"))?;
+    Ok((data, api.warnings))
 }
 
-fn result_list<'a>(
-    data: &'a Value,
+/// The elements of a result that must be of type `expected` (`vector` or `matrix`), none of
+/// them with native histograms.
+fn result_series(
+    data: api::Data,
     shown: &str,
     expected: &str,
-) -> Result<&'a Vec<Value>, SourceError> {
-    let result_type = data
-        .get("resultType")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad_response(shown, "no resultType"))?;
-    if result_type != expected {
-        return Err(bad_response(
-            shown,
-            &format!("expected a {expected} result, got {result_type:?}"),
-        ));
+) -> Result<Vec<api::Series>, SourceError> {
+    match data.result_type.as_deref() {
+        None => return Err(bad_response(shown, "no resultType")),
+        Some(t) if t != expected => {
+            return Err(bad_response(
+                shown,
+                &format!("expected a {expected} result, got {t:?}"),
+            ));
+        }
+        Some(_) => {}
     }
-    data.get("result")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad_response(shown, "no result list"))
+    match data.result {
+        Some(api::Results::Series(items)) if items.iter().any(api::Series::has_histograms) => {
+            Err(bad_response(shown, api::NATIVE_HISTOGRAMS))
+        }
+        Some(api::Results::Series(items)) => Ok(items),
+        Some(_) => Err(bad_response(
+            shown,
+            &format!("a {expected} result that is not a list of series"),
+        )),
+        None => Err(bad_response(shown, "no result list")),
+    }
 }
 
-fn parse_vector(data: &Value, shown: &str) -> Result<Vec<Sample>, SourceError> {
-    result_list(data, shown, "vector")?
-        .iter()
+fn parse_vector(data: api::Data, shown: &str) -> Result<Vec<Sample>, SourceError> {
+    result_series(data, shown, "vector")?
+        .into_iter()
         .map(|item| {
-            let (_, value) = item
-                .get("value")
-                .and_then(point)
-                .ok_or_else(|| bad_response(shown, "a sample without a [time, \"value\"] pair"))?;
+            let value = item
+                .value
+                .ok_or_else(|| bad_response(shown, "a sample without a [time, \"value\"] pair"))?
+                .value;
             Ok(Sample {
-                labels: labels_of(item),
+                labels: item.metric,
                 value,
             })
         })
         .collect()
 }
 
-fn parse_matrix(data: &Value, shown: &str) -> Result<Vec<RangeSeries>, SourceError> {
-    result_list(data, shown, "matrix")?
-        .iter()
+fn parse_matrix(data: api::Data, shown: &str) -> Result<Vec<RangeSeries>, SourceError> {
+    result_series(data, shown, "matrix")?
+        .into_iter()
         .map(|item| {
-            if item.get("histograms").is_some() {
-                return Err(bad_response(
-                    shown,
-                    "native histograms are not supported; use classic buckets",
-                ));
-            }
-            let points = item
-                .get("values")
-                .and_then(Value::as_array)
-                .ok_or_else(|| bad_response(shown, "a series without values"))?
-                .iter()
-                .map(|p| {
-                    point(p)
-                        .ok_or_else(|| bad_response(shown, "a point that is not [time, \"value\"]"))
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let values = item
+                .values
+                .ok_or_else(|| bad_response(shown, "a series without values"))?;
             Ok(RangeSeries {
-                labels: labels_of(item),
-                points,
+                labels: item.metric,
+                // Same layout, so this reuses the allocation.
+                points: values.into_iter().map(Into::into).collect(),
             })
         })
         .collect()
 }
 
-#[derive(Deserialize)]
-struct ApiResponse {
-    status: String,
-    #[serde(default)]
-    data: Option<Value>,
-    #[serde(default, rename = "errorType")]
-    error_type: Option<String>,
-    #[serde(default)]
-    error: Option<String>,
-    #[serde(default)]
-    warnings: Vec<String>,
-}
-
-impl ApiResponse {
-    fn into_data(self, shown: &str) -> Result<(Value, Vec<String>), SourceError> {
-        if self.status != "success" {
-            return Err(SourceError::rejected(format!(
-                "{shown} answered status {:?}: {}: {}",
-                self.status,
-                self.error_type.as_deref().unwrap_or("error"),
-                self.error.as_deref().unwrap_or_default()
-            )));
-        }
-        let data = self.data.ok_or_else(|| bad_response(shown, "no data"))?;
-        Ok((data, self.warnings))
-    }
-}
-
 fn transport_error(e: &reqwest::Error, shown: &str, timeout: Duration) -> SourceError {
     if e.is_timeout() {
-        return SourceError::new(format!(
+        return SourceError::failed(format!(
             "request to {shown} timed out after {}",
             humantime(timeout)
         ));
@@ -558,9 +581,9 @@ fn transport_error(e: &reqwest::Error, shown: &str, timeout: Duration) -> Source
         cause = next;
     }
     if e.is_connect() {
-        SourceError::new(format!("could not connect to {shown}: {cause}"))
+        SourceError::failed(format!("could not connect to {shown}: {cause}"))
     } else {
-        SourceError::new(format!("request to {shown} failed: {cause}"))
+        SourceError::failed(format!("request to {shown} failed: {cause}"))
     }
 }
 
@@ -568,7 +591,8 @@ fn humantime(d: Duration) -> String {
     crate::duration::format_millis(d.as_millis() as i64)
 }
 
-fn snippet(body: &str) -> String {
+fn snippet(body: &[u8]) -> String {
+    let body = String::from_utf8_lossy(body);
     let trimmed = body.trim();
     let cut: String = trimmed.chars().take(200).collect();
     if cut.len() < trimmed.len() {
@@ -619,27 +643,65 @@ mod tests {
         assert_eq!(format_unix(-1), "-1.999");
     }
 
+    fn response(text: &str) -> api::Response {
+        serde_json::from_slice(text.as_bytes()).unwrap()
+    }
+
     #[test]
     fn api_errors_and_garbage_become_source_errors() {
-        let err: ApiResponse = serde_json::from_str(
-            r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#,
-        )
-        .unwrap();
-        let msg = err.into_data("u").unwrap_err().message;
-        assert!(msg.contains("bad_data") && msg.contains("parse error"));
-        let matrix: ApiResponse = serde_json::from_str(
-            r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#,
-        )
-        .unwrap();
-        let (data, _) = matrix.into_data("u").unwrap();
-        assert!(parse_vector(&data, "u").is_err());
-        assert!(parse_matrix(&data, "u").unwrap().is_empty());
-        let nan: ApiResponse = serde_json::from_str(
+        let err = response(r#"{"status":"error","errorType":"bad_data","error":"parse error"}"#);
+        let msg = into_data(err, "u").unwrap_err().message;
+        assert!(
+            msg.contains("answered status \"error\": bad_data: parse error"),
+            "{msg}"
+        );
+        let matrix = r#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#;
+        let (data, _) = into_data(response(matrix), "u").unwrap();
+        let msg = parse_vector(data, "u").unwrap_err().message;
+        assert!(
+            msg.contains("expected a vector result, got \"matrix\""),
+            "{msg}"
+        );
+        let (data, _) = into_data(response(matrix), "u").unwrap();
+        assert!(parse_matrix(data, "u").unwrap().is_empty());
+        let nan = response(
             r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{},"value":[1,"NaN"]}]},"warnings":["w"]}"#,
+        );
+        let (data, warnings) = into_data(nan, "u").unwrap();
+        assert!(parse_vector(data, "u").unwrap()[0].value.is_nan());
+        assert_eq!(warnings, ["w"]);
+    }
+
+    #[test]
+    fn matrix_series_keep_their_points_and_reject_histograms() {
+        let (data, _) = into_data(
+            response(
+                r#"{"status":"success","data":{"resultType":"matrix","result":[
+                    {"metric":{"job":"a","empty":""},"values":[[1.0004,"1"],[2.5,"+Inf"]]}]}}"#,
+            ),
+            "u",
         )
         .unwrap();
-        let (data, warnings) = nan.into_data("u").unwrap();
-        assert!(parse_vector(&data, "u").unwrap()[0].value.is_nan());
-        assert_eq!(warnings, ["w"]);
+        let series = parse_matrix(data, "u").unwrap();
+        assert_eq!(series[0].points, [(1000, 1.0), (2500, f64::INFINITY)]);
+        assert_eq!(series[0].labels.len(), 2);
+        let (data, _) = into_data(
+            response(
+                r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"histograms":[]}]}}"#,
+            ),
+            "u",
+        )
+        .unwrap();
+        let msg = parse_matrix(data, "u").unwrap_err().message;
+        assert!(msg.contains("native histograms are not supported"), "{msg}");
+        let (data, _) = into_data(
+            response(
+                r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{}}]}}"#,
+            ),
+            "u",
+        )
+        .unwrap();
+        let msg = parse_matrix(data, "u").unwrap_err().message;
+        assert!(msg.contains("a series without values"), "{msg}");
     }
 }

@@ -1,9 +1,7 @@
-//! Backends: where measurements come from. Each one implements `engine::Source`.
+//! The backend: a client for the Prometheus HTTP API (what `measure` asks through it).
 
-pub mod batch;
+pub mod api;
 pub mod client;
-pub mod prometheus;
-pub mod query;
+pub mod flavor;
 
 pub use client::{ClientConfig, PromClient};
-pub use prometheus::PrometheusSource;

@@ -15,16 +15,31 @@ pub struct Incident {
     pub end_ms: i64,
 }
 
+/// Every problem of an incidents file, each one a line starting with its `file:line:column`
+/// (or the file alone when it cannot be read).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} error(s)", .problems.len())]
+pub struct InvalidIncidents {
+    pub problems: Vec<String>,
+}
+
+impl From<Vec<String>> for InvalidIncidents {
+    fn from(problems: Vec<String>) -> InvalidIncidents {
+        InvalidIncidents { problems }
+    }
+}
+
 /// Reads a YAML list of `{service, slo, start, end}` (times RFC 3339 or Unix seconds;
 /// `description` and other keys are allowed and ignored). Every problem is reported with
 /// its `file:line:column`.
-pub fn load(path: &Path) -> Result<Vec<Incident>, Vec<String>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| vec![format!("{}: cannot read: {e}", path.display())])?;
+pub fn load(path: &Path) -> Result<Vec<Incident>, InvalidIncidents> {
+    let text = std::fs::read_to_string(path).map_err(|e| InvalidIncidents {
+        problems: vec![format!("{}: cannot read: {e}", path.display())],
+    })?;
     parse(path, &text)
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<Vec<Incident>, Vec<String>> {
+pub fn parse(path: &Path, text: &str) -> Result<Vec<Incident>, InvalidIncidents> {
     let at = |n: &Node| format!("{}:{}:{}", path.display(), n.pos.line, n.pos.col);
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
@@ -36,11 +51,12 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Incident>, Vec<String>> {
                 e.pos.line,
                 e.pos.col,
                 e.message
-            )]);
+            )]
+            .into());
         }
     };
     let Value::Seq(items) = &root.value else {
-        return Err(vec![format!("{}: expected a list of incidents", at(&root))]);
+        return Err(vec![format!("{}: expected a list of incidents", at(&root))].into());
     };
     let mut errors = Vec::new();
     let mut incidents = Vec::new();
@@ -111,7 +127,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Incident>, Vec<String>> {
     if errors.is_empty() {
         Ok(incidents)
     } else {
-        Err(errors)
+        Err(errors.into())
     }
 }
 
@@ -240,7 +256,8 @@ mod tests {
             Path::new("i.yaml"),
             "- service: s\n  slo: x\n  start: yesterday\n  end: 2026-11-03T14:00:00Z\n",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .problems;
         assert_eq!(err.len(), 1);
         assert!(
             err[0].starts_with("i.yaml:3:10: incidents[0].start: not a time"),

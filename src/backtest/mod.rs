@@ -1,24 +1,23 @@
 //! `burnrate backtest`: replay the evaluation over a past range, step by step, through the
 //! same `engine::evaluate` path as `check` and `run`, and score the policy.
 //!
-//! Rates come from `step_rates` (local rate engine over raw samples, or `query_range`); the
+//! Rates come from `measure::StepRates` (local evaluation over raw samples, or `query_range`); the
 //! replay keeps a fresh hysteresis state per SLO so `for` and `hold` act as they would have.
 
 pub mod incidents;
 pub mod report;
-pub mod step_rates;
 pub mod timeline;
 
 use crate::decision::Decision;
 use crate::engine::evaluate::{Worksheet, sheet_evaluation, step_slo};
 use crate::engine::hysteresis::PlanTimers;
 use crate::engine::{Evaluation, Measurement, Source, SourceError};
+use crate::promql::Steps;
 use crate::spec::{Dimension, ServiceSpec, SloSpec};
 use crate::time::format_time;
 use incidents::{Incident, Scores, score};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use step_rates::Steps;
 use timeline::{Timeline, TimelineSummary};
 
 /// The last object printed per SLO.
@@ -32,8 +31,11 @@ pub struct Summary {
     pub to: String,
     pub step: String,
     pub evaluations: usize,
-    /// Where the rates came from, e.g. "history file (local rate engine)".
+    /// Where the rates came from, e.g. "history file (local PromQL evaluator)".
     pub rates: String,
+    /// Whose semantics the numbers follow (`--backend-flavor`, or detected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_flavor: Option<&'static str>,
     /// Decision at the last step.
     pub decision: Decision,
     #[serde(flatten)]
@@ -72,7 +74,7 @@ pub async fn replay_slo<S: Source>(
     incidents: &[Incident],
     keep_all: bool,
 ) -> SloReplay {
-    // The steps of `evaluate_one`, with buffers kept from one step to the next: each
+    // The steps of `evaluate_all` for one SLO, with buffers kept from one step to the next: each
     // dimension is measured into the same `Measurement`, the numbers go to the same
     // worksheet, and only the evaluations kept are turned into an `Evaluation`.
     let mut timers = PlanTimers::default();
@@ -81,17 +83,14 @@ pub async fn replay_slo<S: Source>(
         .dimensions()
         .map(|dim| (dim, Ok(Measurement::Error(Vec::new()))))
         .collect();
-    let mut timeline = Timeline::new(steps.from_ms, steps.step_ms);
+    let mut timeline = Timeline::new(steps.start_ms, steps.step_ms);
     let mut changes = Vec::new();
     let mut all = Vec::new();
     let mut last = Decision::NoData;
     for i in 0..steps.count() {
-        let at_ms = steps.at(i);
+        let at_ms = steps.time(i);
         for (dim, measurement) in measurements.iter_mut() {
-            let windows = slo.measured_windows(*dim);
-            source
-                .measure_into(service, slo, *dim, windows, at_ms, measurement)
-                .await;
+            source.measure_into(slo, *dim, at_ms, measurement).await;
         }
         let decision = step_slo(slo, at_ms, &measurements, &mut timers, &mut sheet);
         last = decision;
@@ -121,11 +120,12 @@ pub async fn replay_slo<S: Source>(
         service: service.service.clone(),
         slo: slo.name.clone(),
         labels: service.labels.clone(),
-        from: format_time(steps.from_ms),
-        to: format_time(steps.at(steps.count().saturating_sub(1))),
+        from: format_time(steps.start_ms),
+        to: format_time(steps.time(steps.count().saturating_sub(1))),
         step: crate::duration::format_millis(steps.step_ms),
         evaluations: steps.count(),
         rates: rates.to_string(),
+        backend_flavor: None,
         decision: last,
         timeline: timeline.summary(flap_window_ms(slo)),
         scores: (!incidents.is_empty()).then(|| score(&timeline.intervals(), &mine)),

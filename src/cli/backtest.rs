@@ -3,23 +3,26 @@
 use super::BacktestArgs;
 use super::common::{build_client, load_specs, now_ms, parse_time, runtime};
 use crate::backend::PromClient;
+use crate::backend::flavor::{self, flavor_name};
 use crate::backtest::incidents::{self, Incident};
-use crate::backtest::report::{SloChart, render_page, render_slo_section};
-use crate::backtest::step_rates::{StepRates, Steps, computable_locally};
+use crate::backtest::report::{Section, SloChart, render_page, render_slo_section};
 use crate::backtest::{SloReplay, replay_slo};
 use crate::duration::PromDuration;
-use crate::engine::evaluate::windows_to_measure;
-use crate::error::{Error, Result};
-use crate::history::{History, Sample, Series, parse::load_file};
+use crate::engine::SourceError;
+use crate::error::{Error, Result, exit};
+use crate::history::parse::load_file;
+use crate::measure::{MeasurePlan, StepRates, local, range, raw_store};
 use crate::output::{Format, json_line, table};
-use crate::spec::{Dimension, ErrorEvents, ServiceSpec, SloSpec};
+use crate::promql::{Flavor, MemStorage, QueryError, Steps};
+use crate::spec::{ServiceSpec, SloSpec};
 use std::collections::BTreeMap;
 use std::io::Write;
 
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 
 enum Origin {
-    History(History),
+    /// A history file, as the local evaluator's storage.
+    History(MemStorage, (i64, i64)),
     Prometheus {
         client: PromClient,
         force_range_query: bool,
@@ -44,10 +47,14 @@ pub fn run(args: BacktestArgs) -> Result<i32> {
         .transpose()
         .map_err(|e| Error::Usage(format!("--to: {e}")))?;
     let origin = match (&args.history, &args.backend.prometheus) {
-        (Some(path), _) => Origin::History(
-            load_file(path)
-                .map_err(|e| Error::Usage(format!("--history {}: {e}", path.display())))?,
-        ),
+        (Some(path), _) => {
+            let history = load_file(path)
+                .map_err(|e| Error::InvalidInput(format!("--history {}: {e}", path.display())))?;
+            let span = history.span().ok_or_else(|| {
+                Error::InvalidInput(format!("--history {} holds no samples", path.display()))
+            })?;
+            Origin::History(local::storage_of(&history), span)
+        }
         (None, Some(_)) => Origin::Prometheus {
             client: build_client(&args.backend)?,
             force_range_query: args.rates == RatesArg::QueryRange,
@@ -60,34 +67,25 @@ pub fn run(args: BacktestArgs) -> Result<i32> {
     };
     let (specs, _) = load_specs(&args.specs)?;
     let incidents = match &args.incidents {
-        Some(path) => incidents::load(path).map_err(|errors| {
-            for e in &errors {
-                eprintln!("{e}");
+        Some(path) => incidents::load(path).map_err(|e| {
+            for problem in &e.problems {
+                eprintln!("{problem}");
             }
-            Error::Usage(format!(
-                "--incidents {}: {} error(s)",
-                path.display(),
-                errors.len()
-            ))
+            Error::InvalidInput(format!("--incidents {}: {e}", path.display()))
         })?,
         None => Vec::new(),
     };
     let steps = match &origin {
-        Origin::History(h) => {
-            let (first, last) = h
-                .span()
-                .ok_or_else(|| Error::Usage("--history holds no samples".into()))?;
-            Steps {
-                from_ms: from.unwrap_or(first),
-                to_ms: to.unwrap_or(last),
-                step_ms: step.millis(),
-            }
-        }
+        Origin::History(_, (first, last)) => Steps {
+            start_ms: from.unwrap_or(*first),
+            end_ms: to.unwrap_or(*last),
+            step_ms: step.millis(),
+        },
         Origin::Prometheus { .. } => {
             let to = to.unwrap_or_else(|| now_ms() / step.millis() * step.millis());
             Steps {
-                from_ms: from.unwrap_or(to - WEEK_MS),
-                to_ms: to,
+                start_ms: from.unwrap_or(to - WEEK_MS),
+                end_ms: to,
                 step_ms: step.millis(),
             }
         }
@@ -95,32 +93,40 @@ pub fn run(args: BacktestArgs) -> Result<i32> {
     if steps.count() == 0 {
         return Err(Error::Usage("--from must not be after --to".into()));
     }
-    if let Origin::History(_) = &origin {
-        let raw: Vec<String> = specs
-            .iter()
-            .flat_map(|s| {
-                s.slos
-                    .iter()
-                    .filter(|slo| !computable_locally(slo))
-                    .map(move |slo| format!("{}/{}", s.service, slo.name))
-            })
-            .collect();
-        if !raw.is_empty() {
-            return Err(Error::Usage(format!(
-                "{} use raw PromQL (bad_query/total_query), which a history file cannot answer; replay them with --prometheus",
-                raw.join(", ")
-            )));
-        }
-    }
-
     let rt = runtime()?;
+    let flavor = match &origin {
+        Origin::History(..) => args
+            .backend
+            .backend_flavor
+            .fixed()
+            .unwrap_or(Flavor::Prometheus2),
+        Origin::Prometheus { client, .. } => {
+            rt.block_on(flavor::resolve(args.backend.backend_flavor, client))
+                .unwrap_or_default()
+        }
+    };
     let mut sections = Vec::new();
     let mut stdout = std::io::stdout().lock();
     let mut failed = 0;
+    let mut skipped = 0;
     let total: usize = specs.iter().map(|s| s.slos.len()).sum();
     for service in &specs {
         for slo in &service.slos {
-            let prepared = rt.block_on(prepare(&origin, slo, steps));
+            let plan = MeasurePlan::new(slo);
+            if let (Origin::History(..), Some(why)) = (&origin, plan.not_local()) {
+                let reason = format!(
+                    "its query is outside burnrate's PromQL subset ({why}): a history file cannot answer it; replay it with --prometheus"
+                );
+                eprintln!(
+                    "burnrate: {}/{}: skipped: {reason}",
+                    service.service, slo.name
+                );
+                let _ =
+                    stdout.write_all(render_skipped(service, slo, &reason, args.format).as_bytes());
+                skipped += 1;
+                continue;
+            }
+            let prepared = rt.block_on(prepare(&origin, &plan, slo, steps, flavor));
             let (rates, label) = match prepared {
                 Ok(r) => r,
                 Err(e) => {
@@ -129,7 +135,7 @@ pub fn run(args: BacktestArgs) -> Result<i32> {
                     continue;
                 }
             };
-            let replay = rt.block_on(replay_slo(
+            let mut replay = rt.block_on(replay_slo(
                 &rates,
                 service,
                 slo,
@@ -138,6 +144,7 @@ pub fn run(args: BacktestArgs) -> Result<i32> {
                 &incidents,
                 args.report.is_some(),
             ));
+            replay.summary.backend_flavor = Some(flavor_name(flavor));
             let _ = stdout.write_all(render_replay(&replay, args.format).as_bytes());
             let _ = stdout.flush();
             if args.report.is_some() {
@@ -148,8 +155,8 @@ pub fn run(args: BacktestArgs) -> Result<i32> {
     if let Some(path) = &args.report {
         let subtitle = format!(
             "{} to {}, step {}",
-            crate::time::format_time(steps.from_ms),
-            crate::time::format_time(steps.at(steps.count() - 1)),
+            crate::time::format_time(steps.start_ms),
+            crate::time::format_time(steps.time(steps.count() - 1)),
             step
         );
         std::fs::write(path, render_page("burnrate backtest", &subtitle, &sections)).map_err(
@@ -157,10 +164,38 @@ pub fn run(args: BacktestArgs) -> Result<i32> {
         )?;
         eprintln!("burnrate: report written to {}", path.display());
     }
-    if failed > 0 && failed == total {
+    if failed > 0 && failed + skipped == total {
         return Err(Error::BackendUnavailable("no SLO could be replayed".into()));
     }
-    Ok(0)
+    // A skipped SLO (outside the local evaluator's subset, which a history file cannot
+    // answer) has no data for the replay: the code `check` gives `no_data`.
+    Ok(if skipped > 0 { exit::NO_DATA } else { exit::OK })
+}
+
+/// What a backtest prints for an SLO it could not replay.
+#[derive(serde::Serialize)]
+struct SkippedSummary<'a> {
+    summary: bool,
+    service: &'a str,
+    slo: &'a str,
+    labels: &'a BTreeMap<String, String>,
+    skipped: &'a str,
+}
+
+fn render_skipped(service: &ServiceSpec, slo: &SloSpec, reason: &str, format: Format) -> String {
+    match format {
+        Format::Json => {
+            let summary = SkippedSummary {
+                summary: true,
+                service: &service.service,
+                slo: &slo.name,
+                labels: &service.labels,
+                skipped: reason,
+            };
+            serde_json::to_string(&summary).expect("summary serializes") + "\n"
+        }
+        Format::Table => format!("{}/{}: skipped: {reason}\n", service.service, slo.name),
+    }
 }
 
 fn section(
@@ -168,19 +203,18 @@ fn section(
     slo: &SloSpec,
     replay: &SloReplay,
     incidents: &[Incident],
-) -> String {
+) -> Section {
     let mine: Vec<Incident> = incidents
         .iter()
         .filter(|i| i.service == service.service && i.slo == slo.name)
         .cloned()
         .collect();
-    let summary = serde_json::to_value(&replay.summary).expect("summary serializes");
     render_slo_section(&SloChart {
         service,
         slo,
         evaluations: &replay.all,
         incidents: &mine,
-        summary: &summary,
+        summary: &replay.summary,
     })
 }
 
@@ -196,101 +230,74 @@ fn render_replay(replay: &SloReplay, format: Format) -> String {
     }
 }
 
+/// Why one SLO's rates could not be prepared: that SLO alone is not replayed.
+#[derive(Debug, thiserror::Error)]
+enum PrepareError {
+    #[error("{0}")]
+    Source(#[from] SourceError),
+    /// The local evaluator failed on a query inside its subset.
+    #[error("{}", .0.message)]
+    Query(QueryError),
+}
+
+impl From<QueryError> for PrepareError {
+    fn from(e: QueryError) -> PrepareError {
+        PrepareError::Query(e)
+    }
+}
+
 /// The rates of one SLO at every step, and a phrase saying where they came from.
 async fn prepare(
     origin: &Origin,
+    plan: &MeasurePlan,
     slo: &SloSpec,
     steps: Steps,
-) -> std::result::Result<(StepRates, String), String> {
+    flavor: Flavor,
+) -> std::result::Result<(StepRates, String), PrepareError> {
     match origin {
-        Origin::History(history) => Ok((
-            StepRates::from_history(history, slo, steps)?,
-            "history file (local rate engine)".into(),
+        Origin::History(storage, _) => Ok((
+            local::step_rates(plan, slo, storage, steps, flavor)?,
+            "history file (local PromQL evaluator)".into(),
         )),
         Origin::Prometheus {
             client,
             force_range_query,
         } => {
-            if *force_range_query || !computable_locally(slo) {
-                if !force_range_query {
+            if *force_range_query || plan.not_local().is_some() {
+                if let (false, Some(why)) = (force_range_query, plan.not_local()) {
                     eprintln!(
-                        "burnrate: note: {} uses raw PromQL: its windows are evaluated with query_range, not locally",
+                        "burnrate: note: {}: its query is outside burnrate's PromQL subset ({why}): its windows are evaluated with query_range, not locally",
                         slo.name
                     );
                 }
-                let rates = StepRates::from_range_query(client, slo, steps)
-                    .await
-                    .map_err(|e| e.message)?;
+                let rates = range::step_rates(client, plan, slo, steps).await?;
                 return Ok((rates, "prometheus query_range".into()));
             }
-            let history = fetch_raw(client, slo, steps).await?;
-            Ok((
-                StepRates::from_history(&history, slo, steps)?,
-                "prometheus raw samples (local rate engine)".into(),
-            ))
-        }
-    }
-}
-
-/// Every raw sample the SLO's windows need: from the first step minus the longest window,
-/// to the last step. Series fetched by two selectors are kept once.
-async fn fetch_raw(
-    client: &PromClient,
-    slo: &SloSpec,
-    steps: Steps,
-) -> std::result::Result<History, String> {
-    let mut selectors = Vec::new();
-    let mut longest = 0;
-    for dim in slo.dimensions() {
-        longest = windows_to_measure(slo, dim)
-            .iter()
-            .map(|w| w.millis())
-            .max()
-            .unwrap_or(0)
-            .max(longest);
-        match dim {
-            Dimension::Error => {
-                if let Some(ErrorEvents::Selectors { bad, total }) =
-                    slo.error.as_ref().map(|e| &e.events)
-                {
-                    selectors.push(bad.clone());
-                    selectors.push(total.clone());
+            let storage =
+                raw_store::fetch_once(client, &plan.selectors(), steps.start_ms, steps.end_ms)
+                    .await?;
+            match local::step_rates(plan, slo, &storage, steps, flavor) {
+                Ok(rates) => Ok((rates, "prometheus raw samples (local PromQL evaluator)".into())),
+                // The evaluator lacks this flavor's semantics for the query: the backend
+                // itself answers rather than a number computed the wrong way.
+                Err(e) if e.unsupported => {
+                    eprintln!(
+                        "burnrate: note: {}: {e}: its windows are evaluated with query_range, not locally",
+                        slo.name
+                    );
+                    let rates = range::step_rates(client, plan, slo, steps).await?;
+                    Ok((rates, "prometheus query_range".into()))
                 }
-            }
-            Dimension::Latency => {
-                let h = &slo.latency.as_ref().expect("dimension present").histogram;
-                selectors.extend(h.with_suffix("_bucket"));
-                selectors.extend(h.with_suffix("_count"));
+                Err(e) => Err(e.into()),
             }
         }
     }
-    let mut series: BTreeMap<BTreeMap<String, String>, Vec<Sample>> = BTreeMap::new();
-    let (start, end) = (steps.from_ms - longest, steps.to_ms);
-    for sel in selectors {
-        let result = client
-            .raw_samples(&sel.to_promql(), start, end)
-            .await
-            .map_err(|e| e.message)?;
-        for s in result.series {
-            series.entry(s.labels).or_insert_with(|| {
-                s.points
-                    .iter()
-                    .map(|&(t_ms, value)| Sample { t_ms, value })
-                    .collect()
-            });
-        }
-    }
-    Ok(History {
-        series: series
-            .into_iter()
-            .map(|(labels, samples)| Series { labels, samples })
-            .collect(),
-    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum RatesArg {
-    /// Fetch raw samples once and compute every window locally (raw-PromQL SLIs excepted).
+    /// Fetch raw samples once and evaluate every window locally (queries outside the
+    /// local evaluator's subset excepted: those use query_range).
     Local,
     /// Ask the backend for every window with query_range (slower; for comparison).
     QueryRange,

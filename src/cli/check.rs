@@ -1,12 +1,13 @@
 //! `burnrate check`: one evaluation of every SLO; the exit code is the decision.
 
 use super::CheckArgs;
-use super::common::{build_client, load_specs, now_ms, parse_time, runtime, write_atomic};
-use crate::backend::PrometheusSource;
+use super::common::{build_client, load_specs, now_ms, parse_time, runtime};
+use crate::daemon::state_dir;
 use crate::decision::Decision;
 use crate::engine::evaluate_all;
 use crate::engine::hysteresis::StateStore;
 use crate::error::{Error, Result};
+use crate::measure::PrometheusSource;
 use crate::output::render;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -47,7 +48,7 @@ pub fn run(args: CheckArgs) -> Result<i32> {
         );
     }
     let mut state = match &args.state {
-        Some(path) => read_state(path)?,
+        Some(path) => state_dir::read(path)?,
         None => StateStore::default(),
     };
     let source = PrometheusSource::new(client);
@@ -77,10 +78,7 @@ pub fn run(args: CheckArgs) -> Result<i32> {
         eprintln!("burnrate: {err} (SLO {})", slos.join(", "));
     }
     if let Some(path) = &args.state {
-        let json = serde_json::to_vec_pretty(&state).expect("state serializes");
-        write_atomic(path, &json).map_err(|e| {
-            Error::Internal(format!("cannot write --state {}: {e}", path.display()))
-        })?;
+        state_dir::write(path, &state)?;
     }
     if !evals.is_empty() && evals.iter().all(|e| e.all_queries_failed()) {
         return Err(Error::BackendUnavailable(format!(
@@ -89,20 +87,4 @@ pub fn run(args: CheckArgs) -> Result<i32> {
         )));
     }
     Ok(Decision::overall(evals.iter().map(|e| e.decision)).exit_code())
-}
-
-fn read_state(path: &std::path::Path) -> Result<StateStore> {
-    match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
-            Error::Usage(format!(
-                "--state {} is not a burnrate state file: {e}",
-                path.display()
-            ))
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(StateStore::default()),
-        Err(e) => Err(Error::Internal(format!(
-            "cannot read --state {}: {e}",
-            path.display()
-        ))),
-    }
 }

@@ -5,7 +5,8 @@ use super::{BackendArgs, LogFormat};
 use crate::backend::{ClientConfig, PromClient};
 use crate::duration::PromDuration;
 use crate::error::{Error, Result};
-use crate::spec::{LoadReport, ServiceSpec, load_paths};
+use crate::spec::ServiceSpec;
+use crate::specfiles::{LoadReport, load_paths};
 use std::path::PathBuf;
 
 pub use crate::time::{now_ms, parse_time};
@@ -88,7 +89,7 @@ pub fn build_client(args: &BackendArgs) -> Result<PromClient> {
         return Err(Error::Usage("--timeout must be longer than 0".into()));
     }
     config.timeout = Duration::from_millis(timeout.millis() as u64);
-    PromClient::new(config).map_err(Error::Usage)
+    PromClient::new(config).map_err(|e| Error::Usage(e.to_string()))
 }
 
 pub fn runtime() -> Result<tokio::runtime::Runtime> {

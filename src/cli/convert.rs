@@ -8,16 +8,17 @@ use super::ConvertArgs;
 use crate::error::{Error, Result};
 use crate::import::Import;
 use crate::spec::{Diagnostic, Severity};
+use crate::specfiles;
 use std::path::{Path, PathBuf};
 
 pub fn run(args: ConvertArgs) -> Result<i32> {
     let mut import = Import::default();
     let mut problems: Vec<Diagnostic> = Vec::new();
-    for file in expand(&args.specs, &mut problems) {
+    for file in specfiles::expand_all(&args.specs, &mut problems) {
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(e) => {
-                problems.push(file_error(&file, format!("cannot read: {e}")));
+                problems.push(Diagnostic::file_error(&file, format!("cannot read: {e}")));
                 continue;
             }
         };
@@ -30,11 +31,10 @@ pub fn run(args: ConvertArgs) -> Result<i32> {
                 file.display()
             );
         } else {
-            problems.push(file_error(
+            problems.push(Diagnostic::file_error(
                 &file,
                 "not a Sloth (version: prometheus/v1, apiVersion: sloth.slok.dev/v1) or \
-                 OpenSLO (apiVersion: openslo/v1) spec"
-                    .into(),
+                 OpenSLO (apiVersion: openslo/v1) spec",
             ));
         }
     }
@@ -124,55 +124,9 @@ fn write_files(dir: &Path, services: &[crate::import::Converted], force: bool) -
     Ok(())
 }
 
-/// Files and directories (every `*.yaml`/`*.yml` directly inside, sorted by name).
-fn expand(paths: &[PathBuf], problems: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for path in paths {
-        if !path.is_dir() {
-            files.push(path.clone());
-            continue;
-        }
-        let mut inside: Vec<PathBuf> = match std::fs::read_dir(path) {
-            Ok(entries) => entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && matches!(
-                            p.extension().and_then(|e| e.to_str()),
-                            Some("yaml") | Some("yml")
-                        )
-                })
-                .collect(),
-            Err(e) => {
-                problems.push(file_error(path, format!("cannot read directory: {e}")));
-                continue;
-            }
-        };
-        inside.sort();
-        if inside.is_empty() {
-            problems.push(file_error(
-                path,
-                "no *.yaml or *.yml files in this directory".into(),
-            ));
-        }
-        files.extend(inside);
-    }
-    files
-}
-
 fn is_burnrate(text: &str) -> bool {
     text.lines().any(|l| {
         l.strip_prefix("apiVersion:")
             .is_some_and(|v| v.trim().trim_matches(['"', '\'']) == crate::spec::API_VERSION)
     })
-}
-
-fn file_error(file: &Path, message: String) -> Diagnostic {
-    Diagnostic {
-        file: file.to_path_buf(),
-        pos: None,
-        field: String::new(),
-        message,
-        severity: Severity::Error,
-    }
 }

@@ -9,7 +9,7 @@ mod rules;
 mod run;
 mod validate;
 
-use crate::error::Error;
+use crate::error::{Error, exit};
 use crate::output::Format;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -133,7 +133,8 @@ pub struct RunArgs {
     /// Timeout of each Alertmanager or webhook request.
     #[arg(long, default_value = "10s")]
     pub sink_timeout: String,
-    /// First retry delay of a failed webhook delivery (doubles up to 1m).
+    /// Shortest wait before the first retry of a failed webhook delivery (doubles up to 1m;
+    /// each wait is stretched by up to as much again at random).
     #[arg(long, default_value = "1s")]
     pub webhook_backoff: String,
     /// Replica `i` of `n` (e.g. `0/3`): evaluate only the SLOs this replica owns
@@ -223,6 +224,10 @@ pub struct BackendArgs {
     /// Timeout of each backend request (Prometheus duration).
     #[arg(long, default_value = "30s")]
     pub timeout: String,
+    /// Whose semantics local computations follow: detected from the backend (`auto`), or
+    /// given; a history file replays as given (`auto`: prometheus-2).
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend_flavor: crate::backend::flavor::FlavorArg,
 }
 
 /// Parses the arguments and runs the command; returns the process exit code.
@@ -234,8 +239,8 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
             return match e.kind() {
                 clap::error::ErrorKind::DisplayHelp
                 | clap::error::ErrorKind::DisplayVersion
-                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 0,
-                _ => 64,
+                | clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => exit::OK,
+                _ => exit::USAGE,
             };
         }
     };

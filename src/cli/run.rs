@@ -5,6 +5,8 @@ use super::common::{build_client, load_specs};
 use crate::daemon::{self, DaemonConfig};
 use crate::duration::PromDuration;
 use crate::error::{Error, Result};
+use crate::sinks::alertmanager::AlertmanagerConfig;
+use crate::sinks::webhook::WebhookConfig;
 use std::time::Duration;
 
 fn duration(flag: &str, text: &str) -> Result<Duration> {
@@ -25,18 +27,26 @@ pub fn run(args: RunArgs) -> Result<i32> {
     })?;
     let client = build_client(&args.backend)?;
     let (specs, _) = load_specs(&args.specs)?;
+    let sink_timeout = duration("--sink-timeout", &args.sink_timeout)?;
     let config = DaemonConfig {
         spec_paths: args.specs.clone(),
         interval,
         listen,
         state_dir: args.state_dir.clone(),
-        alertmanagers: args.alertmanager.clone(),
-        webhooks: args.webhook.clone(),
+        alertmanager: AlertmanagerConfig {
+            urls: args.alertmanager.clone(),
+            timeout: sink_timeout,
+            interval,
+        },
+        webhooks: WebhookConfig {
+            urls: args.webhook.clone(),
+            timeout: sink_timeout,
+            first_backoff: duration("--webhook-backoff", &args.webhook_backoff)?,
+        },
         concurrency: args.concurrency,
-        sink_timeout: duration("--sink-timeout", &args.sink_timeout)?,
-        webhook_backoff: duration("--webhook-backoff", &args.webhook_backoff)?,
         shard: args.shard,
         evaluation: args.evaluation,
+        flavor: args.backend.backend_flavor,
         batch: args.batch.max(1),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()

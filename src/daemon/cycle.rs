@@ -3,12 +3,14 @@
 //! asked for in batches. What comes out goes into the same `evaluate_slo` as `check`'s.
 
 use crate::backend::PromClient;
-use crate::backend::batch::{BatchItem, measure_batched};
 use crate::backend::client::TrafficSnapshot;
 use crate::engine::{Measurement, SourceError};
-use crate::incremental::LocalHistory;
+use crate::measure::direct::{BatchItem, measure_batched};
+use crate::measure::raw_store::LocalHistory;
+use crate::backend::flavor::{self, FlavorArg};
+use crate::promql::Flavor;
 use crate::spec::{Dimension, ServiceSpec, SloSpec};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// How the daemon measures (`--evaluation`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -43,6 +45,9 @@ pub struct CycleMeasurer {
     /// `(service index, SLO index)` of every SLO measured.
     slos: Vec<(usize, usize)>,
     local: Option<LocalHistory>,
+    /// Set while the backend's flavor is still to be asked (`--backend-flavor auto`): the
+    /// local history waits for it, and those cycles are measured directly.
+    detect: Option<Arc<OnceLock<Flavor>>>,
     /// Dimensions per batched request.
     batch: usize,
     concurrency: usize,
@@ -54,19 +59,57 @@ impl CycleMeasurer {
         specs: Arc<Vec<ServiceSpec>>,
         slos: Vec<(usize, usize)>,
         mode: EvaluationMode,
+        flavor: Flavor,
         batch: usize,
         concurrency: usize,
     ) -> CycleMeasurer {
-        let local = (mode == EvaluationMode::Incremental)
-            .then(|| LocalHistory::new(slos.iter().map(|&(s, i)| &specs[s].slos[i])));
+        let local = (mode == EvaluationMode::Incremental).then(|| {
+            LocalHistory::new(
+                slos.iter().map(|&(s, i)| &specs[s].slos[i]),
+                flavor,
+            )
+        });
         CycleMeasurer {
             client,
             specs,
             slos,
             local,
+            detect: None,
             batch,
             concurrency,
         }
+    }
+
+    /// The same measurer, its local evaluation following `arg`: a flavor given, or (`auto`)
+    /// the one `detected` holds, asked of the backend by the first cycle that reaches it.
+    /// Only incremental evaluation computes locally, so only it asks.
+    pub fn with_flavor_from(mut self, arg: FlavorArg, detected: Arc<OnceLock<Flavor>>) -> Self {
+        if let Some(local) = &mut self.local {
+            match arg.fixed().or_else(|| detected.get().copied()) {
+                Some(flavor) => local.set_flavor(flavor),
+                None => self.detect = Some(detected),
+            }
+        }
+        self
+    }
+
+    /// Asks the backend for its flavor if it is still unknown; whether it is known now.
+    async fn flavor_known(&mut self) -> bool {
+        let Some(detected) = &self.detect else {
+            return true;
+        };
+        let flavor = match detected.get() {
+            Some(f) => *f,
+            None => match flavor::resolve(FlavorArg::Auto, &self.client).await {
+                Some(f) => *detected.get_or_init(|| f),
+                None => return false,
+            },
+        };
+        if let Some(local) = &mut self.local {
+            local.set_flavor(flavor);
+        }
+        self.detect = None;
+        true
     }
 
     pub fn slos(&self) -> impl Iterator<Item = (&ServiceSpec, &SloSpec)> {
@@ -79,7 +122,8 @@ impl CycleMeasurer {
     pub async fn measure(&mut self, at_ms: i64) -> (Vec<SloMeasurements>, CycleReport) {
         let before = self.client.traffic().snapshot();
         let mut unavailable = None;
-        if let Some(local) = &mut self.local {
+        let local_ready = self.flavor_known().await;
+        if let Some(local) = self.local.as_mut().filter(|_| local_ready) {
             unavailable = local.refresh(&self.client, at_ms, self.concurrency).await;
         }
         let mut out: Vec<SloMeasurements> = Vec::with_capacity(self.slos.len());
@@ -91,7 +135,8 @@ impl CycleMeasurer {
             for dim in slo.dimensions() {
                 let local = self
                     .local
-                    .as_mut()
+                    .as_ref()
+                    .filter(|_| local_ready)
                     .and_then(|l| l.measure(n, slo, dim, at_ms));
                 match local {
                     Some(m) => {
@@ -100,7 +145,7 @@ impl CycleMeasurer {
                     }
                     None => {
                         direct.push((n, dims.len()));
-                        dims.push((dim, Err(SourceError::new("not measured"))));
+                        dims.push((dim, Err(SourceError::failed("not measured"))));
                     }
                 }
             }

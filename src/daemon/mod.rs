@@ -14,13 +14,15 @@ pub mod shard;
 pub mod state_dir;
 
 use crate::backend::PromClient;
+use crate::backend::flavor::FlavorArg;
 use crate::decision::Decision;
 use crate::engine::Evaluation;
 use crate::engine::evaluate::evaluate_slo;
 use crate::engine::hysteresis::StateStore;
 use crate::error::{Error, Result};
-use crate::sinks::alertmanager::Alertmanager;
-use crate::sinks::webhook::Webhooks;
+use crate::promql::Flavor;
+use crate::sinks::alertmanager::{Alertmanager, AlertmanagerConfig};
+use crate::sinks::webhook::{WebhookConfig, Webhooks};
 use crate::spec::{ServiceSpec, load_paths};
 use cycle::{CycleMeasurer, CycleReport, EvaluationMode};
 use metrics::{Metrics, SinkLabels, SourceLabels};
@@ -41,17 +43,16 @@ pub struct DaemonConfig {
     pub interval: Duration,
     pub listen: SocketAddr,
     pub state_dir: Option<PathBuf>,
-    pub alertmanagers: Vec<String>,
-    pub webhooks: Vec<String>,
+    pub alertmanager: AlertmanagerConfig,
+    pub webhooks: WebhookConfig,
     /// Backend requests in flight at most.
     pub concurrency: usize,
-    /// Timeout of each Alertmanager or webhook request.
-    pub sink_timeout: Duration,
-    /// First retry delay of a failed webhook delivery (doubles each time).
-    pub webhook_backoff: Duration,
     /// `--shard i/n`: evaluate only the SLOs this replica owns (all of them when `None`).
     pub shard: Option<Shard>,
     pub evaluation: EvaluationMode,
+    /// Whose semantics the incremental (local) evaluation follows (`auto`: asked of the
+    /// backend by the first cycle that reaches it, once per daemon).
+    pub flavor: FlavorArg,
     /// SLO dimensions per batched direct query.
     pub batch: usize,
 }
@@ -85,6 +86,9 @@ struct Context {
     concurrency: usize,
     batch: usize,
     evaluation: EvaluationMode,
+    flavor: FlavorArg,
+    /// The flavor once known: given, or detected by the first cycle that reached the backend.
+    detected_flavor: Arc<std::sync::OnceLock<Flavor>>,
     store: Arc<Mutex<StateStore>>,
     updates: mpsc::Sender<Update>,
     shard: Option<Shard>,
@@ -124,9 +128,11 @@ impl Generation {
             specs,
             owned,
             cx.evaluation,
+            cx.flavor.fixed().unwrap_or_default(),
             cx.batch,
             cx.concurrency,
-        );
+        )
+        .with_flavor_from(cx.flavor, cx.detected_flavor.clone());
         let tasks = vec![tokio::spawn(cycle_loop(cx, measurer, id, stop_rx))];
         Generation {
             stop,
@@ -311,7 +317,7 @@ fn save_state(config: &DaemonConfig, store: &StateStore) {
 /// Runs until SIGTERM or SIGINT.
 pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpec>) -> Result<()> {
     let store = match &config.state_dir {
-        Some(dir) => state_dir::load(dir).map_err(Error::Internal)?,
+        Some(dir) => state_dir::load(dir)?,
         None => StateStore::default(),
     };
     let store = Arc::new(Mutex::new(store));
@@ -337,8 +343,6 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
     let m = shared.clone();
     let webhooks = Webhooks::start(
         config.webhooks.clone(),
-        config.sink_timeout,
-        config.webhook_backoff,
         shared.metrics.webhook_queue_dropped.clone(),
         move |_url: &str, ok: bool| {
             let result = if ok { "delivered" } else { "failed" };
@@ -352,15 +356,11 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
         },
         shutdown_rx.clone(),
     );
-    let alerts = if config.alertmanagers.is_empty() {
+    let alerts = if config.alertmanager.urls.is_empty() {
         None
     } else {
         let (tx, rx) = mpsc::channel(4096);
-        let am = Alertmanager::new(
-            config.alertmanagers.clone(),
-            config.interval,
-            config.sink_timeout,
-        );
+        let am = Alertmanager::new(config.alertmanager.clone());
         tokio::spawn(deliver_alerts(am, rx, shared.clone()));
         Some(tx)
     };
@@ -383,6 +383,8 @@ pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpe
         concurrency: config.concurrency.max(1),
         batch: config.batch.max(1),
         evaluation: config.evaluation,
+        flavor: config.flavor,
+        detected_flavor: Arc::default(),
         store: store.clone(),
         updates,
         shard: config.shard,

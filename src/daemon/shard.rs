@@ -69,28 +69,31 @@ pub fn owner(key: &str, count: u32) -> u32 {
 
 impl Shard {
     /// Parses `i/n` (e.g. `0/3`): `n >= 1` replicas, `0 <= i < n`.
-    pub fn parse(text: &str) -> Result<Shard, String> {
+    pub fn parse(text: &str) -> Result<Shard, ShardError> {
         let text = text.trim();
         let Some((i, n)) = text.split_once('/') else {
-            return Err(format!(
-                "{text:?}: expected i/n, e.g. 0/3 for the first of three replicas"
-            ));
+            return Err(ShardError::Syntax(text.to_string()));
         };
-        let number = |part: &str, what: &str| {
-            part.trim().parse::<u32>().map_err(|_| {
-                format!("{text:?}: the {what} {part:?} is not a whole number (expected i/n, e.g. 0/3 for the first of three replicas)")
-            })
+        let number = |part: &str, what: &'static str| {
+            part.trim()
+                .parse::<u32>()
+                .map_err(|_| ShardError::NotANumber {
+                    text: text.to_string(),
+                    what,
+                    part: part.to_string(),
+                })
         };
         let index = number(i, "replica index")?;
         let count = number(n, "replica count")?;
         if count == 0 {
-            return Err(format!("{text:?}: the replica count must be at least 1"));
+            return Err(ShardError::NoReplicas(text.to_string()));
         }
         if index >= count {
-            return Err(format!(
-                "{text:?}: replica index {index} is out of range for {count} replica(s): replicas are numbered 0 to {}",
-                count - 1
-            ));
+            return Err(ShardError::IndexOutOfRange {
+                text: text.to_string(),
+                index,
+                count,
+            });
         }
         Ok(Shard { index, count })
     }
@@ -101,9 +104,35 @@ impl Shard {
     }
 }
 
+/// Why a `--shard` value is not `i/n`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShardError {
+    #[error("{0:?}: expected i/n, e.g. 0/3 for the first of three replicas")]
+    Syntax(String),
+    #[error(
+        "{text:?}: the {what} {part:?} is not a whole number (expected i/n, e.g. 0/3 for the first of three replicas)"
+    )]
+    NotANumber {
+        text: String,
+        what: &'static str,
+        part: String,
+    },
+    #[error("{0:?}: the replica count must be at least 1")]
+    NoReplicas(String),
+    #[error(
+        "{text:?}: replica index {index} is out of range for {count} replica(s): replicas are numbered 0 to {}",
+        count - 1
+    )]
+    IndexOutOfRange {
+        text: String,
+        index: u32,
+        count: u32,
+    },
+}
+
 impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Shard, String> {
+    type Err = ShardError;
+    fn from_str(s: &str) -> Result<Shard, ShardError> {
         Shard::parse(s)
     }
 }
@@ -125,24 +154,29 @@ mod tests {
         assert_eq!(Shard::parse("2/3"), Ok(Shard { index: 2, count: 3 }));
         assert_eq!(Shard::parse(" 1 / 2 "), Ok(Shard { index: 1, count: 2 }));
         assert_eq!(Shard::parse("1/2").unwrap().to_string(), "1/2");
-        let err = Shard::parse("3/3").unwrap_err();
+        let err = Shard::parse("3/3").unwrap_err().to_string();
         assert!(
             err.contains("out of range") && err.contains("0 to 2"),
             "{err}"
         );
-        let err = Shard::parse("0/0").unwrap_err();
+        let err = Shard::parse("0/0").unwrap_err().to_string();
         assert!(err.contains("at least 1"), "{err}");
-        let err = Shard::parse("a/b").unwrap_err();
+        let err = Shard::parse("a/b").unwrap_err().to_string();
         assert!(
             err.contains("not a whole number") && err.contains("\"a\""),
             "{err}"
         );
-        let err = Shard::parse("1/b").unwrap_err();
+        let err = Shard::parse("1/b").unwrap_err().to_string();
         assert!(
             err.contains("replica count") && err.contains("\"b\""),
             "{err}"
         );
-        assert!(Shard::parse("1").unwrap_err().contains("expected i/n"));
+        assert!(
+            Shard::parse("1")
+                .unwrap_err()
+                .to_string()
+                .contains("expected i/n")
+        );
         assert!(Shard::parse("-1/2").is_err());
         assert!(Shard::parse("1/2/3").is_err());
         assert!(Shard::parse("").is_err());

@@ -7,28 +7,26 @@
 //! `sheet_evaluation` turns them into the `Evaluation`; a replay runs the first at every
 //! step and the second only for the steps it keeps.
 
+use super::evaluation::{DimensionReport, Evaluation, RuleRef, WindowMap};
 use super::hysteresis::{RuleStatus, SloState, StateStore, TimerStore};
 use super::matrix::fires;
 use super::measure::{Bucket, Measurement, SourceError};
-use super::report::{DimensionReport, Evaluation, RuleRef, WindowMap};
 use super::sli::{self, WindowValue};
 use crate::decision::Decision;
-use crate::duration::PromDuration;
 use crate::spec::{Dimension, ServiceSpec, SloSpec};
 use crate::time::format_time;
 use futures::StreamExt;
 
-/// Anything that can measure the rates of a dimension at an instant: the Prometheus HTTP
-/// API, or the local rate engine over recorded history.
+/// Anything that can measure the rates of a dimension at an instant: the backend
+/// (`measure::PrometheusSource`), or columns already computed for a replay
+/// (`measure::StepRates`). Both are `measure`'s; the windows are always
+/// `slo.measured_windows(dimension)`.
 pub trait Source {
-    /// Rates for `windows` of one dimension, at `at_ms` (Unix ms), one entry per window in
-    /// the order of `windows`.
+    /// Rates for `slo.measured_windows(dimension)` at `at_ms` (Unix ms), one entry per window.
     fn measure(
         &self,
-        service: &ServiceSpec,
         slo: &SloSpec,
         dimension: Dimension,
-        windows: &[PromDuration],
         at_ms: i64,
     ) -> impl std::future::Future<Output = Result<Measurement, SourceError>>;
 
@@ -36,20 +34,13 @@ pub trait Source {
     /// there (a replay measures at every step).
     fn measure_into(
         &self,
-        service: &ServiceSpec,
         slo: &SloSpec,
         dimension: Dimension,
-        windows: &[PromDuration],
         at_ms: i64,
         out: &mut Result<Measurement, SourceError>,
     ) -> impl std::future::Future<Output = ()> {
-        async move { *out = self.measure(service, slo, dimension, windows, at_ms).await }
+        async move { *out = self.measure(slo, dimension, at_ms).await }
     }
-}
-
-/// The windows a dimension needs measured: its matrix windows and the budget period.
-pub fn windows_to_measure(slo: &SloSpec, dimension: Dimension) -> Vec<PromDuration> {
-    slo.measured_windows(dimension).to_vec()
 }
 
 /// Measures and evaluates every SLO of every spec at `at_ms`, at most `concurrency`
@@ -65,13 +56,11 @@ pub async fn evaluate_all<S: Source>(
         .iter()
         .flat_map(|s| s.slos.iter().map(move |slo| (s, slo)))
         .collect();
-    let measured: Vec<_> = futures::stream::iter(
-        jobs.iter()
-            .map(|&(service, slo)| measure_slo(source, service, slo, at_ms)),
-    )
-    .buffered(concurrency.max(1))
-    .collect()
-    .await;
+    let measured: Vec<_> =
+        futures::stream::iter(jobs.iter().map(|&(_, slo)| measure_slo(source, slo, at_ms)))
+            .buffered(concurrency.max(1))
+            .collect()
+            .await;
     jobs.iter()
         .zip(measured)
         .map(|(&(service, slo), measurements)| {
@@ -81,30 +70,16 @@ pub async fn evaluate_all<S: Source>(
         .collect()
 }
 
-/// Measures and evaluates one SLO at `at_ms`. A replay does this at every step, through
-/// `step_slo` and `sheet_evaluation` with buffers kept between steps (`replay_slo`).
-pub async fn evaluate_one<S: Source>(
-    source: &S,
-    service: &ServiceSpec,
-    slo: &SloSpec,
-    at_ms: i64,
-    state: &mut SloState,
-) -> Evaluation {
-    let measurements = measure_slo(source, service, slo, at_ms).await;
-    evaluate_slo(service, slo, at_ms, &measurements, state)
-}
-
 /// Every dimension of one SLO, measured concurrently.
 pub async fn measure_slo<S: Source>(
     source: &S,
-    service: &ServiceSpec,
     slo: &SloSpec,
     at_ms: i64,
 ) -> Vec<(Dimension, Result<Measurement, SourceError>)> {
-    futures::future::join_all(slo.dimensions().map(|dim| async move {
-        let windows = slo.measured_windows(dim);
-        (dim, source.measure(service, slo, dim, windows, at_ms).await)
-    }))
+    futures::future::join_all(
+        slo.dimensions()
+            .map(|dim| async move { (dim, source.measure(slo, dim, at_ms).await) }),
+    )
     .await
 }
 
@@ -163,10 +138,11 @@ pub(crate) fn step_slo(
     sheet: &mut Worksheet,
 ) -> Decision {
     timers.begin(at_ms);
-    for (dim, result) in measurements {
+    for (dim, goal, result) in defined(slo, measurements) {
         step_dimension(
             slo,
-            *dim,
+            dim,
+            goal.budget,
             result.as_ref().ok(),
             at_ms,
             timers,
@@ -174,23 +150,66 @@ pub(crate) fn step_slo(
         );
     }
     let decision = Decision::combine(
-        measurements
-            .iter()
-            .map(|(dim, _)| sheet.dims[dim.index()].decision),
+        defined(slo, measurements).map(|(dim, _, _)| sheet.dims[dim.index()].decision),
     );
     timers.set_last_decision(decision);
     decision
 }
 
+/// What a dimension the SLO has aims at.
+#[derive(Debug, Clone, Copy)]
+struct Goal {
+    objective: f64,
+    budget: f64,
+}
+
+/// The measurements of dimensions the SLO has, with their goal. Measurements come from
+/// callers (the library's `evaluate_slo`), so one for a dimension the SLO lacks is possible:
+/// `sheet_evaluation` reports it and it is otherwise ignored.
+fn defined<'m>(
+    slo: &SloSpec,
+    measurements: &'m [(Dimension, Result<Measurement, SourceError>)],
+) -> impl Iterator<Item = (Dimension, Goal, &'m Result<Measurement, SourceError>)> {
+    measurements.iter().filter_map(|(dim, result)| {
+        let goal = Goal {
+            objective: slo.objective(*dim)?,
+            budget: slo.budget(*dim)?,
+        };
+        Some((*dim, goal, result))
+    })
+}
+
+/// What is wrong with a measurement that does not fit its SLO, if anything: it counts as no
+/// data for that dimension instead of stopping the evaluation.
+fn misfit(slo: &SloSpec, dim: Dimension, measurement: &Measurement) -> Option<String> {
+    let delivered = match measurement {
+        Measurement::Error(_) => Dimension::Error,
+        Measurement::Latency(_) => Dimension::Latency,
+    };
+    if slo.objective(dim).is_none() || slo.budget(dim).is_none() {
+        Some(format!(
+            "measured, but the SLO has no {} objective; ignored",
+            dim.as_str()
+        ))
+    } else if delivered != dim {
+        Some(format!(
+            "the source delivered {} rates; counted as no data",
+            delivered.as_str()
+        ))
+    } else {
+        None
+    }
+}
+
 fn step_dimension(
     slo: &SloSpec,
     dim: Dimension,
+    budget: f64,
     measurement: Option<&Measurement>,
     at_ms: i64,
     timers: &mut impl TimerStore,
     sheet: &mut DimSheet,
 ) {
-    let objective = slo.objective(dim).expect("dimension present");
     let rules = slo.matrix(dim).unwrap_or(&[]);
     let latency = slo.latency.as_ref().filter(|_| dim == Dimension::Latency);
     let plan = slo.plan().dim(dim);
@@ -212,7 +231,7 @@ fn step_dimension(
         (Some(Measurement::Error(m)), None) => {
             for (i, &seconds) in plan.seconds.iter().enumerate() {
                 let rates = m.get(i).copied().unwrap_or_default();
-                values.push(sli::error_window(&rates, objective, seconds));
+                values.push(sli::error_window(&rates, budget, seconds));
             }
         }
         (Some(Measurement::Latency(m)), Some(l)) => {
@@ -231,7 +250,7 @@ fn step_dimension(
                     h.count,
                     normalized.then_some(buckets.as_slice()),
                     threshold,
-                    objective,
+                    budget,
                     seconds,
                 ));
                 if i < plan.matrix_windows {
@@ -297,11 +316,19 @@ pub(crate) fn sheet_evaluation(
         at_ms,
     };
     for (dim, result) in measurements {
-        if let Err(e) = result {
-            eval.errors
-                .push(format!("{} SLI: {}", dim.as_str(), e.message));
+        match result {
+            Err(e) => eval
+                .errors
+                .push(format!("{} SLI: {}", dim.as_str(), e.message)),
+            Ok(m) => {
+                if let Some(why) = misfit(slo, *dim, m) {
+                    eval.errors.push(format!("{} SLI: {why}", dim.as_str()));
+                }
+            }
         }
-        let report = dimension_report(slo, *dim, &sheet.dims[dim.index()]);
+    }
+    for (dim, goal, _) in defined(slo, measurements) {
+        let report = dimension_report(slo, dim, goal, &sheet.dims[dim.index()]);
         match dim {
             Dimension::Error => eval.error = Some(report),
             Dimension::Latency => eval.latency = Some(report),
@@ -310,8 +337,12 @@ pub(crate) fn sheet_evaluation(
     eval
 }
 
-fn dimension_report(slo: &SloSpec, dim: Dimension, sheet: &DimSheet) -> DimensionReport {
-    let objective = slo.objective(dim).expect("dimension present");
+fn dimension_report(
+    slo: &SloSpec,
+    dim: Dimension,
+    goal: Goal,
+    sheet: &DimSheet,
+) -> DimensionReport {
     let rules = slo.matrix(dim).unwrap_or(&[]);
     let latency = slo.latency.as_ref().filter(|_| dim == Dimension::Latency);
     let plan = slo.plan().dim(dim);
@@ -335,7 +366,7 @@ fn dimension_report(slo: &SloSpec, dim: Dimension, sheet: &DimSheet) -> Dimensio
     };
     DimensionReport {
         decision: sheet.decision,
-        objective,
+        objective: goal.objective,
         threshold_seconds: latency.map(|l| l.threshold_seconds()),
         quantile: latency.map(|l| l.quantile),
         quantile_seconds: latency.map(|_| by_window(&|i| sheet.quantiles[i])),
@@ -352,6 +383,55 @@ fn dimension_report(slo: &SloSpec, dim: Dimension, sheet: &DimSheet) -> Dimensio
         held: pick(RuleStatus::Held),
         budget_remaining: sheet.values[plan.period]
             .bad_ratio
-            .map(|ratio| sli::budget_remaining(ratio, objective)),
+            .map(|ratio| sli::budget_remaining(ratio, goal.budget)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::ErrorRates;
+    use crate::engine::hysteresis::SloState;
+    use crate::spec::load::load_str;
+    use std::path::Path;
+
+    #[test]
+    fn measurements_that_do_not_fit_the_slo_are_errors_not_panics() {
+        let yaml = "apiVersion: burnrate/v1\nservice: edge\nslos:\n  - name: api\n    \
+                    error:\n      objective: 99.9\n      bad: errors_total\n      \
+                    total: requests_total\n";
+        let (spec, diagnostics) = load_str(Path::new("edge.yaml"), yaml);
+        let spec = spec.unwrap_or_else(|| panic!("{diagnostics:?}"));
+        let slo = &spec.slos[0];
+        let rates = ErrorRates {
+            bad: Some(1.0),
+            total: Some(100.0),
+        };
+        let measurements = [
+            // A latency measurement for an SLO without a latency objective.
+            (
+                Dimension::Latency,
+                Ok(Measurement::Latency(vec![Default::default()])),
+            ),
+            // Error rates, but too few windows and of the wrong kind after them.
+            (Dimension::Error, Ok(Measurement::Error(vec![rates]))),
+        ];
+        let eval = evaluate_slo(&spec, slo, 0, &measurements, &mut SloState::default());
+        assert!(eval.latency.is_none());
+        assert!(eval.error.is_some());
+        assert_eq!(
+            eval.errors,
+            ["latency SLI: measured, but the SLO has no latency objective; ignored"]
+        );
+        let wrong_kind = [(
+            Dimension::Error,
+            Ok(Measurement::Latency(vec![Default::default()])),
+        )];
+        let eval = evaluate_slo(&spec, slo, 0, &wrong_kind, &mut SloState::default());
+        assert_eq!(eval.decision, Decision::NoData);
+        assert_eq!(
+            eval.errors,
+            ["error SLI: the source delivered latency rates; counted as no data"]
+        );
     }
 }

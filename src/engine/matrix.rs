@@ -1,6 +1,6 @@
 //! The threshold matrix: which rules fire for a set of window burn rates.
 
-use super::report::WindowMap;
+use super::evaluation::WindowMap;
 use crate::spec::Rule;
 
 /// A rule fires when `burn(long) >= rule.burn` and, if it has a short window,

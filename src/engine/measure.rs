@@ -3,7 +3,7 @@
 //! Sources deliver rates (per second, summed over all matching series), never burn rates:
 //! the math from rates to burns lives in one place (`sli`) whichever source measured them.
 
-use std::fmt;
+use thiserror::Error;
 
 /// `sum(rate(BAD[w]))` and `sum(rate(TOTAL[w]))`. `None` means the selector matched no
 /// series (or the value was not a number); what that means is decided in `sli`.
@@ -39,39 +39,57 @@ pub enum Measurement {
 
 /// Why a source could not measure a dimension. The message is shown to users, so it must
 /// never contain secrets (tokens, header values, URL credentials).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
 pub struct SourceError {
     pub message: String,
+    pub kind: SourceErrorKind,
+}
+
+/// What a failure says about asking again: callers decide from it whether to retry the
+/// query without its batch, or to stop asking a backend that is down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceErrorKind {
+    /// This measurement failed (a bad answer, a query outside the local subset, ...);
+    /// nothing is known about other queries.
+    Failed,
     /// The backend answered and refused the query itself (HTTP 4xx, `bad_data`): asking
     /// again with the same query cannot help, but asking without it can.
-    pub rejected: bool,
+    Rejected,
     /// The backend could not be reached, timed out or failed (5xx) after every retry: other
     /// queries to it now are likely to fail the same way.
-    pub unavailable: bool,
+    Unavailable,
 }
 
 impl SourceError {
-    pub fn new(message: impl Into<String>) -> SourceError {
+    pub fn failed(message: impl Into<String>) -> SourceError {
         SourceError {
             message: message.into(),
-            rejected: false,
-            unavailable: false,
+            kind: SourceErrorKind::Failed,
         }
     }
 
     /// An error for a query the backend refused.
     pub fn rejected(message: impl Into<String>) -> SourceError {
         SourceError {
-            rejected: true,
-            ..SourceError::new(message)
+            message: message.into(),
+            kind: SourceErrorKind::Rejected,
         }
     }
-}
 
-impl fmt::Display for SourceError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+    /// An error for a backend that stayed unreachable or failing through every retry.
+    pub fn unavailable(message: impl Into<String>) -> SourceError {
+        SourceError {
+            message: message.into(),
+            kind: SourceErrorKind::Unavailable,
+        }
+    }
+
+    pub fn is_rejected(&self) -> bool {
+        self.kind == SourceErrorKind::Rejected
+    }
+
+    pub fn is_unavailable(&self) -> bool {
+        self.kind == SourceErrorKind::Unavailable
     }
 }
-
-impl std::error::Error for SourceError {}

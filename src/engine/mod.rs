@@ -2,15 +2,16 @@
 //!
 //! `measure` defines what a data source must deliver, `sli` turns it into bad ratios and
 //! burn rates, `matrix` applies the threshold rules, `hysteresis` applies `for`/`hold`, and
-//! `evaluate` is the one evaluation path every command goes through.
+//! `evaluate` is the one evaluation path every command goes through; `evaluation` holds what
+//! it reports (the JSON object of the output contract).
 
 pub mod evaluate;
+pub mod evaluation;
 pub mod hysteresis;
 pub mod matrix;
 pub mod measure;
-pub mod report;
 pub mod sli;
 
-pub use evaluate::{Source, evaluate_all, evaluate_one, evaluate_slo};
-pub use measure::{Bucket, ErrorRates, HistogramRates, Measurement, SourceError};
-pub use report::{DimensionReport, Evaluation, RuleRef, WindowMap};
+pub use evaluate::{Source, evaluate_all, evaluate_slo};
+pub use evaluation::{DimensionReport, Evaluation, RuleRef, WindowMap};
+pub use measure::{Bucket, ErrorRates, HistogramRates, Measurement, SourceError, SourceErrorKind};

@@ -1,8 +1,9 @@
 //! From measured rates to bad ratios, burn rates, event counts and quantiles.
 //!
 //! The arithmetic follows the reference PromQL expressions operation by operation
-//! (`bad / total / (1 - objective)`, `1 - good / total`), so a burn rate printed here
-//! equals what Prometheus computes for the same window to the last bits.
+//! (`bad / total / budget`, `1 - good / total`), so a burn rate printed here equals what
+//! Prometheus computes for the same window to the last bits. The budget is `1 - objective`
+//! taken in decimal (`spec::budget`), the same literal the exported rules divide by.
 
 use super::measure::{Bucket, ErrorRates, HistogramRates};
 
@@ -27,9 +28,9 @@ impl WindowValue {
         no_traffic: false,
     };
 
-    fn from_ratio(bad_ratio: f64, total: f64, objective: f64, window_seconds: f64) -> WindowValue {
+    fn from_ratio(bad_ratio: f64, total: f64, budget: f64, window_seconds: f64) -> WindowValue {
         WindowValue {
-            burn: Some(bad_ratio / (1.0 - objective)),
+            burn: Some(bad_ratio / budget),
             bad_ratio: Some(bad_ratio),
             events: Some(total * window_seconds),
             no_traffic: false,
@@ -53,7 +54,7 @@ fn usable(v: Option<f64>) -> Option<f64> {
 /// Error SLI: `sum(rate(BAD[w])) / sum(rate(TOTAL[w]))`. A missing bad series with traffic
 /// means no bad events (error counters often appear only at the first error); a bad value
 /// that is present but not a number makes the window unusable.
-pub fn error_window(rates: &ErrorRates, objective: f64, window_seconds: f64) -> WindowValue {
+pub fn error_window(rates: &ErrorRates, budget: f64, window_seconds: f64) -> WindowValue {
     let Some(total) = usable(rates.total) else {
         return WindowValue::MISSING;
     };
@@ -65,7 +66,7 @@ pub fn error_window(rates: &ErrorRates, objective: f64, window_seconds: f64) -> 
         Some(b) if b.is_finite() && b >= 0.0 => b,
         Some(_) => return WindowValue::MISSING,
     };
-    WindowValue::from_ratio(bad / total, total, objective, window_seconds)
+    WindowValue::from_ratio(bad / total, total, budget, window_seconds)
 }
 
 /// Latency SLI: share of requests slower than `threshold`:
@@ -73,12 +74,12 @@ pub fn error_window(rates: &ErrorRates, objective: f64, window_seconds: f64) -> 
 pub fn latency_window(
     h: &HistogramRates,
     threshold: f64,
-    objective: f64,
+    budget: f64,
     window_seconds: f64,
 ) -> WindowValue {
     let mut buckets = Vec::new();
     let normalized = normalize_into(&h.buckets, &mut buckets).then_some(buckets.as_slice());
-    latency_value(h.count, normalized, threshold, objective, window_seconds)
+    latency_value(h.count, normalized, threshold, budget, window_seconds)
 }
 
 /// `latency_window` over buckets already normalized (`None`: they could not be).
@@ -86,7 +87,7 @@ pub(crate) fn latency_value(
     count: Option<f64>,
     normalized: Option<&[Bucket]>,
     threshold: f64,
-    objective: f64,
+    budget: f64,
     window_seconds: f64,
 ) -> WindowValue {
     let Some(total) = usable(count) else {
@@ -98,7 +99,7 @@ pub(crate) fn latency_value(
     let Some(good) = normalized.and_then(|b| good_at_normalized(b, threshold)) else {
         return WindowValue::MISSING;
     };
-    WindowValue::from_ratio(1.0 - good / total, total, objective, window_seconds)
+    WindowValue::from_ratio(1.0 - good / total, total, budget, window_seconds)
 }
 
 /// Buckets sorted by bound with equal bounds summed (as `histogram_quantile` coalesces them),
@@ -222,8 +223,8 @@ pub(crate) fn quantile_normalized(q: f64, buckets: &mut [Bucket]) -> Option<f64>
 }
 
 /// Share of the period's error budget still unspent; below 0 when overspent.
-pub fn budget_remaining(bad_ratio: f64, objective: f64) -> f64 {
-    1.0 - bad_ratio / (1.0 - objective)
+pub fn budget_remaining(bad_ratio: f64, budget: f64) -> f64 {
+    1.0 - bad_ratio / budget
 }
 
 #[cfg(test)]
@@ -241,7 +242,7 @@ mod tests {
                 bad: Some(1.0),
                 total: Some(100.0),
             },
-            0.99,
+            0.01,
             60.0,
         );
         assert!((w.burn.unwrap() - 1.0).abs() < 1e-12);
@@ -251,7 +252,7 @@ mod tests {
                 bad: None,
                 total: Some(5.0),
             },
-            0.999,
+            0.001,
             60.0,
         );
         assert_eq!(missing_bad.burn, Some(0.0));
@@ -261,7 +262,7 @@ mod tests {
                 bad: None,
                 total: Some(0.0),
             },
-            0.999,
+            0.001,
             60.0,
         );
         assert_eq!((quiet.burn, quiet.no_traffic), (Some(0.0), true));
@@ -270,7 +271,7 @@ mod tests {
                 bad: Some(3.0),
                 total: None,
             },
-            0.999,
+            0.001,
             60.0,
         );
         assert_eq!(absent.burn, None);
@@ -279,7 +280,7 @@ mod tests {
                 bad: Some(f64::NAN),
                 total: Some(3.0),
             },
-            0.999,
+            0.001,
             60.0,
         );
         assert_eq!(nan.burn, None);
@@ -288,7 +289,7 @@ mod tests {
                 bad: Some(1.0),
                 total: Some(f64::NAN),
             },
-            0.999,
+            0.001,
             60.0,
         );
         assert_eq!(nan_total.burn, None);
@@ -323,7 +324,7 @@ mod tests {
             buckets: vec![b(0.2, 99.0), b(f64::INFINITY, 100.0)],
             count: Some(100.0),
         };
-        let w = latency_window(&h, 0.2, 0.99, 300.0);
+        let w = latency_window(&h, 0.2, 0.01, 300.0);
         assert!(
             (w.burn.unwrap() - 1.0).abs() < 1e-9,
             "P99 exactly at the threshold is burn 1"
@@ -332,7 +333,7 @@ mod tests {
             buckets: vec![],
             count: Some(3.0),
         };
-        assert_eq!(latency_window(&empty, 0.2, 0.99, 300.0).burn, None);
+        assert_eq!(latency_window(&empty, 0.2, 0.01, 300.0).burn, None);
     }
 
     #[test]
@@ -357,5 +358,63 @@ mod tests {
             None,
             "no +Inf bucket"
         );
+    }
+}
+
+/// The contract's edge: an error ratio of exactly the budget burns exactly 1, and a `burn: 1`
+/// rule fires there, through the one evaluation path.
+#[cfg(test)]
+mod budget_edge {
+    use crate::decision::Decision;
+    use crate::engine::evaluate::evaluate_slo;
+    use crate::engine::hysteresis::SloState;
+    use crate::engine::{ErrorRates, Measurement};
+    use crate::spec::Dimension;
+    use crate::spec::load::load_str;
+    use std::path::Path;
+
+    #[test]
+    fn burn_exactly_at_the_threshold_fires() {
+        // (objective as written, bad and total events whose ratio is exactly the budget)
+        let cases = [
+            ("99", 1.0, 100.0),
+            ("99.5", 5.0, 1000.0),
+            ("99.9", 1.0, 1000.0),
+            ("99.95", 5.0, 10_000.0),
+            ("99.99", 1.0, 10_000.0),
+            ("99.999", 1.0, 100_000.0),
+        ];
+        for (objective, bad, total) in cases {
+            let yaml = format!(
+                "apiVersion: burnrate/v1\nservice: edge\nslos:\n  - name: exact\n    \
+                 period: 30d\n    error:\n      objective: {objective}\n      \
+                 bad: errors_total\n      total: requests_total\n    matrix:\n      \
+                 error:\n        - {{decision: warn, burn: 1, long: 1h}}\n"
+            );
+            let (spec, diagnostics) = load_str(Path::new("edge.yaml"), &yaml);
+            let spec = spec.unwrap_or_else(|| panic!("{objective}: {diagnostics:?}"));
+            let slo = &spec.slos[0];
+            let rates = ErrorRates {
+                bad: Some(bad),
+                total: Some(total),
+            };
+            let windows = slo.measured_windows(Dimension::Error).len();
+            let measurements = [(
+                Dimension::Error,
+                Ok(Measurement::Error(vec![rates; windows])),
+            )];
+            let eval = evaluate_slo(
+                &spec,
+                slo,
+                1_800_000_000_000,
+                &measurements,
+                &mut SloState::default(),
+            );
+            let report = eval.error.expect("error dimension");
+            assert_eq!(report.burn.value("1h"), Some(1.0), "objective {objective}");
+            assert_eq!(report.budget_remaining, Some(0.0), "objective {objective}");
+            assert_eq!(report.fired.len(), 1, "objective {objective}");
+            assert_eq!(eval.decision, Decision::Warn, "objective {objective}");
+        }
     }
 }

@@ -1,12 +1,11 @@
 //! Recorded history: raw samples of counters and histogram buckets, loaded from files
-//! (OpenMetrics text with timestamps, or a saved `query_range` JSON response) or fetched
-//! with `query_range`, and the local rate engine that reproduces Prometheus's `rate()` on it.
+//! (OpenMetrics text with timestamps, or a saved `query_range` JSON response), and the
+//! reference walk of Prometheus 2.42's `rate()` that tests check the evaluator against.
 //!
 //! This is what lets `backtest` replay weeks of evaluations without asking a backend for
-//! every window at every step.
+//! every window at every step (`measure::local` turns a `History` into the evaluator's
+//! storage).
 
-pub mod live;
-pub mod matcher;
 pub mod parse;
 pub mod rate;
 

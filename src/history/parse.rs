@@ -33,10 +33,8 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::io::Read;
 use std::path::Path;
 
-use serde::Deserialize;
-use serde::de::{self, IgnoredAny};
-
 use super::{History, Sample, Series};
+use crate::backend::api::{self, MAX_ABS_SECONDS};
 
 /// Why a history could not be read. `line` is 1-based when the problem is on a known line.
 #[derive(Debug, Clone, PartialEq)]
@@ -386,10 +384,6 @@ fn parse_value(text: &str) -> Result<f64, String> {
     })
 }
 
-/// Beyond this many seconds (year 5138) a timestamp is almost surely milliseconds, the unit
-/// of the older Prometheus text format; guessing would shift the history by a factor 1000.
-const MAX_ABS_SECONDS: u64 = 100_000_000_000;
-
 /// Unix seconds, possibly fractional, to milliseconds rounded to the nearest. Plain decimals
 /// are converted digit by digit, exact at any magnitude; only exponent forms go through f64.
 fn parse_timestamp(text: &str) -> Result<i64, String> {
@@ -626,7 +620,7 @@ pub fn parse_query_range_json(text: &str) -> Result<History, HistoryError> {
 pub fn parse_query_range_json_with_stats(
     text: &str,
 ) -> Result<(History, ParseStats), HistoryError> {
-    let responses: Vec<ApiResponse> = match first_non_blank(text) {
+    let responses: Vec<api::Response> = match first_non_blank(text) {
         Some(b'[') => serde_json::from_str(text).map_err(json_error)?,
         Some(b'{') => vec![serde_json::from_str(text).map_err(json_error)?],
         _ => {
@@ -676,17 +670,23 @@ pub fn parse_query_range_json_with_stats(
             }
             None => return Err(fail("response data has no \"resultType\"".to_string())),
         }
-        for item in data.result.0 {
-            let ResultItem::Series(s) = item else {
+        let items = match data.result {
+            None => Vec::new(),
+            Some(api::Results::Series(items)) => items,
+            Some(_) => {
                 return Err(fail(
                     "\"result\" of a matrix must be a list of series objects".to_string(),
                 ));
-            };
+            }
+        };
+        for s in items {
+            let has_histograms = s.has_histograms();
             let mut labels = s.metric;
             labels.retain(|_, v| !v.is_empty());
-            if s.histograms.is_some() {
+            if has_histograms {
                 return Err(fail(format!(
-                    "native histograms are not supported; use classic buckets (series {})",
+                    "{} (series {})",
+                    api::NATIVE_HISTOGRAMS,
                     format_labels(&labels)
                 )));
             }
@@ -733,172 +733,6 @@ fn format_labels(labels: &BTreeMap<String, String>) -> String {
         .map(|(k, v)| format!("{k}={v:?}"))
         .collect();
     format!("{name}{{{}}}", rest.join(","))
-}
-
-#[derive(Deserialize)]
-struct ApiResponse {
-    status: Option<String>,
-    #[serde(rename = "errorType")]
-    error_type: Option<String>,
-    error: Option<String>,
-    data: Option<ApiData>,
-}
-
-#[derive(Deserialize)]
-struct ApiData {
-    #[serde(rename = "resultType")]
-    result_type: Option<String>,
-    #[serde(default)]
-    result: ResultItems,
-}
-
-/// `result`'s shape depends on `resultType`, which may come after it; reading every
-/// element leniently lets the resultType check give the helpful error.
-#[derive(Default)]
-struct ResultItems(Vec<ResultItem>);
-
-enum ResultItem {
-    Series(RangeSeries),
-    Other,
-}
-
-#[derive(Deserialize)]
-struct RangeSeries {
-    #[serde(default)]
-    metric: BTreeMap<String, String>,
-    values: Option<Vec<Point>>,
-    histograms: Option<IgnoredAny>,
-}
-
-struct Point {
-    t_ms: i64,
-    value: f64,
-}
-
-impl<'de> Deserialize<'de> for ResultItems {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> de::Visitor<'de> for V {
-            type Value = ResultItems;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a list of results")
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<ResultItems, E> {
-                Ok(ResultItems::default())
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ResultItems, A::Error> {
-                let mut items = Vec::new();
-                while let Some(item) = seq.next_element()? {
-                    items.push(item);
-                }
-                Ok(ResultItems(items))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for ResultItem {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> de::Visitor<'de> for V {
-            type Value = ResultItem;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a result")
-            }
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<ResultItem, A::Error> {
-                RangeSeries::deserialize(de::value::MapAccessDeserializer::new(map))
-                    .map(ResultItem::Series)
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<ResultItem, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(ResultItem::Other)
-            }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ResultItem, E> {
-                Ok(ResultItem::Other)
-            }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<ResultItem, E> {
-                Ok(ResultItem::Other)
-            }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<ResultItem, E> {
-                Ok(ResultItem::Other)
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ResultItem, E> {
-                Ok(ResultItem::Other)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<ResultItem, E> {
-                Ok(ResultItem::Other)
-            }
-            fn visit_unit<E: de::Error>(self) -> Result<ResultItem, E> {
-                Ok(ResultItem::Other)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-impl<'de> Deserialize<'de> for Point {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> de::Visitor<'de> for V {
-            type Value = Point;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a [time, \"value\"] pair")
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Point, A::Error> {
-                let t: f64 = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::invalid_length(0, &self))?;
-                let PointValue(value) = seq
-                    .next_element()?
-                    .ok_or_else(|| de::Error::invalid_length(1, &self))?;
-                if seq.next_element::<IgnoredAny>()?.is_some() {
-                    return Err(de::Error::invalid_length(3, &self));
-                }
-                let t_ms = seconds_to_ms(t).map_err(de::Error::custom)?;
-                Ok(Point { t_ms, value })
-            }
-        }
-        d.deserialize_seq(V)
-    }
-}
-
-fn seconds_to_ms(t: f64) -> Result<i64, String> {
-    if !t.is_finite() || t.abs() >= MAX_ABS_SECONDS as f64 {
-        return Err(format!(
-            "timestamp {t} is out of range for Unix seconds; history timestamps are seconds, not milliseconds"
-        ));
-    }
-    Ok((t * 1000.0).round() as i64)
-}
-
-/// Prometheus writes sample values as strings (`"NaN"`, `"+Inf"`, `"1e-07"`); plain
-/// numbers from other tools are accepted too.
-struct PointValue(f64);
-
-impl<'de> Deserialize<'de> for PointValue {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> de::Visitor<'de> for V {
-            type Value = PointValue;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a sample value string such as \"1.5\", \"NaN\" or \"+Inf\"")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<PointValue, E> {
-                parse_value(s).map(PointValue).map_err(E::custom)
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<PointValue, E> {
-                Ok(PointValue(v))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PointValue, E> {
-                Ok(PointValue(v as f64))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<PointValue, E> {
-                Ok(PointValue(v as f64))
-            }
-        }
-        d.deserialize_any(V)
-    }
 }
 
 /// Reads a history file: gzip is detected by its magic bytes (1f 8b), the format by the

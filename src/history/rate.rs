@@ -1,25 +1,25 @@
-//! Local `rate()`: Prometheus 2.42's `rate(counter[w])`, computed from raw samples.
+//! The reference walk of Prometheus 2.42's `rate(counter[w])` over raw samples.
 //!
-//! `backtest --history` and incremental evaluation compute burn rates without asking a
-//! backend, and the product contract promises that the same data gives the same number
-//! whichever path computed it. So this is not "a" rate but a transcription of
+//! The product contract promises that the same data gives the same number whichever path
+//! computed it, so the evaluator's `rate()` is checked against this: not "a" rate but a
+//! straightforward transcription of
 //! `extrapolatedRate` (promql/functions.go, `isCounter = true`, `isRate = true`) and of the
 //! range selection in promql/engine.go (`matrixIterSlice`), operation for operation, so that
 //! the floats come out the same. `tests/rate_matches_prometheus.rs` checks it against a real
 //! Prometheus 2.42.
 //!
-//! Two entry points:
-//! - [`rate_at`] evaluates one instant by walking its window: the reference formula.
-//! - [`rates_over`] evaluates a whole range of steps in one pass over the samples (two
-//!   pointers for the window edges, one more pair for the counter resets inside it), which is
-//!   what a backtest over weeks of 1-minute steps needs.
+//! [`rate_at`] evaluates one instant by walking its window: the reference formula that the
+//! evaluator's O(log n) rate (`promql`, over `SeriesSamples`' reset index) is tested against,
+//! here and in `tests/rate_matches_prometheus.rs`.
 //!
-//! Input contract for both: samples sorted by strictly increasing `t_ms`. Prometheus's TSDB
+//! Input contract: samples sorted by strictly increasing `t_ms`. Prometheus's TSDB
 //! never holds two samples of one series at one timestamp, so duplicates are not expected;
 //! if they occur anyway nothing panics, but the result is whatever the formula gives
 //! (a zero sampled interval can give `inf` or `NaN`).
 
 use super::Sample;
+use crate::promql::rollup::extrapolate;
+use crate::promql::series::is_stale_marker;
 
 /// Which edge of the range `[t - w, t]` belongs to the window.
 ///
@@ -89,222 +89,15 @@ pub fn rate_at(samples: &[Sample], t_ms: i64, window_ms: i64, bounds: WindowBoun
         return None;
     }
     Some(extrapolate(
-        first,
-        last,
+        (first.t_ms, first.value),
+        (last.t_ms, last.value),
         n,
         result,
         range_start,
         t_ms,
-        range_seconds(window_ms),
+        true,
+        Some(range_seconds(window_ms)),
     ))
-}
-
-/// [`rate_at`] at every step `t = start_ms + i * step_ms` with `t <= end_ms`; `out[i]` is the
-/// value at `start_ms + i * step_ms`. Empty when `end_ms < start_ms`.
-///
-/// One pass over the samples: the window edges only move forward, and the counter-reset
-/// corrections inside a window are summed from a list of resets, not by re-scanning the window.
-/// Results are bit-identical to [`rate_at`] while a window holds at most
-/// [`MAX_RESETS_SUMMED_IN_ORDER`] resets; past that, the corrections come from
-/// double-double prefix sums, and can differ from Prometheus's left-to-right sum by that
-/// sum's own rounding error (a few ulps of the largest pre-reset value).
-///
-/// # Panics
-/// If `step_ms <= 0` (Prometheus rejects such a step too).
-pub fn rates_over(
-    samples: &[Sample],
-    start_ms: i64,
-    end_ms: i64,
-    step_ms: i64,
-    window_ms: i64,
-    bounds: WindowBounds,
-) -> Vec<Option<f64>> {
-    assert!(
-        step_ms > 0,
-        "rates_over: step must be positive, got {step_ms} ms"
-    );
-    if end_ms < start_ms {
-        return Vec::new();
-    }
-    let steps = ((end_ms as i128 - start_ms as i128) / step_ms as i128 + 1) as usize;
-    if window_ms <= 0 {
-        return vec![None; steps];
-    }
-    // Stale markers never reach extrapolatedRate; dropping them up front keeps the hot loop
-    // free of the check (and they do not occur in text or query_range input anyway).
-    let cleaned: Vec<Sample>;
-    let samples = if samples.iter().any(|s| is_stale_marker(s.value)) {
-        cleaned = samples
-            .iter()
-            .copied()
-            .filter(|s| !is_stale_marker(s.value))
-            .collect();
-        &cleaned[..]
-    } else {
-        samples
-    };
-
-    // Only samples some window can see matter: find them once, and collect the resets there.
-    let first_lo =
-        samples.partition_point(|s| bounds.is_before(s.t_ms, start_ms.saturating_sub(window_ms)));
-    let last_step = (start_ms as i128 + (steps as i128 - 1) * step_ms as i128) as i64;
-    let last_hi = samples.partition_point(|s| s.t_ms <= last_step);
-    let resets = Resets::find(samples, first_lo, last_hi);
-
-    let seconds = range_seconds(window_ms);
-    let mut out = Vec::with_capacity(steps);
-    let (mut lo, mut hi) = (first_lo, first_lo);
-    // Resets at sample index r (the sample after the drop) with lo < r < hi are in the window:
-    // reset ordinals ra..rb.
-    let (mut ra, mut rb) = (0usize, 0usize);
-    let mut t = start_ms;
-    for _ in 0..steps {
-        let range_start = t.saturating_sub(window_ms);
-        while hi < last_hi && samples[hi].t_ms <= t {
-            hi += 1;
-        }
-        while lo < hi && bounds.is_before(samples[lo].t_ms, range_start) {
-            lo += 1;
-        }
-        if hi - lo < 2 {
-            out.push(None);
-        } else {
-            while ra < resets.at.len() && resets.at[ra] <= lo {
-                ra += 1;
-            }
-            while rb < resets.at.len() && resets.at[rb] < hi {
-                rb += 1;
-            }
-            let (first, last) = (samples[lo], samples[hi - 1]);
-            // Computed from the two samples themselves, never as a difference of running sums,
-            // so that a large counter with tiny increments keeps all its digits.
-            let mut result = last.value - first.value;
-            if rb > ra {
-                result = resets.add_corrections(result, ra, rb);
-            }
-            out.push(Some(extrapolate(
-                first,
-                last,
-                hi - lo,
-                result,
-                range_start,
-                t,
-                seconds,
-            )));
-        }
-        t = t.wrapping_add(step_ms);
-    }
-    out
-}
-
-/// Up to this many resets in one window are added one by one in Prometheus's order (exactly
-/// its floats); more come from prefix sums, so that a counter that drops at every scrape does
-/// not make each step cost a whole window.
-pub const MAX_RESETS_SUMMED_IN_ORDER: usize = 32;
-
-/// The counter resets of a stretch of samples: where each drop happens and the value before it.
-struct Resets {
-    /// Index of the sample after each drop, increasing.
-    at: Vec<usize>,
-    /// The value before each drop: what Prometheus adds back for it.
-    correction: Vec<f64>,
-    /// Double-double prefix sums of `correction` (`prefix[k]` = sum of the first `k`), built
-    /// only when some window could hold more resets than are summed in order. Empty when any
-    /// correction is infinite: double-double arithmetic turns `inf` into `NaN`, so such
-    /// series are always summed in order.
-    prefix: Vec<(f64, f64)>,
-}
-
-impl Resets {
-    fn find(samples: &[Sample], from: usize, to: usize) -> Resets {
-        let mut at = Vec::new();
-        let mut correction = Vec::new();
-        if to > from {
-            let mut prev = samples[from].value;
-            for (i, s) in samples.iter().enumerate().take(to).skip(from + 1) {
-                if s.value < prev {
-                    at.push(i);
-                    correction.push(prev);
-                }
-                prev = s.value;
-            }
-        }
-        let mut prefix = Vec::new();
-        if correction.len() > MAX_RESETS_SUMMED_IN_ORDER && correction.iter().all(|c| c.is_finite())
-        {
-            prefix.reserve(correction.len() + 1);
-            let mut acc = (0.0, 0.0);
-            prefix.push(acc);
-            for &c in &correction {
-                acc = dd_add(acc, c);
-                prefix.push(acc);
-            }
-        }
-        Resets {
-            at,
-            correction,
-            prefix,
-        }
-    }
-
-    /// `result` plus the corrections of resets `ra..rb`.
-    #[inline]
-    fn add_corrections(&self, mut result: f64, ra: usize, rb: usize) -> f64 {
-        if rb - ra <= MAX_RESETS_SUMMED_IN_ORDER || self.prefix.is_empty() {
-            for &c in &self.correction[ra..rb] {
-                result += c;
-            }
-            result
-        } else {
-            let (b, a) = (self.prefix[rb], self.prefix[ra]);
-            let (s, e) = two_sum(b.0, -a.0);
-            result + (s + (e + (b.1 - a.1)))
-        }
-    }
-}
-
-/// `extrapolatedRate` from the point where the raw increase `result` is known. Every operation
-/// is the Go one, in the Go order, so the floats match.
-#[inline(always)]
-pub(super) fn extrapolate(
-    first: Sample,
-    last: Sample,
-    n: usize,
-    mut result: f64,
-    range_start: i64,
-    range_end: i64,
-    range_seconds: f64,
-) -> f64 {
-    let mut duration_to_start = (first.t_ms - range_start) as f64 / 1000.0;
-    let duration_to_end = (range_end - last.t_ms) as f64 / 1000.0;
-    let sampled_interval = (last.t_ms - first.t_ms) as f64 / 1000.0;
-    let average_duration_between_samples = sampled_interval / (n - 1) as f64;
-
-    // A counter cannot have been below zero: do not extrapolate the start past the point
-    // where the observed slope reaches zero. (In 2.42 this happens before the threshold test.)
-    if result > 0.0 && first.value >= 0.0 {
-        let duration_to_zero = sampled_interval * (first.value / result);
-        if duration_to_zero < duration_to_start {
-            duration_to_start = duration_to_zero;
-        }
-    }
-
-    let extrapolation_threshold = average_duration_between_samples * 1.1;
-    let mut extrapolate_to_interval = sampled_interval;
-    if duration_to_start < extrapolation_threshold {
-        extrapolate_to_interval += duration_to_start;
-    } else {
-        extrapolate_to_interval += average_duration_between_samples / 2.0;
-    }
-    if duration_to_end < extrapolation_threshold {
-        extrapolate_to_interval += duration_to_end;
-    } else {
-        extrapolate_to_interval += average_duration_between_samples / 2.0;
-    }
-    let mut factor = extrapolate_to_interval / sampled_interval;
-    factor /= range_seconds;
-    result *= factor;
-    result
 }
 
 /// Go's `time.Duration.Seconds()` of a window given in milliseconds: whole seconds plus the
@@ -315,37 +108,47 @@ pub(super) fn range_seconds(window_ms: i64) -> f64 {
     secs as f64 + nanos as f64 / 1e9
 }
 
-/// Prometheus's staleness marker (`value.StaleNaN`).
-const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-#[inline(always)]
-pub(super) fn is_stale_marker(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
-}
-
-/// Knuth's TwoSum: `a + b` as a float and its exact rounding error.
-#[inline]
-fn two_sum(a: f64, b: f64) -> (f64, f64) {
-    let s = a + b;
-    let bb = s - a;
-    (s, (a - (s - bb)) + (b - bb))
-}
-
-/// Double-double plus double, renormalised.
-#[inline]
-fn dd_add(a: (f64, f64), b: f64) -> (f64, f64) {
-    let (s, e) = two_sum(a.0, b);
-    let e = e + a.1;
-    let hi = s + e;
-    (hi, e - (hi - s))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     const S: i64 = 1000;
+
+    /// `rate(c[window])` at every step, by the PromQL evaluator (what production runs): the
+    /// walk above is its reference.
+    fn evaluated(
+        samples: &[Sample],
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        window_ms: i64,
+        bounds: WindowBounds,
+    ) -> Vec<Option<f64>> {
+        use crate::promql::{Flavor, MemStorage, Query, SeriesSamples, Steps, eval_range};
+        let steps = Steps {
+            start_ms,
+            end_ms,
+            step_ms,
+        };
+        if window_ms <= 0 {
+            return vec![None; steps.count()];
+        }
+        let mut storage = MemStorage::new();
+        storage.push_series(
+            [("__name__".to_string(), "c".to_string())].into(),
+            SeriesSamples::from_samples(samples.iter().map(|s| (s.t_ms, s.value))),
+        );
+        let flavor = match bounds {
+            WindowBounds::ClosedLeft => Flavor::Prometheus2,
+            WindowBounds::OpenLeft => Flavor::Prometheus3,
+        };
+        let query = Query::parse(&format!("rate(c[{window_ms}ms])")).unwrap();
+        match eval_range(&query, &storage, steps, flavor).unwrap().pop() {
+            Some(series) => series.values,
+            None => vec![None; steps.count()],
+        }
+    }
 
     fn series(points: &[(i64, f64)]) -> Vec<Sample> {
         points
@@ -530,7 +333,7 @@ mod tests {
             (40, 5.0),
             (50, 15.0),
         ];
-        let over = rates_over(
+        let over = evaluated(
             &series(&pts),
             60 * S,
             70 * S,
@@ -543,7 +346,7 @@ mod tests {
 
     #[test]
     fn stale_markers_are_skipped() {
-        let stale = f64::from_bits(STALE_NAN_BITS);
+        let stale = f64::from_bits(crate::promql::series::STALE_NAN_BITS);
         let with = series(&[(10, 10.0), (20, stale), (30, 30.0), (40, 40.0), (50, stale)]);
         let without = series(&[(10, 10.0), (30, 30.0), (40, 40.0)]);
         for t in [45, 65, 75, 85, 95] {
@@ -553,7 +356,7 @@ mod tests {
                 rate_at(&without, t * S, 60 * S, WindowBounds::ClosedLeft),
                 "t={t}"
             );
-            let b = rates_over(&with, t * S, t * S, S, 60 * S, WindowBounds::ClosedLeft);
+            let b = evaluated(&with, t * S, t * S, S, 60 * S, WindowBounds::ClosedLeft);
             assert_eq!(b, vec![a]);
         }
     }
@@ -570,15 +373,15 @@ mod tests {
     }
 
     #[test]
-    fn rates_over_steps_and_edges() {
+    fn evaluator_steps_and_edges() {
         let pts: Vec<_> = (0..100).map(|k| (15 * k, (k * k) as f64)).collect();
         let s = series(&pts);
-        assert!(rates_over(&s, 10 * S, 9 * S, S, 60 * S, WindowBounds::ClosedLeft).is_empty());
+        assert!(evaluated(&s, 10 * S, 9 * S, S, 60 * S, WindowBounds::ClosedLeft).is_empty());
         assert_eq!(
-            rates_over(&s, 10 * S, 10 * S, S, 60 * S, WindowBounds::ClosedLeft).len(),
+            evaluated(&s, 10 * S, 10 * S, S, 60 * S, WindowBounds::ClosedLeft).len(),
             1
         );
-        let out = rates_over(
+        let out = evaluated(
             &s,
             -600 * S,
             2000 * S,
@@ -597,31 +400,25 @@ mod tests {
         }
         assert!(out[0].is_none() && out.last().unwrap().is_none());
         assert_eq!(
-            rates_over(&s, 0, 100 * S, S, 0, WindowBounds::ClosedLeft),
+            evaluated(&s, 0, 100 * S, S, 0, WindowBounds::ClosedLeft),
             vec![None; 101]
         );
         assert!(
-            rates_over(&[], 0, 100 * S, S, 60 * S, WindowBounds::OpenLeft)
+            evaluated(&[], 0, 100 * S, S, 60 * S, WindowBounds::OpenLeft)
                 .iter()
                 .all(Option::is_none)
         );
     }
 
     #[test]
-    #[should_panic(expected = "step must be positive")]
-    fn rates_over_rejects_a_zero_step() {
-        rates_over(&[], 0, 1, 0, 60 * S, WindowBounds::ClosedLeft);
-    }
-
-    #[test]
-    fn many_resets_use_prefix_sums_and_stay_exact_on_integers() {
-        // A "counter" that drops at nearly every scrape: far more resets per window than are
-        // summed in order. Integer values keep every sum exact, so the paths agree bit for bit.
+    fn many_resets_stay_exact_on_integers() {
+        // A "counter" that drops at nearly every scrape: every step adds hundreds of resets.
+        // Integer values keep every sum exact, so the paths agree bit for bit.
         let pts: Vec<_> = (0..2000)
             .map(|k| (10 * k, ((k * 7919) % 1000) as f64))
             .collect();
         let s = series(&pts);
-        let out = rates_over(
+        let out = evaluated(
             &s,
             0,
             20_000 * S,
@@ -643,7 +440,7 @@ mod tests {
     fn large_counter_with_tiny_increments_keeps_its_digits() {
         let pts: Vec<_> = (0..400).map(|k| (15 * k, 1e12 + 1e-3 * k as f64)).collect();
         let s = series(&pts);
-        let out = rates_over(&s, 0, 6000 * S, 60 * S, 300 * S, WindowBounds::ClosedLeft);
+        let out = evaluated(&s, 0, 6000 * S, 60 * S, 300 * S, WindowBounds::ClosedLeft);
         for (i, got) in out.iter().enumerate() {
             let t = i as i64 * 60 * S;
             assert_eq!(
@@ -717,7 +514,7 @@ mod tests {
         (start, span, step, window, bounds): (i64, i64, i64, i64, WindowBounds),
         bit_exact: bool,
     ) -> Result<(), TestCaseError> {
-        let out = rates_over(s, start, start + span, step, window, bounds);
+        let out = evaluated(s, start, start + span, step, window, bounds);
         prop_assert_eq!(out.len() as i64, span / step + 1);
         for (i, got) in out.iter().enumerate() {
             let t = start + i as i64 * step;
@@ -728,7 +525,7 @@ mod tests {
                     prop_assert_eq!(a.to_bits(), b.to_bits(), "t={} {} vs {}", t, a, b)
                 }
                 (Some(a), Some(b)) => prop_assert!(close(*a, b), "t={} {} vs {}", t, a, b),
-                _ => prop_assert!(false, "t={}: rates_over {:?}, rate_at {:?}", t, got, want),
+                _ => prop_assert!(false, "t={}: evaluator {:?}, rate_at {:?}", t, got, want),
             }
         }
         Ok(())
@@ -738,17 +535,17 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(400))]
 
         #[test]
-        fn rates_over_is_rate_at_on_dyadic_counters(s in arb_series(Values::Dyadic), q in arb_query()) {
+        fn evaluator_is_rate_at_on_dyadic_counters(s in arb_series(Values::Dyadic), q in arb_query()) {
             check_against_rate_at(&s, q, true)?;
         }
 
         #[test]
-        fn rates_over_is_rate_at_on_fractional_counters(s in arb_series(Values::Fractional), q in arb_query()) {
+        fn evaluator_is_rate_at_on_fractional_counters(s in arb_series(Values::Fractional), q in arb_query()) {
             check_against_rate_at(&s, q, false)?;
         }
 
         #[test]
-        fn rates_over_is_rate_at_on_sample_aligned_times(s in arb_series(Values::Fractional), k in 0usize..400, w in 1i64..40, bounds in prop_oneof![Just(WindowBounds::ClosedLeft), Just(WindowBounds::OpenLeft)]) {
+        fn evaluator_is_rate_at_on_sample_aligned_times(s in arb_series(Values::Fractional), k in 0usize..400, w in 1i64..40, bounds in prop_oneof![Just(WindowBounds::ClosedLeft), Just(WindowBounds::OpenLeft)]) {
             // Evaluation times on a sample, and windows whose left edge falls on samples of a
             // regular 15 s series: the boundary rule decides.
             prop_assume!(!s.is_empty());

@@ -2,15 +2,16 @@
 //!
 //! An imported service is not built into a `ServiceSpec` directly: it is written as the
 //! burnrate/v1 text `burnrate convert` prints, and that text goes through the ordinary
-//! loader (`load_str`), so an imported spec and its converted file cannot differ and every
+//! loader (`load_native`), so an imported spec and its converted file cannot differ and every
 //! burnrate check applies to imports too. Each line written remembers the source field it
 //! came from; the loader's diagnostics are moved back onto those fields, so a problem is
 //! reported at the `file:line:column` of the Sloth or OpenSLO spec, under its own field name.
 
 use crate::decision::Decision;
-use crate::spec::load::load_str;
+use crate::spec::load::load_native;
 use crate::spec::yaml::Pos;
 use crate::spec::{API_VERSION, Diagnostic, ServiceSpec};
+use crate::yaml_out::quoted as quote;
 use regex::Regex;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -241,7 +242,7 @@ fn render(doc: &ServiceDoc) -> (String, Vec<Option<Origin>>) {
 /// (when the loader found no error) and the loader's diagnostics moved onto the source.
 pub(crate) fn load(doc: &ServiceDoc) -> (String, Option<ServiceSpec>, Vec<Diagnostic>) {
     let (text, origins) = render(doc);
-    let (spec, diagnostics) = load_str(&doc.file, &text);
+    let (spec, diagnostics) = load_native(&doc.file, &text);
     let origin_of = |line: usize| {
         origins[..line.min(origins.len())]
             .iter()
@@ -319,15 +320,6 @@ fn quote_if_needed(s: &str) -> String {
             "true" | "false" | "yes" | "no" | "on" | "off" | "null" | "y" | "n"
         );
     if plain { s.to_string() } else { quote(s) }
-}
-
-/// A YAML flow scalar holding exactly `s`: single-quoted when it has no line break or
-/// control character, double-quoted with escapes otherwise.
-pub(crate) fn quote(s: &str) -> String {
-    if s.chars().all(|c| !c.is_control()) {
-        return format!("'{}'", s.replace('\'', "''"));
-    }
-    crate::rules::yaml::double_quoted(s)
 }
 
 #[cfg(test)]

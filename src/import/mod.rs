@@ -17,14 +17,13 @@ mod emit;
 mod openslo;
 mod promql;
 mod sloth;
-mod tree;
 
+use crate::spec::fields::{Sink, has_errors};
 use crate::spec::yaml::{self, Node};
 use crate::spec::{Diagnostic, ServiceSpec, Severity};
 use emit::{Origin, ServiceDoc, Val};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use tree::Sink;
 
 /// The foreign formats burnrate reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,9 +79,7 @@ pub struct Conversion {
 
 impl Conversion {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Error)
+        has_errors(&self.diagnostics)
     }
 }
 
@@ -193,7 +190,7 @@ pub fn load_single(file: &Path, text: &str) -> Option<(Option<ServiceSpec>, Vec<
         return None;
     }
     let (mut specs, mut diagnostics) = import.load();
-    let errors = diagnostics.iter().any(|d| d.severity == Severity::Error);
+    let errors = has_errors(&diagnostics);
     if specs.len() == 1 {
         return Some((specs.pop(), diagnostics));
     }

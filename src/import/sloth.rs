@@ -18,10 +18,10 @@
 
 use super::emit::{Events, Origin, RuleDoc, ServiceDoc, SloDoc, Val};
 use super::promql;
-use super::tree::{Sink, get, join, key_node};
 use super::{LabelSet, common_labels};
 use crate::decision::Decision;
 use crate::spec::WINDOW_PLACEHOLDER;
+use crate::spec::fields::{Sink, get, join, key_node};
 use crate::spec::yaml::{Node, Value};
 use std::path::Path;
 
@@ -145,15 +145,16 @@ fn translate(
                 format!("{v:?} is not supported (only \"sloth.slok.dev/v1\")"),
             );
         }
-        match get(doc, "kind").and_then(|n| sink.string(file, n, "kind").map(|k| (k, n))) {
-            Some((k, _)) if k == "PrometheusServiceLevel" => {}
-            Some((k, n)) => sink.error(
+        if let Some(n) = sink.required(file, doc, "kind", "kind")
+            && let Some(k) = sink.string(file, n, "kind")
+            && k != "PrometheusServiceLevel"
+        {
+            sink.error(
                 file,
                 n.pos,
                 "kind",
                 format!("Sloth kind {k:?} is not an SLO spec (expected PrometheusServiceLevel)"),
-            ),
-            None => sink.error(file, doc.pos, "kind", "missing required field"),
+            );
         }
         sink.unknown_keys(
             file,
@@ -162,29 +163,19 @@ fn translate(
             &["apiVersion", "kind", "metadata", "spec", "status"],
             IGNORED,
         );
-        match get(doc, "spec") {
-            Some(spec) => {
-                sink.map(file, spec, "spec")?;
-                spec
-            }
-            None => {
-                sink.error(file, doc.pos, "spec", "missing required field");
-                return None;
-            }
-        }
+        let spec = sink.required(file, doc, "spec", "spec")?;
+        sink.map(file, spec, "spec")?;
+        spec
     };
     let path = |key: &str| join(names.prefix, key);
     sink.unknown_keys(file, root, names.prefix, names.top, IGNORED);
 
-    let service = match get(root, "service") {
-        Some(n) => sink
-            .string(file, n, &path("service"))
-            .map(|s| Val::new(s, origin(file, n, &path("service")))),
-        None => {
-            sink.error(file, root.pos, &path("service"), "missing required field");
-            None
-        }
-    };
+    let service = sink
+        .required(file, root, "service", &path("service"))
+        .and_then(|n| {
+            sink.string(file, n, &path("service"))
+                .map(|s| Val::new(s, origin(file, n, &path("service"))))
+        });
     let mut labels = get(root, "labels")
         .map(|n| read_labels(file, n, &path("labels"), sink))
         .unwrap_or_default();
@@ -312,21 +303,20 @@ fn translate_slo(
     );
     let errors_before = sink.errors();
     let field = |k: &str| join(path, k);
-    let name = match get(node, "name") {
-        Some(n) => sink
-            .string(file, n, &field("name"))
-            .map(|s| Val::new(s, origin(file, n, &field("name")))),
-        None => {
-            sink.error(file, node.pos, &field("name"), "missing required field");
-            None
-        }
-    };
+    let name = sink
+        .required(file, node, "name", &field("name"))
+        .and_then(|n| {
+            sink.string(file, n, &field("name"))
+                .map(|s| Val::new(s, origin(file, n, &field("name"))))
+        });
     let description = get(node, "description").and_then(|n| {
         sink.string(file, n, &field("description"))
             .map(|s| Val::new(s.trim_end(), origin(file, n, &field("description"))))
     });
-    let objective = match get(node, "objective") {
-        Some(n) => sink.number(file, n, &field("objective")).and_then(|s| {
+    let objective = sink
+        .required(file, node, "objective", &field("objective"))
+        .and_then(|n| {
+            let s = sink.number(file, n, &field("objective"))?;
             let v: f64 = s.parse().ok()?;
             if !(v > 0.0 && v < 100.0) {
                 sink.error(
@@ -341,28 +331,14 @@ fn translate_slo(
                 return None;
             }
             Some(Val::new(s, origin(file, n, &field("objective"))))
-        }),
-        None => {
-            sink.error(
-                file,
-                node.pos,
-                &field("objective"),
-                "missing required field",
-            );
-            None
-        }
-    };
+        });
     if let Some(n) = get(node, "plugins") {
         plugins_error(file, n, &field("plugins"), sink);
     }
     let mut notes = Vec::new();
-    let events = match get(node, "sli") {
-        Some(sli) => translate_sli(file, sli, &field("sli"), names, sink, &mut notes),
-        None => {
-            sink.error(file, node.pos, &field("sli"), "missing required field");
-            None
-        }
-    };
+    let events = sink
+        .required(file, node, "sli", &field("sli"))
+        .and_then(|sli| translate_sli(file, sli, &field("sli"), names, sink, &mut notes));
     let matrix = translate_alerting(file, node, &field("alerting"), names, sink);
     if sink.errors() != errors_before {
         return None;
@@ -479,7 +455,7 @@ fn query(file: &Path, parent: &Node, path: &str, key: &str, sink: &mut Sink) -> 
     let field = join(path, key);
     let Some(n) = get(parent, key) else {
         let pos = key_node(parent, key).map_or(parent.pos, |k| k.pos);
-        sink.error(file, pos, &field, "missing required field");
+        sink.missing(file, pos, &field);
         return None;
     };
     let text = sink.string(file, n, &field)?;

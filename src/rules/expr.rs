@@ -10,7 +10,8 @@
 //! - latency: `1 - good / count`, `good` being the bucket at the threshold (its `le` matched
 //!   by every common spelling of the number, see `le.rs`) or a linear interpolation between
 //!   the two bounds around it, as `histogram_quantile` interpolates;
-//! - burn: `ratio / (1 - objective)`; budget remaining: `1 - ratio(period) / (1 - objective)`;
+//! - burn: `ratio / budget`; budget remaining: `1 - ratio(period) / budget` (budget =
+//!   `1 - objective` in decimal, written as one literal);
 //! - events (for `min_events`): `total * window_seconds`.
 
 use super::le::bound_regex;
@@ -169,28 +170,27 @@ pub fn bad_ratio(slo: &SloSpec, dim: Dimension, good: &Good, w: &PromDuration) -
     format!("({ratio} or {total} == 0)")
 }
 
-/// `1 - objective` as PromQL computes it from the same literal the engine starts from.
-fn budget_share(objective: f64) -> String {
-    format!("(1 - {})", number(objective))
+/// The error budget as the literal the engine divides by (`0.001`, not `(1 - 0.999)`, whose
+/// float noise would keep a burn of exactly 1 below a `burn: 1` threshold).
+fn budget_share(slo: &SloSpec, dim: Dimension) -> String {
+    number(slo.budget(dim).expect("dimension present"))
 }
 
-/// `burn(w) = bad_ratio(w) / (1 - objective)`.
+/// `burn(w) = bad_ratio(w) / budget`.
 pub fn burn_rate(slo: &SloSpec, dim: Dimension, good: &Good, w: &PromDuration) -> String {
-    let objective = slo.objective(dim).expect("dimension present");
     format!(
         "{} / {}",
         bad_ratio(slo, dim, good, w),
-        budget_share(objective)
+        budget_share(slo, dim)
     )
 }
 
-/// `1 - bad_ratio(period) / (1 - objective)`.
+/// `1 - bad_ratio(period) / budget`.
 pub fn budget_remaining(slo: &SloSpec, dim: Dimension, good: &Good) -> String {
-    let objective = slo.objective(dim).expect("dimension present");
     format!(
         "1 - {} / {}",
         bad_ratio(slo, dim, good, &slo.period),
-        budget_share(objective)
+        budget_share(slo, dim)
     )
 }
 

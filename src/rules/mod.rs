@@ -145,7 +145,7 @@ pub fn template_literal(text: &str) -> String {
 
 /// A Go (template) string literal.
 fn go_string(text: &str) -> String {
-    yaml::double_quoted(text)
+    crate::yaml_out::double_quoted(text)
 }
 
 /// A template printing the single value of `query` with `format`, or `null`.

@@ -1,14 +1,18 @@
 //! Alertmanager API v2: while an SLO's decision is above `ok`, one alert
 //! `alertname="SLOBurnRate"` re-sent every cycle with a rolling `endsAt`; resolved (`endsAt`
 //! set to the evaluation time) when the decision returns to `ok` or moves to another level,
-//! whose alert replaces it. Resolutions that fail to arrive are re-sent with the next cycle.
+//! whose alert replaces it. A post is retried with the shared jittered backoff
+//! (`crate::retry`) while the Alertmanager answers; resolutions that still fail to arrive are
+//! re-sent with the next cycle.
 
 use crate::backend::client::redact_url;
 use crate::decision::Decision;
 use crate::engine::Evaluation;
+use crate::retry::{RetryPolicy, retryable_status, retryable_transport};
 use crate::time::format_time;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -33,9 +37,35 @@ struct Active {
     starts_at_ms: i64,
 }
 
+/// What `burnrate run` was told about Alertmanager (`--alertmanager`, `--sink-timeout`, and
+/// `--interval`, which sets how long an alert lives without being re-sent).
+#[derive(Debug, Clone)]
+pub struct AlertmanagerConfig {
+    pub urls: Vec<String>,
+    /// Timeout of each POST.
+    pub timeout: Duration,
+    /// The daemon's evaluation interval.
+    pub interval: Duration,
+}
+
+/// Retries of one post: few and short, because the next cycle re-sends anyway and every
+/// SLO's alerts wait behind this one.
+const RETRY: RetryPolicy = RetryPolicy {
+    first_delay: Duration::from_millis(250),
+    max_delay: Duration::from_secs(2),
+    retries: 2,
+};
+
+/// One Alertmanager and whether its last post failed even after retries: while it is down,
+/// each post gets one attempt, so an outage costs every SLO one timeout, not three.
+struct Target {
+    url: String,
+    down: AtomicBool,
+}
+
 pub struct Alertmanager {
     http: reqwest::Client,
-    urls: Vec<String>,
+    targets: Vec<Target>,
     /// How long an alert stays firing without being re-sent: a few evaluation intervals, so
     /// one missed cycle does not resolve it but a dead daemon does.
     ttl_ms: i64,
@@ -106,11 +136,18 @@ fn annotations(eval: &Evaluation) -> BTreeMap<String, String> {
 }
 
 impl Alertmanager {
-    pub fn new(urls: Vec<String>, interval: Duration, timeout: Duration) -> Alertmanager {
-        let ttl_ms = (interval.as_millis() as i64 * 4).max(60_000);
+    pub fn new(config: AlertmanagerConfig) -> Alertmanager {
+        let ttl_ms = (config.interval.as_millis() as i64 * 4).max(60_000);
         Alertmanager {
-            http: super::http_client(timeout),
-            urls,
+            http: super::http_client(config.timeout),
+            targets: config
+                .urls
+                .into_iter()
+                .map(|url| Target {
+                    url,
+                    down: AtomicBool::new(false),
+                })
+                .collect(),
             ttl_ms,
             active: Mutex::new(HashMap::new()),
             planned: Mutex::new(Default::default()),
@@ -200,32 +237,81 @@ impl Alertmanager {
         }
         let mut results = Vec::new();
         let mut all_ok = true;
-        for url in &self.urls {
-            let endpoint = format!("{}/api/v2/alerts", url.trim_end_matches('/'));
-            let body = serde_json::to_string(&alerts).expect("alerts serialize");
-            let request = self
-                .http
-                .post(&endpoint)
-                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                .body(body);
-            let ok = match request.send().await {
-                Ok(r) if r.status().is_success() => true,
-                Ok(r) => {
-                    tracing::warn!(alertmanager = %redact_url(url), status = r.status().as_u16(), "alertmanager refused alerts");
-                    false
-                }
-                Err(e) => {
-                    tracing::warn!(alertmanager = %redact_url(url), error = %e.without_url(), "alertmanager unreachable");
-                    false
-                }
-            };
+        let body = serde_json::to_string(&alerts).expect("alerts serialize");
+        for target in &self.targets {
+            let ok = self.post(target, &body).await;
             all_ok &= ok;
-            results.push((redact_url(url), ok));
+            results.push((redact_url(&target.url), ok));
         }
         if !all_ok {
             self.unresolved.lock().await.extend(resolutions);
         }
         results
+    }
+
+    /// Posts `body` to one Alertmanager, retrying 5xx answers and lost connections.
+    async fn post(&self, target: &Target, body: &str) -> bool {
+        let endpoint = format!("{}/api/v2/alerts", target.url.trim_end_matches('/'));
+        let shown = redact_url(&target.url);
+        let policy = if target.down.load(Ordering::Relaxed) {
+            RETRY.once()
+        } else {
+            RETRY
+        };
+        let result = policy
+            .run(
+                || async {
+                    let sent = self
+                        .http
+                        .post(&endpoint)
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body.to_owned())
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status().is_success() => Ok(()),
+                        Ok(r) => Err(PostError::Status(r.status())),
+                        Err(e) => Err(PostError::Transport(e.without_url())),
+                    }
+                },
+                PostError::retryable,
+                |e, delay| tracing::debug!(alertmanager = %shown, error = %e, ?delay, "retrying alertmanager post"),
+            )
+            .await;
+        target.down.store(
+            result.as_ref().err().is_some_and(PostError::retryable),
+            Ordering::Relaxed,
+        );
+        match result {
+            Ok(()) => true,
+            Err(PostError::Status(status)) => {
+                tracing::warn!(alertmanager = %shown, status = status.as_u16(), "alertmanager refused alerts");
+                false
+            }
+            Err(PostError::Transport(e)) => {
+                tracing::warn!(alertmanager = %shown, error = %e, "alertmanager unreachable");
+                false
+            }
+        }
+    }
+}
+
+/// Why one post failed.
+#[derive(Debug, thiserror::Error)]
+enum PostError {
+    #[error("HTTP {}", .0.as_u16())]
+    Status(reqwest::StatusCode),
+    /// Without its URL, which may carry credentials.
+    #[error("{0}")]
+    Transport(reqwest::Error),
+}
+
+impl PostError {
+    fn retryable(&self) -> bool {
+        match self {
+            PostError::Status(status) => retryable_status(*status),
+            PostError::Transport(e) => retryable_transport(e),
+        }
     }
 }
 
@@ -263,7 +349,11 @@ mod tests {
 
     #[tokio::test]
     async fn after_a_restart_the_alert_of_the_previous_run_is_resolved() {
-        let am = Alertmanager::new(vec![], Duration::from_secs(30), Duration::from_secs(1));
+        let am = Alertmanager::new(AlertmanagerConfig {
+            urls: vec![],
+            timeout: Duration::from_secs(1),
+            interval: Duration::from_secs(30),
+        });
         let plan = am
             .plan(
                 &with_dimensions(eval(Decision::Ok, 5_000)),
@@ -297,7 +387,11 @@ mod tests {
 
     #[tokio::test]
     async fn fires_rolls_changes_level_and_resolves() {
-        let am = Alertmanager::new(vec![], Duration::from_secs(30), Duration::from_secs(1));
+        let am = Alertmanager::new(AlertmanagerConfig {
+            urls: vec![],
+            timeout: Duration::from_secs(1),
+            interval: Duration::from_secs(30),
+        });
         let quiet = am.plan(&eval(Decision::Ok, 0), None).await;
         assert!(quiet.fire.is_none() && quiet.resolve.is_empty());
         let first = am
@@ -342,5 +436,34 @@ mod tests {
             .await;
         assert!(resolved.fire.is_none());
         assert_eq!(resolved.resolve[0].ends_at, format_time(121_000));
+    }
+
+    #[tokio::test]
+    async fn posts_are_retried_on_5xx_never_on_4xx_and_once_while_down() {
+        use crate::sinks::test_receiver::Receiver;
+        let start = |url: String| {
+            Alertmanager::new(AlertmanagerConfig {
+                urls: vec![url],
+                timeout: Duration::from_secs(2),
+                interval: Duration::from_secs(30),
+            })
+        };
+        let flaky = Receiver::start(&[503, 200]).await;
+        let am = start(flaky.url.clone());
+        let sent = am.publish(&eval(Decision::Warn, 1_000), None).await;
+        assert_eq!((sent[0].1, flaky.requests()), (true, 2));
+
+        let refusing = Receiver::start(&[400]).await;
+        let am = start(refusing.url.clone());
+        let sent = am.publish(&eval(Decision::Warn, 1_000), None).await;
+        assert_eq!((sent[0].1, refusing.requests()), (false, 1));
+
+        let down = Receiver::start(&[503]).await;
+        let am = start(down.url.clone());
+        let sent = am.publish(&eval(Decision::Warn, 1_000), None).await;
+        assert_eq!((sent[0].1, down.requests()), (false, 1 + RETRY.retries));
+        am.publish(&eval(Decision::Warn, 31_000), Some(Decision::Warn))
+            .await;
+        assert_eq!(down.requests(), 2 + RETRY.retries, "one attempt while down");
     }
 }

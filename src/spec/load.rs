@@ -4,188 +4,49 @@
 //! all errors of a file, each naming the field path (`slos[0].error.objective`) and what is
 //! wrong with it.
 
+use super::fields::{Sink, has_errors, join};
 use super::selector::{Selector, parse_selector};
 use super::yaml::{self, Node, Pos, Value};
 use super::{
     API_VERSION, Dimension, ErrorEvents, ErrorSli, LatencySli, Rule, ServiceSpec, SloSpec,
-    WINDOW_PLACEHOLDER, ladder,
+    WINDOW_PLACEHOLDER, budget, ladder,
 };
 use crate::decision::Decision;
 use crate::duration::PromDuration;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
-    Error,
-    Warning,
-}
+pub use super::fields::{Diagnostic, Severity};
 
-/// One problem found in a spec file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub file: PathBuf,
-    /// `None` when the problem concerns the whole file (unreadable, empty).
-    pub pos: Option<Pos>,
-    pub field: String,
-    pub message: String,
-    pub severity: Severity,
-}
+/// The path tests and benches have always used; files of every format load through
+/// `specfiles`, which sits above this module and the importers.
+pub use crate::specfiles::load_str;
 
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(pos) = self.pos {
-            write!(f, ":{}:{}", pos.line, pos.col)?;
-        }
-        if self.severity == Severity::Warning {
-            write!(f, ": warning")?;
-        }
-        if !self.field.is_empty() {
-            write!(f, ": {}", self.field)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-/// What loading a set of paths produced: the valid specs and every diagnostic.
-#[derive(Debug, Default)]
-pub struct LoadReport {
-    pub specs: Vec<ServiceSpec>,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl LoadReport {
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics
-            .iter()
-            .any(|d| d.severity == Severity::Error)
-    }
-}
-
-/// Loads files and directories (every `*.yaml`/`*.yml` directly inside, sorted by name).
-pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
-    let mut report = LoadReport::default();
-    // Sloth and OpenSLO files are loaded together: OpenSLO references cross files.
-    let mut imported = crate::import::Import::default();
-    for path in paths {
-        for file in expand(path, &mut report.diagnostics) {
-            match std::fs::read_to_string(&file) {
-                Ok(text) if imported.accept(&file, &text) => {}
-                Ok(text) => {
-                    let (spec, mut diags) = load_str(&file, &text);
-                    report.diagnostics.append(&mut diags);
-                    report.specs.extend(spec);
-                }
-                Err(e) => report
-                    .diagnostics
-                    .push(file_error(&file, format!("cannot read: {e}"))),
-            }
-        }
-    }
-    let (specs, mut diags) = imported.load();
-    report.diagnostics.append(&mut diags);
-    report.specs.extend(specs);
-    check_unique_across_files(&mut report);
-    report
-}
-
-fn file_error(file: &Path, message: String) -> Diagnostic {
-    Diagnostic {
-        file: file.to_path_buf(),
-        pos: None,
-        field: String::new(),
-        message,
-        severity: Severity::Error,
-    }
-}
-
-fn expand(path: &Path, diagnostics: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
-    if !path.is_dir() {
-        return vec![path.to_path_buf()];
-    }
-    let entries = match std::fs::read_dir(path) {
-        Ok(entries) => entries,
-        Err(e) => {
-            diagnostics.push(file_error(path, format!("cannot read directory: {e}")));
-            return Vec::new();
-        }
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_file()
-                && matches!(
-                    p.extension().and_then(|e| e.to_str()),
-                    Some("yaml") | Some("yml")
-                )
-        })
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        diagnostics.push(file_error(
-            path,
-            "no *.yaml or *.yml files in this directory".into(),
-        ));
-    }
-    files
-}
-
-fn check_unique_across_files(report: &mut LoadReport) {
-    let mut seen: HashMap<(String, String), PathBuf> = HashMap::new();
-    let mut problems = Vec::new();
-    for spec in &report.specs {
-        for slo in &spec.slos {
-            let key = (spec.service.clone(), slo.name.clone());
-            match seen.get(&key) {
-                Some(first) if first != &spec.file => problems.push(file_error(
-                    &spec.file,
-                    format!(
-                        "service {:?} SLO {:?} is also defined in {}",
-                        key.0,
-                        key.1,
-                        first.display()
-                    ),
-                )),
-                _ => {
-                    seen.insert(key, spec.file.clone());
-                }
-            }
-        }
-    }
-    report.diagnostics.extend(problems);
-}
-
-/// Loads one file's text. The spec is returned only when there was no error.
-pub fn load_str(file: &Path, text: &str) -> (Option<ServiceSpec>, Vec<Diagnostic>) {
-    if let Some(imported) = crate::import::load_single(file, text) {
-        return imported; // a Sloth or OpenSLO spec
-    }
+/// Loads one burnrate/v1 text (a Sloth or OpenSLO text is `import`'s; `specfiles::load_str`
+/// takes either). The spec is returned only when there was no error.
+pub(crate) fn load_native(file: &Path, text: &str) -> (Option<ServiceSpec>, Vec<Diagnostic>) {
     let mut cx = Checker {
         file: file.to_path_buf(),
-        diagnostics: Vec::new(),
+        sink: Sink::default(),
     };
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
         Ok(None) => {
-            cx.diagnostics.push(file_error(
-                file,
-                "empty file: expected a burnrate/v1 spec".into(),
-            ));
-            return (None, cx.diagnostics);
+            cx.sink
+                .file_error(file, "empty file: expected a burnrate/v1 spec");
+            return (None, cx.sink.diagnostics);
         }
         Err(e) => {
             cx.error(e.pos, "", format!("YAML syntax error: {}", e.message));
-            return (None, cx.diagnostics);
+            return (None, cx.sink.diagnostics);
         }
     };
     let spec = cx.service(&root);
+    let mut diagnostics = cx.sink.diagnostics;
     // Sections are checked in dependency order; report in file order.
-    cx.diagnostics
-        .sort_by_key(|d| d.pos.map(|p| (p.line, p.col)));
-    let has_errors = cx.diagnostics.iter().any(|d| d.severity == Severity::Error);
-    (if has_errors { None } else { spec }, cx.diagnostics)
+    diagnostics.sort_by_key(|d| d.pos.map(|p| (p.line, p.col)));
+    let spec = if has_errors(&diagnostics) { None } else { spec };
+    (spec, diagnostics)
 }
 
 const RESERVED_LABELS: [&str; 7] = [
@@ -200,7 +61,7 @@ const RESERVED_LABELS: [&str; 7] = [
 
 struct Checker {
     file: PathBuf,
-    diagnostics: Vec<Diagnostic>,
+    sink: Sink,
 }
 
 /// The fields of a mapping node, after unknown and duplicate keys were reported.
@@ -223,42 +84,19 @@ impl<'a> Fields<'a> {
     }
 }
 
-fn join(path: &str, key: &str) -> String {
-    if path.is_empty() {
-        key.to_string()
-    } else {
-        format!("{path}.{key}")
-    }
-}
-
 impl Checker {
     fn error(&mut self, pos: Pos, field: &str, message: impl Into<String>) {
-        self.push(pos, field, message.into(), Severity::Error);
+        self.sink.error(&self.file, pos, field, message);
     }
 
     fn warning(&mut self, pos: Pos, field: &str, message: impl Into<String>) {
-        self.push(pos, field, message.into(), Severity::Warning);
-    }
-
-    fn push(&mut self, pos: Pos, field: &str, message: String, severity: Severity) {
-        self.diagnostics.push(Diagnostic {
-            file: self.file.clone(),
-            pos: Some(pos),
-            field: field.to_string(),
-            message,
-            severity,
-        });
+        self.sink.warning(&self.file, pos, field, message);
     }
 
     /// Reads a mapping, reporting keys outside `allowed` and keys given twice.
     fn fields<'a>(&mut self, node: &'a Node, path: &str, allowed: &[&str]) -> Option<Fields<'a>> {
         let Value::Map(entries) = &node.value else {
-            self.error(
-                node.pos,
-                path,
-                format!("expected a mapping, got {}", node.kind_name()),
-            );
-            return None;
+            return self.sink.expected_kind(&self.file, node, path, "a mapping");
         };
         let mut fields = Fields {
             pos: node.pos,
@@ -288,58 +126,19 @@ impl Checker {
     fn required<'a>(&mut self, fields: &Fields<'a>, key: &str) -> Option<&'a Node> {
         let node = fields.get(key);
         if node.is_none() {
-            self.error(fields.pos, &fields.field(key), "missing required field");
+            self.sink
+                .missing(&self.file, fields.pos, &fields.field(key));
         }
         node
     }
 
     fn string(&mut self, node: &Node, field: &str) -> Option<String> {
-        match node.as_scalar() {
-            Some(text) if !text.trim().is_empty() => Some(text.to_string()),
-            Some(_) => {
-                self.error(node.pos, field, "must not be empty");
-                None
-            }
-            None => {
-                self.error(
-                    node.pos,
-                    field,
-                    format!("expected a string, got {}", node.kind_name()),
-                );
-                None
-            }
-        }
+        self.sink.string(&self.file, node, field)
     }
 
     fn number(&mut self, node: &Node, field: &str) -> Option<f64> {
-        match &node.value {
-            Value::Scalar {
-                text,
-                quoted: false,
-            } => match text.trim().parse::<f64>() {
-                Ok(v) if v.is_finite() => Some(v),
-                _ => {
-                    self.error(node.pos, field, format!("expected a number, got {text:?}"));
-                    None
-                }
-            },
-            Value::Scalar { text, quoted: true } => {
-                self.error(
-                    node.pos,
-                    field,
-                    format!("expected a number, got the string {text:?}"),
-                );
-                None
-            }
-            _ => {
-                self.error(
-                    node.pos,
-                    field,
-                    format!("expected a number, got {}", node.kind_name()),
-                );
-                None
-            }
-        }
+        let text = self.sink.number(&self.file, node, field)?;
+        text.parse().ok()
     }
 
     fn duration(&mut self, node: &Node, field: &str) -> Option<PromDuration> {
@@ -420,12 +219,9 @@ impl Checker {
 
     fn labels(&mut self, node: &Node) -> Option<BTreeMap<String, String>> {
         let Value::Map(entries) = &node.value else {
-            self.error(
-                node.pos,
-                "labels",
-                format!("expected a mapping, got {}", node.kind_name()),
-            );
-            return None;
+            return self
+                .sink
+                .expected_kind(&self.file, node, "labels", "a mapping");
         };
         let mut labels = BTreeMap::new();
         let mut ok = true;
@@ -448,11 +244,8 @@ impl Checker {
                 ok = false;
             }
             let Some(text) = value.as_scalar() else {
-                self.error(
-                    value.pos,
-                    &field,
-                    format!("expected a string, got {}", value.kind_name()),
-                );
+                self.sink
+                    .expected_kind::<()>(&self.file, value, &field, "a string");
                 ok = false;
                 continue;
             };
@@ -466,12 +259,7 @@ impl Checker {
 
     fn slos(&mut self, node: &Node) -> Option<Vec<SloSpec>> {
         let Value::Seq(items) = &node.value else {
-            self.error(
-                node.pos,
-                "slos",
-                format!("expected a list, got {}", node.kind_name()),
-            );
-            return None;
+            return self.sink.expected_kind(&self.file, node, "slos", "a list");
         };
         if items.is_empty() {
             self.error(node.pos, "slos", "must list at least one SLO");
@@ -654,12 +442,9 @@ impl Checker {
 
     fn rules(&mut self, node: &Node, path: &str) -> Option<Vec<Rule>> {
         let Value::Seq(items) = &node.value else {
-            self.error(
-                node.pos,
-                path,
-                format!("expected a list of rules, got {}", node.kind_name()),
-            );
-            return None;
+            return self
+                .sink
+                .expected_kind(&self.file, node, path, "a list of rules");
         };
         if items.is_empty() {
             self.error(node.pos, path, "must list at least one rule");
@@ -749,7 +534,12 @@ impl Checker {
                 return None;
             }
             // Percent to ratio without float noise: 99.9 becomes 0.999, not 0.9990000000000001.
-            Some((v * 1e10).round() / 1e12)
+            let objective = (v * 1e10).round() / 1e12;
+            let budget = n
+                .as_scalar()
+                .and_then(budget::from_percent_text)
+                .unwrap_or_else(|| budget::of_objective(objective));
+            Some((objective, budget))
         });
         let has_selectors = f.get("bad").is_some() || f.get("total").is_some();
         let has_queries = f.get("bad_query").is_some() || f.get("total_query").is_some();
@@ -783,8 +573,10 @@ impl Checker {
                 total: total?,
             })
         };
+        let (objective, budget) = objective?;
         Some(ErrorSli {
-            objective: objective?,
+            objective,
+            budget,
             events: events?,
             matrix: Vec::new(),
         })
@@ -805,7 +597,51 @@ impl Checker {
             self.error(pos, field, message);
             return None;
         }
+        self.check_local_subset(node, field, &text);
         Some(text)
+    }
+
+    /// Warns (at the offending spot) when a raw query is outside the local evaluator's
+    /// subset: the backend can still answer it, but a history file cannot replay it and the
+    /// daemon queries it directly.
+    fn check_local_subset(&mut self, node: &Node, field: &str, text: &str) {
+        const PROBE_WINDOW: &str = "5m";
+        let probe = text.replace(WINDOW_PLACEHOLDER, PROBE_WINDOW);
+        let Err(e) = crate::promql::Query::parse(&probe) else {
+            return;
+        };
+        // Back from the probe's byte offset to a character column of the text as written.
+        let offset = e.offset.unwrap_or(0);
+        let (mut probe_at, mut column, mut rest) = (0, 0, text);
+        while probe_at < offset && !rest.is_empty() {
+            if let Some(after) = rest.strip_prefix(WINDOW_PLACEHOLDER) {
+                probe_at += PROBE_WINDOW.len();
+                column += WINDOW_PLACEHOLDER.chars().count();
+                rest = after;
+            } else {
+                let c = rest.chars().next().unwrap_or(' ');
+                probe_at += c.len_utf8();
+                column += 1;
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+        let quote = matches!(&node.value, Value::Scalar { quoted: true, .. });
+        let pos = Pos {
+            line: node.pos.line,
+            col: node.pos.col + column + usize::from(quote),
+        };
+        let what = if e.unsupported {
+            format!("outside burnrate's PromQL subset ({})", e.message)
+        } else {
+            format!("does not parse as PromQL ({})", e.message)
+        };
+        self.warning(
+            pos,
+            field,
+            format!(
+                "{what}: this SLO is measured by the backend (query_range in a backtest, direct queries in the daemon), and a history file cannot replay it"
+            ),
+        );
     }
 
     fn latency_sli(&mut self, node: &Node, path: &str) -> Option<LatencySli> {
@@ -846,7 +682,11 @@ impl Checker {
                 );
                 return None;
             }
-            Some(v)
+            let budget = n
+                .as_scalar()
+                .and_then(budget::from_ratio_text)
+                .unwrap_or_else(|| budget::of_objective(v));
+            Some((v, budget))
         });
         let threshold = self.required(&f, "threshold").and_then(|n| {
             let d = self.duration(n, &f.field("threshold"))?;
@@ -856,9 +696,11 @@ impl Checker {
             }
             Some(d)
         });
+        let (quantile, budget) = quantile?;
         Some(LatencySli {
             histogram: histogram?,
-            quantile: quantile?,
+            quantile,
+            budget,
             threshold: threshold?,
             matrix: Vec::new(),
         })
@@ -871,8 +713,9 @@ fn is_label_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// Raw PromQL is not parsed here (the backend is the authority), but unbalanced brackets
-/// and quotes are caught early because they are the usual copy-paste accidents.
+/// Raw PromQL is the backend's to accept or refuse (the local evaluator's verdict is only a
+/// warning), but unbalanced brackets and quotes are caught early because they are the usual
+/// copy-paste accidents.
 fn check_brackets(text: &str) -> Result<(), (usize, String)> {
     let mut stack: Vec<(char, usize)> = Vec::new();
     let mut quote: Option<(char, usize)> = None;

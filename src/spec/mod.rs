@@ -1,8 +1,11 @@
 //! The SLO spec model (`apiVersion: burnrate/v1`): what a validated spec means.
 //!
 //! Everything downstream (engine, backends, outputs, rules) reads these types; only `load`
-//! knows about YAML. A `ServiceSpec` exists only if its file had no errors.
+//! (with `fields`, the checks it shares with the importers) knows about YAML. A
+//! `ServiceSpec` exists only if its file had no errors.
 
+pub mod budget;
+pub(crate) mod fields;
 pub mod ladder;
 pub mod load;
 pub mod plan;
@@ -16,7 +19,10 @@ use selector::Selector;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-pub use load::{Diagnostic, LoadReport, Severity, load_paths};
+/// Where callers have always found them; loading files sits above this module, in
+/// `specfiles` (it dispatches to `import` too).
+pub use crate::specfiles::{LoadReport, load_paths};
+pub use fields::{Diagnostic, Severity};
 
 pub const API_VERSION: &str = "burnrate/v1";
 /// The placeholder raw-PromQL SLIs use for the window (Sloth's convention).
@@ -85,6 +91,8 @@ pub enum ErrorEvents {
 pub struct ErrorSli {
     /// Share of good events, as a ratio (99.9 % → 0.999).
     pub objective: f64,
+    /// `1 - objective`, computed from the objective's decimal text (see `budget`).
+    pub budget: f64,
     pub events: ErrorEvents,
     pub matrix: Vec<Rule>,
 }
@@ -95,6 +103,8 @@ pub struct LatencySli {
     pub histogram: Selector,
     /// The quantile that must stay within `threshold`; it is also the objective.
     pub quantile: f64,
+    /// `1 - quantile`, computed from the quantile's decimal text (see `budget`).
+    pub budget: f64,
     pub threshold: PromDuration,
     pub matrix: Vec<Rule>,
 }
@@ -130,6 +140,14 @@ impl SloSpec {
         match dim {
             Dimension::Error => self.error.as_ref().map(|e| e.objective),
             Dimension::Latency => self.latency.as_ref().map(|l| l.quantile),
+        }
+    }
+
+    /// The error budget of a dimension (`1 - objective`, exact to the decimal written).
+    pub fn budget(&self, dim: Dimension) -> Option<f64> {
+        match dim {
+            Dimension::Error => self.error.as_ref().map(|e| e.budget),
+            Dimension::Latency => self.latency.as_ref().map(|l| l.budget),
         }
     }
 

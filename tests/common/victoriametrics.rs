@@ -18,7 +18,11 @@
 use super::prometheus::{
     Sample, at_most_one, free_loopback_port, instant_query_json, instant_samples, kill_with_parent,
 };
+use std::collections::BTreeMap;
 use std::fs::File;
+
+/// Series as the export and range APIs return them: labels and `(time, value)` points.
+pub type SeriesPoints = Vec<(BTreeMap<String, String>, Vec<(i64, f64)>)>;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -193,6 +197,116 @@ impl VictoriaMetrics {
     /// VictoriaMetrics leaves NaN results out (`0/0` is an empty answer, not `NaN`).
     pub fn query(&self, expr: &str, t: i64) -> Vec<Sample> {
         instant_samples(expr, &self.query_json(expr, t))
+    }
+
+    /// Every raw sample VictoriaMetrics holds for the series matching `selector`
+    /// (`GET /api/v1/export`, all time): labels (`__name__` included) and `(ms, value)` in
+    /// time order, series sorted by labels. What a local evaluator should read to see exactly
+    /// the samples VictoriaMetrics stored (its storage rounds values to its decimal format and
+    /// import truncates timestamps to milliseconds).
+    pub fn export(&self, selector: &str) -> SeriesPoints {
+        let url = format!("{}/api/v1/export", self.url());
+        let body = match self
+            .agent
+            .get(&url)
+            .query("match[]", selector)
+            .query("start", "0")
+            .call()
+        {
+            Ok(resp) => resp.into_string().expect("read export response"),
+            Err(e) => panic!(
+                "export {selector:?} failed: {e}\n--- victoria-metrics log (tail) ---\n{}",
+                self.log_tail(30)
+            ),
+        };
+        // A series may come in several lines (one per storage block range): merge them.
+        let mut series: BTreeMap<BTreeMap<String, String>, Vec<(i64, f64)>> = BTreeMap::new();
+        for line in body.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("export: bad JSON line ({e}): {line}"));
+            let labels: BTreeMap<String, String> = v["metric"]
+                .as_object()
+                .expect("export line has metric")
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect();
+            let values = v["values"].as_array().expect("export line has values");
+            let times = v["timestamps"]
+                .as_array()
+                .expect("export line has timestamps");
+            let points = series.entry(labels).or_default();
+            for (t, x) in times.iter().zip(values) {
+                let value = match x {
+                    serde_json::Value::Number(n) => n.as_f64().expect("finite number"),
+                    serde_json::Value::String(s) => {
+                        super::prometheus::parse_prom_float(s).expect("export value")
+                    }
+                    other => panic!("export: bad value {other}"),
+                };
+                points.push((t.as_i64().expect("ms timestamp"), value));
+            }
+        }
+        series
+            .into_iter()
+            .map(|(labels, mut points)| {
+                points.sort_by_key(|p| p.0);
+                points.dedup_by_key(|p| p.0);
+                (labels, points)
+            })
+            .collect()
+    }
+
+    /// Range query `expr` over `[start, end]` at `step` (seconds), as `/api/v1/query_range`:
+    /// per series its labels and `(t seconds, value)` points (NaN points are left out by
+    /// VictoriaMetrics).
+    pub fn query_range(&self, expr: &str, start: i64, end: i64, step: i64) -> SeriesPoints {
+        let url = format!("{}/api/v1/query_range", self.url());
+        let body = match self
+            .agent
+            .get(&url)
+            .query("query", expr)
+            .query("start", &start.to_string())
+            .query("end", &end.to_string())
+            .query("step", &step.to_string())
+            .call()
+        {
+            Ok(resp) => resp.into_string().expect("read query_range response"),
+            Err(ureq::Error::Status(code, resp)) => panic!(
+                "query_range {expr:?} failed with HTTP {code}: {}",
+                resp.into_string().unwrap_or_default()
+            ),
+            Err(e) => panic!("query_range {expr:?} failed: {e}\n{}", self.log_tail(30)),
+        };
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("query_range {expr:?}: bad JSON ({e}): {body}"));
+        assert_eq!(v["status"], "success", "query_range {expr:?}: {body}");
+        v["data"]["result"]
+            .as_array()
+            .expect("matrix result")
+            .iter()
+            .map(|r| {
+                let labels = r["metric"]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let points = r["values"]
+                    .as_array()
+                    .expect("values")
+                    .iter()
+                    .map(|p| {
+                        let t = p[0].as_f64().expect("time") as i64;
+                        let x = super::prometheus::parse_prom_float(p[1].as_str().expect("value"))
+                            .expect("value");
+                        (t, x)
+                    })
+                    .collect();
+                (labels, points)
+            })
+            .collect()
     }
 
     /// Like [`query`](Self::query) for an expression with at most one series: `None` when

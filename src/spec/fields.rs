@@ -1,15 +1,69 @@
-//! Reading a foreign spec's positioned YAML tree while collecting diagnostics.
+//! Reading fields of the positioned YAML tree (`yaml.rs`) while collecting diagnostics: the
+//! one set of checks, and their messages, for burnrate/v1 specs and the Sloth and OpenSLO
+//! importers alike.
 //!
-//! The importers report problems the way the burnrate loader does: `file:line:column`, the
-//! field as the user wrote it (`slos[0].sli.events.error_query`, or for OpenSLO the object
-//! and its path, `SLO/checkout.spec.budgetingMethod`), and what is wrong. Every problem of
-//! every file is listed, so each reader keeps going after an error.
+//! A problem is reported as `file:line:column`, the field as the user wrote it
+//! (`slos[0].error.objective`, or for OpenSLO the object and its path,
+//! `SLO/checkout.spec.budgetingMethod`), and what is wrong. Every problem of every file is
+//! listed, so each reader keeps going after an error. The file is given per call because an
+//! OpenSLO set spans files.
 
-use crate::spec::yaml::{Node, Pos, Value};
-use crate::spec::{Diagnostic, Severity};
-use std::path::Path;
+use super::yaml::{Node, Pos, Value};
+use std::fmt;
+use std::path::{Path, PathBuf};
 
-/// The diagnostics of one import run, in the order they were found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One problem found in a spec file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// `None` when the problem concerns the whole file (unreadable, empty).
+    pub pos: Option<Pos>,
+    pub field: String,
+    pub message: String,
+    pub severity: Severity,
+}
+
+impl Diagnostic {
+    /// An error about a whole file (unreadable, empty, not a spec).
+    pub(crate) fn file_error(file: &Path, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            file: file.to_path_buf(),
+            pos: None,
+            field: String::new(),
+            message: message.into(),
+            severity: Severity::Error,
+        }
+    }
+}
+
+/// Whether any of the diagnostics is an error (warnings leave a spec valid).
+pub(crate) fn has_errors(diagnostics: &[Diagnostic]) -> bool {
+    diagnostics.iter().any(|d| d.severity == Severity::Error)
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(pos) = self.pos {
+            write!(f, ":{}:{}", pos.line, pos.col)?;
+        }
+        if self.severity == Severity::Warning {
+            write!(f, ": warning")?;
+        }
+        if !self.field.is_empty() {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Diagnostics in the order they were found, and the typed reads that report them.
 #[derive(Debug, Default)]
 pub(crate) struct Sink {
     pub diagnostics: Vec<Diagnostic>,
@@ -25,10 +79,10 @@ impl Sink {
     }
 
     pub fn file_error(&mut self, file: &Path, message: impl Into<String>) {
-        self.push(file, None, "", message.into(), Severity::Error);
+        self.diagnostics.push(Diagnostic::file_error(file, message));
     }
 
-    fn push(
+    pub fn push(
         &mut self,
         file: &Path,
         pos: Option<Pos>,
@@ -43,6 +97,50 @@ impl Sink {
             message,
             severity,
         });
+    }
+
+    /// The error for a node of the wrong kind: `expected WHAT, got` its kind.
+    pub fn expected_kind<T>(
+        &mut self,
+        file: &Path,
+        node: &Node,
+        field: &str,
+        what: &str,
+    ) -> Option<T> {
+        self.expected(file, node, field, what, node.kind_name())
+    }
+
+    /// The error `expected WHAT, got GOT` at the node; nothing read.
+    pub fn expected<T>(
+        &mut self,
+        file: &Path,
+        node: &Node,
+        field: &str,
+        what: &str,
+        got: &str,
+    ) -> Option<T> {
+        self.error(file, node.pos, field, format!("expected {what}, got {got}"));
+        None
+    }
+
+    /// The error for a required field that is absent (or null).
+    pub fn missing(&mut self, file: &Path, pos: Pos, field: &str) {
+        self.error(file, pos, field, "missing required field");
+    }
+
+    /// The value of `key` in `parent`; the missing-field error naming `field` when absent.
+    pub fn required<'a>(
+        &mut self,
+        file: &Path,
+        parent: &'a Node,
+        key: &str,
+        field: &str,
+    ) -> Option<&'a Node> {
+        let found = get(parent, key);
+        if found.is_none() {
+            self.missing(file, parent.pos, field);
+        }
+        found
     }
 
     /// How many errors were reported so far (to tell whether a part added any).
@@ -62,15 +160,7 @@ impl Sink {
     ) -> Option<&'a [(Node, Node)]> {
         match &node.value {
             Value::Map(entries) => Some(entries),
-            _ => {
-                self.error(
-                    file,
-                    node.pos,
-                    field,
-                    format!("expected a mapping, got {}", node.kind_name()),
-                );
-                None
-            }
+            _ => self.expected_kind(file, node, field, "a mapping"),
         }
     }
 
@@ -78,15 +168,7 @@ impl Sink {
     pub fn seq<'a>(&mut self, file: &Path, node: &'a Node, field: &str) -> Option<&'a [Node]> {
         match &node.value {
             Value::Seq(items) => Some(items),
-            _ => {
-                self.error(
-                    file,
-                    node.pos,
-                    field,
-                    format!("expected a list, got {}", node.kind_name()),
-                );
-                None
-            }
+            _ => self.expected_kind(file, node, field, "a list"),
         }
     }
 
@@ -98,15 +180,7 @@ impl Sink {
                 self.error(file, node.pos, field, "must not be empty");
                 None
             }
-            None => {
-                self.error(
-                    file,
-                    node.pos,
-                    field,
-                    format!("expected a string, got {}", node.kind_name()),
-                );
-                None
-            }
+            None => self.expected_kind(file, node, field, "a string"),
         }
     }
 
@@ -118,34 +192,16 @@ impl Sink {
                 quoted: false,
             } => match text.trim().parse::<f64>() {
                 Ok(v) if v.is_finite() => Some(text.trim().to_string()),
-                _ => {
-                    self.error(
-                        file,
-                        node.pos,
-                        field,
-                        format!("expected a number, got {text:?}"),
-                    );
-                    None
-                }
+                _ => self.expected(file, node, field, "a number", &format!("{text:?}")),
             },
-            Value::Scalar { text, quoted: true } => {
-                self.error(
-                    file,
-                    node.pos,
-                    field,
-                    format!("expected a number, got the string {text:?}"),
-                );
-                None
-            }
-            _ => {
-                self.error(
-                    file,
-                    node.pos,
-                    field,
-                    format!("expected a number, got {}", node.kind_name()),
-                );
-                None
-            }
+            Value::Scalar { text, quoted: true } => self.expected(
+                file,
+                node,
+                field,
+                "a number",
+                &format!("the string {text:?}"),
+            ),
+            _ => self.expected_kind(file, node, field, "a number"),
         }
     }
 
@@ -158,25 +214,9 @@ impl Sink {
             } => match text.as_str() {
                 "true" | "True" | "TRUE" => Some(true),
                 "false" | "False" | "FALSE" => Some(false),
-                _ => {
-                    self.error(
-                        file,
-                        node.pos,
-                        field,
-                        format!("expected true or false, got {text:?}"),
-                    );
-                    None
-                }
+                _ => self.expected(file, node, field, "true or false", &format!("{text:?}")),
             },
-            _ => {
-                self.error(
-                    file,
-                    node.pos,
-                    field,
-                    format!("expected true or false, got {}", node.kind_name()),
-                );
-                None
-            }
+            _ => self.expected_kind(file, node, field, "true or false"),
         }
     }
 

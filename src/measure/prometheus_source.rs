@@ -1,11 +1,10 @@
-//! `engine::Source` over the Prometheus HTTP API: one instant query per dimension (the
-//! daemon batches many dimensions per request through `batch`).
+//! `engine::Source` over the backend: one instant query per dimension, the one `check`
+//! sends (the daemon batches many dimensions per request through `direct`).
 
-use super::batch::{BatchItem, measure_one};
-use super::client::PromClient;
-use crate::duration::PromDuration;
+use super::direct::{BatchItem, measure_one};
+use crate::backend::PromClient;
 use crate::engine::{Measurement, Source, SourceError};
-use crate::spec::{Dimension, ServiceSpec, SloSpec};
+use crate::spec::{Dimension, SloSpec};
 
 #[derive(Debug, Clone)]
 pub struct PrometheusSource {
@@ -25,11 +24,8 @@ impl PrometheusSource {
 impl Source for PrometheusSource {
     async fn measure(
         &self,
-        _service: &ServiceSpec,
         slo: &SloSpec,
         dimension: Dimension,
-        // Always `slo.measured_windows(dimension)`, which the query builder reads itself.
-        _windows: &[PromDuration],
         at_ms: i64,
     ) -> Result<Measurement, SourceError> {
         measure_one(&self.client, BatchItem { slo, dimension }, at_ms).await

@@ -1,4 +1,5 @@
-//! Many SLO dimensions measured in one request.
+//! Direct measurement: the backend answers each dimension's query, many dimensions in one
+//! request.
 //!
 //! With a thousand SLOs, one request per dimension per cycle is thousands of HTTP round
 //! trips whose cost is mostly overhead. A batch joins the dimension queries with `or`, each
@@ -6,10 +7,10 @@
 //! the batch (one raw `bad_query` that does not parse must not blind the others), every item
 //! is asked alone; if it is down, every item gets the error without further requests.
 
-use super::client::PromClient;
-use super::query::{
-    KEY_LABEL, Sample, decode, decode_keyed, dimension_query, tagged_dimension_query,
-};
+use super::columns::{decode_instant, key_of};
+use super::query::{KEY_LABEL, dimension_query, tagged_dimension_query};
+use crate::backend::PromClient;
+use crate::backend::client::Sample;
 use crate::engine::{Measurement, SourceError};
 use crate::spec::{Dimension, SloSpec};
 
@@ -56,7 +57,14 @@ pub async fn measure_one(
     for warning in &result.warnings {
         tracing::warn!(slo = %item.slo.name, dimension = item.dimension.as_str(), "backend warning: {warning}");
     }
-    Ok(decode(item.dimension, windows, &result.samples))
+    Ok(decode_instant(
+        item.dimension,
+        windows,
+        result
+            .samples
+            .iter()
+            .filter_map(|s| Some((key_of(&s.labels)?, &s.labels, s.value))),
+    ))
 }
 
 async fn measure_chunk(
@@ -87,7 +95,7 @@ async fn measure_chunk(
             }
             split(items, &result.samples)
         }
-        Err(e) if e.rejected => {
+        Err(e) if e.is_rejected() => {
             tracing::debug!(error = %e, "the backend refused a batch; asking each SLO alone");
             futures::future::join_all(items.iter().map(|item| measure_one(client, *item, at_ms)))
                 .await
@@ -116,10 +124,12 @@ fn split(items: &[BatchItem<'_>], samples: &[Sample]) -> Vec<Result<Measurement,
         .iter()
         .zip(by_item)
         .map(|(item, samples)| {
-            Ok(decode_keyed(
+            Ok(decode_instant(
                 item.dimension,
                 item.slo.measured_windows(item.dimension),
-                samples.into_iter(),
+                samples
+                    .into_iter()
+                    .map(|(key, s)| (key, &s.labels, s.value)),
             ))
         })
         .collect()

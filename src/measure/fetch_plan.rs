@@ -142,7 +142,7 @@ fn merged_selector<'a>(members: impl Iterator<Item = &'a Selector>) -> Selector 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::history::matcher::SeriesMatcher;
+    use crate::promql::{MemStorage, Query, SeriesSamples, Storage};
     use crate::spec::selector::parse_selector;
 
     fn plan(texts: &[(&str, i64)]) -> Vec<FetchGroup> {
@@ -188,13 +188,15 @@ mod tests {
         ];
         let groups = plan(&members.map(|m| (m, 1)));
         assert_eq!(groups.len(), 1);
-        let merged = SeriesMatcher::new(&parse_selector(&groups[0].selector).unwrap()).unwrap();
+        let merged = Query::parse(&groups[0].selector).unwrap().selectors();
+        let mut storage = MemStorage::new();
         for (name, a, b) in [("m", "x", "1"), ("m", "y", "2"), ("n", "(", "1")] {
             let labels = [("__name__", name), ("a", a), ("b", b)]
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect();
-            assert!(merged.matches(&labels), "{name} {a} {b}");
+            storage.push_series(labels, SeriesSamples::new());
         }
+        assert_eq!(storage.select(&merged[0].matchers).len(), 3);
     }
 }

@@ -1,0 +1,234 @@
+//! OpenSLO v1 (`apiVersion: openslo/v1`): `SLO` objects with a `ratioMetric` SLI (inline
+//! `indicator` or an `SLI` by `indicatorRef`), `Occurrences` budgeting over a rolling
+//! `timeWindow`, and `AlertPolicy`/`AlertCondition` objects of kind `burnrate`.
+//!
+//! Mapping (see the README, "Importing Sloth and OpenSLO specs"):
+//! - `spec.service` groups SLOs into burnrate services; `metadata.name` is the SLO name
+//!   (`NAME-i` per objective when there are several, as Sloth does).
+//! - `objectives[].target` (a ratio) or `targetPercent` → `error.objective` (a percentage).
+//! - `timeWindow[0].duration` (rolling) → `period`; calendar windows are an error.
+//! - `budgetingMethod: Occurrences` only; Timeslices and RatioTimeslices are errors.
+//! - `ratioMetric`: `bad`+`total` → bad/total (selectors when both are counter selectors),
+//!   `good`+`total` → `bad_query: TOTAL - GOOD`; `raw` ratios as for Sloth's raw SLI.
+//!   The metric source must speak PromQL (Prometheus, VictoriaMetrics, Thanos, Mimir, Cortex).
+//! - Alert conditions of kind `burnrate` become matrix rules: `threshold` → burn,
+//!   `lookbackWindow` → long window, `alertAfter` → the SLO's `for`, `severity` → decision.
+//!   Without alert policies, burnrate's default ladder applies.
+//!
+//! This file reads the objects and resolves them as one set; `slo` translates an `SLO`
+//! object (service, window, objectives), `sli` its indicator and metric sources, and
+//! `alerts` its alert policies and conditions into matrix rules.
+
+mod alerts;
+mod sli;
+mod slo;
+
+use super::emit::{Origin, ServiceDoc, SloDoc, Val};
+use super::{LabelSet, common_labels};
+use crate::spec::fields::Sink;
+use crate::spec::yaml::{Node, Value};
+use slo::translate_slo;
+use std::path::{Path, PathBuf};
+
+const API_VERSION: &str = "openslo/v1";
+const KINDS: [&str; 7] = [
+    "SLO",
+    "SLI",
+    "AlertPolicy",
+    "AlertCondition",
+    "AlertNotificationTarget",
+    "DataSource",
+    "Service",
+];
+/// Metric source types whose queries are PromQL for a Prometheus-compatible HTTP API.
+const PROMQL_SOURCES: [&str; 5] = ["prometheus", "victoriametrics", "thanos", "mimir", "cortex"];
+const IGNORED: &str = "not part of OpenSLO v1";
+
+struct Object<'a> {
+    file: &'a Path,
+    node: &'a Node,
+    kind: String,
+    name: String,
+    name_pos: crate::spec::yaml::Pos,
+}
+
+impl Object<'_> {
+    fn id(&self) -> String {
+        format!("{}/{}", self.kind, self.name)
+    }
+}
+
+struct Index<'a> {
+    objects: Vec<Object<'a>>,
+}
+
+impl<'a> Index<'a> {
+    fn find(&self, kind: &str, name: &str) -> Option<&Object<'a>> {
+        self.objects
+            .iter()
+            .find(|o| o.kind == kind && o.name == name)
+    }
+}
+
+fn origin(file: &Path, node: &Node, field: &str) -> Origin {
+    Origin {
+        file: file.to_path_buf(),
+        pos: node.pos,
+        field: field.to_string(),
+    }
+}
+
+/// What one SLO object translated to.
+struct Translated {
+    service: Option<Val>,
+    labels: Option<LabelSet>,
+    slos: Vec<SloDoc>,
+    ok: bool,
+}
+
+/// Translates every SLO of the OpenSLO files, grouped into one document per service.
+pub(crate) fn translate(
+    files: &[(PathBuf, Vec<Node>)],
+    sink: &mut Sink,
+) -> Vec<(ServiceDoc, bool)> {
+    let index = collect(files, sink);
+    let mut groups: Vec<(String, Vec<Translated>)> = Vec::new();
+    for obj in index.objects.iter().filter(|o| o.kind == "SLO") {
+        let t = translate_slo(obj, &index, sink);
+        let Some(service) = t.service.as_ref().map(|s| s.value.clone()) else {
+            continue;
+        };
+        match groups.iter_mut().find(|(s, _)| *s == service) {
+            Some((_, members)) => members.push(t),
+            None => groups.push((service, vec![t])),
+        }
+    }
+    let mut out = Vec::new();
+    for (_, members) in groups {
+        let ok = members.iter().all(|m| m.ok);
+        let label_sets: Vec<Option<LabelSet>> = members
+            .iter()
+            .map(|m| m.labels.as_ref().map(clone_set))
+            .collect();
+        let labels = common_labels(&label_sets, sink);
+        let service = members[0].service.clone().expect("grouped by service");
+        let mut files: Vec<String> = Vec::new();
+        let mut slos = Vec::new();
+        for m in members {
+            let f = m
+                .service
+                .as_ref()
+                .expect("grouped")
+                .from
+                .file
+                .display()
+                .to_string();
+            if !files.contains(&f) {
+                files.push(f);
+            }
+            slos.extend(m.slos);
+        }
+        out.push((
+            ServiceDoc {
+                file: service.from.file.clone(),
+                source: format!("{} (OpenSLO v1)", files.join(", ")),
+                notes: Vec::new(),
+                service,
+                labels,
+                slos,
+            },
+            ok,
+        ));
+    }
+    out
+}
+
+fn clone_set(s: &LabelSet) -> LabelSet {
+    LabelSet {
+        labels: s.labels.clone(),
+        from: s.from.clone(),
+    }
+}
+
+/// Every object of the files (documents, or documents holding a list of objects).
+fn collect<'a>(files: &'a [(PathBuf, Vec<Node>)], sink: &mut Sink) -> Index<'a> {
+    let mut index = Index {
+        objects: Vec::new(),
+    };
+    for (file, docs) in files {
+        for doc in docs {
+            let items: Vec<&Node> = match &doc.value {
+                Value::Null => continue,
+                Value::Seq(items) => items.iter().collect(),
+                _ => vec![doc],
+            };
+            for node in items {
+                if let Some(obj) = object(file, node, sink) {
+                    if let Some(first) = index.find(&obj.kind, &obj.name) {
+                        let at = format!("{}:{}", first.file.display(), first.name_pos.line);
+                        sink.error(
+                            file,
+                            obj.name_pos,
+                            &format!("{}.metadata.name", obj.id()),
+                            format!("{} is defined twice (first at {at})", obj.id()),
+                        );
+                        continue;
+                    }
+                    index.objects.push(obj);
+                }
+            }
+        }
+    }
+    index
+}
+
+fn object<'a>(file: &'a Path, node: &'a Node, sink: &mut Sink) -> Option<Object<'a>> {
+    sink.map(file, node, "")?;
+    let api = sink
+        .required(file, node, "apiVersion", "apiVersion")
+        .and_then(|n| sink.string(file, n, "apiVersion").map(|v| (v, n)));
+    let (api, api_node) = api?;
+    if api != API_VERSION {
+        let why = if api.starts_with("openslo/") {
+            format!("OpenSLO {api:?} is not supported (only {API_VERSION:?})")
+        } else {
+            format!(
+                "a file of OpenSLO objects holds only {API_VERSION:?} documents, got {api:?} \
+                 (a burnrate/v1 spec goes in its own file)"
+            )
+        };
+        sink.error(file, api_node.pos, "apiVersion", why);
+        return None;
+    }
+    let kind_node = sink.required(file, node, "kind", "kind")?;
+    let kind = sink.string(file, kind_node, "kind")?;
+    if !KINDS.contains(&kind.as_str()) {
+        sink.error(
+            file,
+            kind_node.pos,
+            "kind",
+            format!(
+                "unknown OpenSLO kind {kind:?} (expected one of: {})",
+                KINDS.join(", ")
+            ),
+        );
+        return None;
+    }
+    sink.unknown_keys(
+        file,
+        node,
+        &kind,
+        &["apiVersion", "kind", "metadata", "spec"],
+        IGNORED,
+    );
+    let meta = sink.required(file, node, "metadata", &format!("{kind}.metadata"))?;
+    let name_node = sink.required(file, meta, "name", &format!("{kind}.metadata.name"))?;
+    let name = sink.string(file, name_node, &format!("{kind}.metadata.name"))?;
+    Some(Object {
+        file,
+        node,
+        kind,
+        name,
+        name_pos: name_node.pos,
+    })
+}

@@ -1,0 +1,29 @@
+//! The one measurement layer: how every command gets the rates an SLO's evaluation needs.
+//!
+//! A [`plan::MeasurePlan`] per SLO holds, per dimension, the one tagged query that measures
+//! every window (`query`). Sources answer it in four ways, all decoded by the one decoder in
+//! [`columns`]:
+//! - the backend, per instant ([`direct`], [`PrometheusSource`]): `check`, and the daemon
+//!   for what it cannot compute locally;
+//! - the backend over a range with `query_range` ([`range`]): a backtest of a query outside
+//!   the local evaluator's subset;
+//! - burnrate's own evaluator ([`local`]) over raw samples: a history file, raw samples
+//!   fetched once from the backend, or the daemon's history extended every cycle
+//!   ([`raw_store`]).
+//!
+//! `check`, `run` and `backtest` only choose a source; what comes out goes into the one
+//! evaluation path, `engine::evaluate`.
+
+pub mod columns;
+pub mod direct;
+pub mod fetch_plan;
+pub mod local;
+pub mod plan;
+pub mod prometheus_source;
+pub mod query;
+pub mod range;
+pub mod raw_store;
+
+pub use columns::StepRates;
+pub use plan::MeasurePlan;
+pub use prometheus_source::PrometheusSource;
