@@ -23,6 +23,11 @@
 //! `harness = false`. `cargo bench --bench scale` runs the full size (about 3 minutes);
 //! under `cargo test --all-targets` it runs 4 services over 1 day as a smoke test.
 
+#![allow(
+    unsafe_code,
+    reason = "libc: clock_gettime and sysconf for process CPU time"
+)]
+
 #[allow(dead_code)]
 #[path = "support/fleet.rs"]
 mod fleet;
@@ -241,16 +246,15 @@ fn child(args: &Value) -> Value {
         .ok()
         .and_then(|b| b.parse().ok())
         .unwrap_or(5);
-    let mut measurer =
-        CycleMeasurer::new(
-            client.clone(),
-            specs.clone(),
-            slos.clone(),
-            mode,
-            Flavor::Prometheus2,
-            batch,
-            16,
-        );
+    let mut measurer = CycleMeasurer::new(
+        client.clone(),
+        specs.clone(),
+        slos.clone(),
+        mode,
+        Flavor::Prometheus2,
+        batch,
+        16,
+    );
     let mut state = StateStore::default();
     let mut per_cycle = Vec::new();
     let mut digests = Vec::new();

@@ -19,7 +19,8 @@ pub enum Decision {
 
 impl Decision {
     /// Decisions a matrix rule may produce.
-    pub const ACTIONS: [Decision; 3] = [Decision::Warn, Decision::Scale, Decision::CircuitBreak];
+    pub(crate) const ACTIONS: [Decision; 3] =
+        [Decision::Warn, Decision::Scale, Decision::CircuitBreak];
     /// Every decision, in the order outputs list them.
     pub const ALL: [Decision; 5] = [
         Decision::Ok,
@@ -29,7 +30,7 @@ impl Decision {
         Decision::NoData,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Decision::Ok => "ok",
             Decision::Warn => "warn",
@@ -39,12 +40,12 @@ impl Decision {
         }
     }
 
-    pub fn parse(text: &str) -> Option<Decision> {
+    pub(crate) fn parse(text: &str) -> Option<Decision> {
         Decision::ALL.into_iter().find(|d| d.as_str() == text)
     }
 
     /// Rank on the severity ladder `ok < warn < scale < circuit_break`; `None` for `no_data`.
-    pub fn severity(self) -> Option<u8> {
+    pub(crate) fn severity(self) -> Option<u8> {
         match self {
             Decision::Ok => Some(0),
             Decision::Warn => Some(1),
@@ -70,7 +71,7 @@ impl Decision {
     /// The decision a whole run reports (`check`'s exit code): the most severe over all SLOs,
     /// where an SLO without data outranks an `ok` one (exit 0 must mean every SLO is ok) but
     /// never a real alarm: `ok < no_data < warn < scale < circuit_break`.
-    pub fn overall(slos: impl IntoIterator<Item = Decision>) -> Decision {
+    pub(crate) fn overall(slos: impl IntoIterator<Item = Decision>) -> Decision {
         let rank = |d: Decision| match d {
             Decision::Ok => 0,
             Decision::NoData => 1,
@@ -82,7 +83,7 @@ impl Decision {
     }
 
     /// Exit code of `burnrate check` for this (overall) decision.
-    pub fn exit_code(self) -> i32 {
+    pub(crate) fn exit_code(self) -> i32 {
         match self {
             Decision::Ok => exit::OK,
             Decision::Warn => exit::WARN,

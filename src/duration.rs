@@ -110,7 +110,7 @@ impl PromDuration {
     }
 
     /// A duration built by the program (default ladder), spelled canonically.
-    pub fn from_millis(millis: i64) -> PromDuration {
+    pub(crate) fn from_millis(millis: i64) -> PromDuration {
         PromDuration {
             millis,
             spelling: format_millis(millis),
@@ -121,7 +121,7 @@ impl PromDuration {
         self.millis
     }
 
-    pub fn seconds(&self) -> f64 {
+    pub(crate) fn seconds(&self) -> f64 {
         self.millis as f64 / 1000.0
     }
 
@@ -138,7 +138,7 @@ impl fmt::Display for PromDuration {
 }
 
 /// Canonical spelling with the largest units first, as Prometheus prints durations.
-pub fn format_millis(millis: i64) -> String {
+pub(crate) fn format_millis(millis: i64) -> String {
     if millis == 0 {
         return "0s".into();
     }

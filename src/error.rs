@@ -9,28 +9,28 @@ use thiserror::Error;
 /// `backtest`), then the BSD `sysexits.h` codes for failures, as the contract says.
 pub(crate) mod exit {
     /// Every SLO `ok`; or the command did what it was asked.
-    pub const OK: i32 = 0;
+    pub(crate) const OK: i32 = 0;
     /// `check`: the most severe decision is `warn`.
-    pub const WARN: i32 = 1;
+    pub(crate) const WARN: i32 = 1;
     /// `check`: the most severe decision is `scale`.
-    pub const SCALE: i32 = 2;
+    pub(crate) const SCALE: i32 = 2;
     /// `check`: the most severe decision is `circuit_break`.
-    pub const CIRCUIT_BREAK: i32 = 3;
+    pub(crate) const CIRCUIT_BREAK: i32 = 3;
     /// `check`: some SLO is `no_data` and none is worse than `ok`; `backtest`: some SLO was
     /// skipped (it has no data for the replay, the same meaning).
-    pub const NO_DATA: i32 = 4;
+    pub(crate) const NO_DATA: i32 = 4;
     /// `EX_USAGE`: a bad flag or argument.
-    pub const USAGE: i32 = 64;
+    pub(crate) const USAGE: i32 = 64;
     /// `EX_DATAERR`: an invalid input file (spec, history, incidents or state file).
-    pub const INVALID_INPUT: i32 = 65;
+    pub(crate) const INVALID_INPUT: i32 = 65;
     /// `EX_UNAVAILABLE`: the backend could not be reached, or every query failed.
-    pub const UNAVAILABLE: i32 = 69;
+    pub(crate) const UNAVAILABLE: i32 = 69;
     /// `EX_SOFTWARE`: a bug or an unexpected local failure (a file that cannot be written).
-    pub const INTERNAL: i32 = 70;
+    pub(crate) const INTERNAL: i32 = 70;
 }
 
 #[derive(Debug, Error)]
-pub enum Error {
+pub(crate) enum Error {
     /// Bad flags or arguments.
     #[error("{0}")]
     Usage(String),
@@ -50,7 +50,7 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         match self {
             Error::Usage(_) => exit::USAGE,
             Error::InvalidSpec(_) | Error::InvalidInput(_) => exit::INVALID_INPUT,
@@ -60,4 +60,4 @@ impl Error {
     }
 }
 
-pub type Result<T> = std::result::Result<T, Error>;
+pub(crate) type Result<T> = std::result::Result<T, Error>;

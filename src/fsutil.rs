@@ -1,7 +1,7 @@
 //! File writes that survive a crash mid-way.
 
 /// Writes a file atomically: temp file in the same directory, fsync, rename.
-pub fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomic(path: &std::path::Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path
         .parent()

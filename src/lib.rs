@@ -4,6 +4,9 @@
 //! edges (backends, outputs, HTTP). `check`, `run` and `backtest` all call one evaluation
 //! path, `engine::evaluate`, so they cannot disagree.
 
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used)]
+
 pub mod backend;
 pub mod backtest;
 pub mod cli;
@@ -11,17 +14,17 @@ pub mod daemon;
 pub mod decision;
 pub mod duration;
 pub mod engine;
-pub mod error;
-pub mod fsutil;
+mod error;
+mod fsutil;
 pub mod history;
 pub mod import;
 pub mod measure;
 pub mod output;
 pub mod promql;
-pub(crate) mod retry;
+mod retry;
 pub mod rules;
-pub mod sinks;
+mod sinks;
 pub mod spec;
-pub mod specfiles;
+mod specfiles;
 pub mod time;
-pub(crate) mod yaml_out;
+mod yaml_out;

@@ -2,7 +2,7 @@
 
 /// Why a text is not an instant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TimeError {
+pub(crate) enum TimeError {
     #[error("time {0:?} is out of range")]
     OutOfRange(String),
     #[error("not a time: {0:?} (expected RFC 3339 like 2026-11-17T10:00:00Z, or Unix seconds)")]
@@ -10,7 +10,7 @@ pub enum TimeError {
 }
 
 /// Parses `--at`-style times: RFC 3339 or Unix seconds (fractions allowed). Unix ms.
-pub fn parse_time(text: &str) -> Result<i64, TimeError> {
+pub(crate) fn parse_time(text: &str) -> Result<i64, TimeError> {
     let t = text.trim();
     if let Ok(secs) = t.parse::<f64>() {
         if secs.is_finite() && secs.abs() < 1e13 {
@@ -95,7 +95,7 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
 }
 
 /// The wall clock, in Unix milliseconds.
-pub fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 

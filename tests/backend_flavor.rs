@@ -6,39 +6,30 @@ mod common;
 
 use common::prometheus::{Prometheus, backfill_demo};
 use common::victoriametrics::VictoriaMetrics;
-use serde_json::Value;
-use std::process::Command;
+use common::{burnrate_cmd, json_lines, stdout_of};
 
 /// The flavor a short query_range backtest of the reference spec reports.
 fn summary_flavor(url: &str, extra: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args([
-            "backtest",
-            "slo-specs/map-update.yaml",
-            "--prometheus",
-            url,
-            "--rates",
-            "query-range",
-            "--from",
-            "2026-11-17T12:00:00Z",
-            "--to",
-            "2026-11-17T12:10:00Z",
-            "--format",
-            "json",
-        ])
-        .args(extra)
-        .env_remove("BURNRATE_PROMETHEUS_URL")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = stdout_of(
+        burnrate_cmd()
+            .args([
+                "backtest",
+                "slo-specs/map-update.yaml",
+                "--prometheus",
+                url,
+                "--rates",
+                "query-range",
+                "--from",
+                "2026-11-17T12:00:00Z",
+                "--to",
+                "2026-11-17T12:10:00Z",
+                "--format",
+                "json",
+            ])
+            .args(extra),
+        0,
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let summary = json_lines(&stdout).pop().unwrap();
     summary["backend_flavor"].as_str().unwrap().to_string()
 }
 

@@ -7,8 +7,8 @@
 mod common;
 
 use common::prometheus::{Prometheus, backfill_demo};
+use common::{REL_1E9_ABS_1E12, burnrate_cmd, close_json, json_lines, stdout_of};
 use serde_json::Value;
-use std::process::Command;
 
 const FROM: &str = "2026-11-17T12:00:00Z";
 const TO: &str = "2026-11-18T06:00:00Z";
@@ -25,33 +25,15 @@ fn backtest_range(
     code: i32,
 ) -> Vec<Value> {
     let (from, to, step) = range;
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args([
-            "backtest", specs, "--from", from, "--to", to, "--step", step, "--format", "json",
-        ])
-        .args(source)
-        .env_remove("BURNRATE_PROMETHEUS_URL")
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{source:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = stdout_of(
+        burnrate_cmd()
+            .args([
+                "backtest", specs, "--from", from, "--to", to, "--step", step, "--format", "json",
+            ])
+            .args(source),
+        code,
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn close(a: &Value, b: &Value) -> bool {
-    match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()) + 1e-12,
-        _ => a == b,
-    }
+    json_lines(&stdout)
 }
 
 /// Same lines, same decisions at the same instants, numbers within 1e-9.
@@ -93,7 +75,7 @@ fn assert_same(name: &str, expected: &[Value], got: &[Value]) {
                 };
                 for (w, v) in map {
                     assert!(
-                        close(v, &gd[field][w]),
+                        close_json(v, &gd[field][w], REL_1E9_ABS_1E12),
                         "{name} {} {dim}.{field}[{w}]: {v} vs {}",
                         e["time"],
                         gd[field][w]
@@ -101,7 +83,11 @@ fn assert_same(name: &str, expected: &[Value], got: &[Value]) {
                 }
             }
             assert!(
-                close(&ed["budget_remaining"], &gd["budget_remaining"]),
+                close_json(
+                    &ed["budget_remaining"],
+                    &gd["budget_remaining"],
+                    REL_1E9_ABS_1E12
+                ),
                 "{name} {dim} budget"
             );
             assert_eq!(ed["fired"], gd["fired"], "{name} {dim} fired");

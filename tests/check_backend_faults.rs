@@ -9,14 +9,15 @@
 //! Fixture: tests/fixtures/faults/two-slos.yaml — service `faultsvc`, SLO `requests`
 //! (error + latency) and SLO `writes` (error only): exactly 3 queries per evaluation.
 
+mod common;
 #[path = "support/fault_server.rs"]
 mod fault_server;
 
+use common::free_port;
 use fault_server::{FaultServer, Reply, Request, Script};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -350,13 +351,24 @@ fn has_errors_field_empty_or_absent(line: &Value) -> bool {
 
 // ---------------------------------------------------------------------------------------
 
+/// `QUERIES` restates the fixture: one query per dimension of its SLOs.
+#[test]
+fn queries_per_evaluation_restate_the_fixture() {
+    let report = burnrate::spec::load_paths(&[fixture()]);
+    assert!(!report.has_errors(), "{:?}", report.diagnostics);
+    let dimensions: usize = report
+        .specs
+        .iter()
+        .flat_map(|s| &s.slos)
+        .map(|s| usize::from(s.error.is_some()) + usize::from(s.latency.is_some()))
+        .sum();
+    assert_eq!(dimensions, QUERIES);
+}
+
 /// 1. Nothing listens: exit 69, no_data lines, stderr names host:port and "connect".
 #[test]
 fn connection_refused() {
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    }; // listener dropped: the port refuses connections
+    let port = free_port(); // nothing listens there: the port refuses connections
     let url = format!("http://127.0.0.1:{port}");
     let out = check(&url, &[]);
     assert_no_data_run(&out, 69);

@@ -21,12 +21,15 @@
 //   8 notifications the failure counter exists only from the first failure, 15:00
 //   9 billing       raw bad_query/total_query with {{.window}}; timeout spike 20:00-20:30
 
+#![allow(unsafe_code, reason = "libc: kill(pid, 0) (is a process alive?)")]
+
 mod common;
 #[path = "check_matches_prometheus/incremental.rs"]
 mod incremental;
 
 use common::history::{Counter, DAY, HOUR, Histogram, History, LogLogistic, MINUTE, rfc3339, unix};
 use common::prometheus::{self, Prometheus};
+use common::{REL_1E9_ABS_1E12, close};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::f64::consts::PI;
@@ -1091,13 +1094,6 @@ fn run_check(url: &str, at_arg: &str) -> Run {
 // Comparison
 // ---------------------------------------------------------------------------------------------
 
-/// Burn rates and budgets: relative error <= 1e-9. The absolute floor of 1e-12 only covers the
-/// cancellation in `1 - good/total` when almost every request is good (a burn that small is 0
-/// for every purpose).
-fn close(expected: f64, got: f64) -> bool {
-    (expected - got).abs() <= 1e-9 * expected.abs().max(got.abs()) + 1e-12
-}
-
 fn num(v: &Value) -> Option<f64> {
     v.as_f64()
 }
@@ -1127,7 +1123,7 @@ impl Checker {
         let got_v = num(got);
         let ok = match (expected, got_v) {
             (None, None) => got.is_null(),
-            (Some(e), Some(g)) => close(e, g),
+            (Some(e), Some(g)) => close(e, g, REL_1E9_ABS_1E12),
             _ => false,
         };
         if !ok {
@@ -1144,7 +1140,7 @@ impl Checker {
             return;
         }
         let ctx = &format!("{ctx} {kind}");
-        if !num(&got["objective"]).is_some_and(|o| close(objective, o)) {
+        if !num(&got["objective"]).is_some_and(|o| close(objective, o, REL_1E9_ABS_1E12)) {
             self.fail(
                 ctx,
                 format!("objective: expected {objective}, got {}", got["objective"]),
@@ -1357,13 +1353,13 @@ fn check_run(prom: &Prometheus, slos: &[Slo], t: i64, run: &Run, c: &mut Checker
                 ),
             );
         }
-        if let Some(d) = slo_decision {
-            if v["decision"] != d.name() {
-                c.fail(
-                    &ctx,
-                    format!("decision: expected {}, got {}", d.name(), v["decision"]),
-                );
-            }
+        if let Some(d) = slo_decision
+            && v["decision"] != d.name()
+        {
+            c.fail(
+                &ctx,
+                format!("decision: expected {}, got {}", d.name(), v["decision"]),
+            );
         }
         match (&slo.error, &exp_err) {
             (Some(dim), Some(exp)) => {
@@ -1393,7 +1389,9 @@ fn check_run(prom: &Prometheus, slos: &[Slo], t: i64, run: &Run, c: &mut Checker
             (Some(dim), Some(exp)) => {
                 c.check_dim(&ctx, "latency", &v["latency"], exp, dim.quantile);
                 let l = &v["latency"];
-                if !num(&l["threshold_seconds"]).is_some_and(|x| close(dim.threshold, x)) {
+                if !num(&l["threshold_seconds"])
+                    .is_some_and(|x| close(dim.threshold, x, REL_1E9_ABS_1E12))
+                {
                     c.fail(
                         &ctx,
                         format!(
@@ -1402,7 +1400,7 @@ fn check_run(prom: &Prometheus, slos: &[Slo], t: i64, run: &Run, c: &mut Checker
                         ),
                     );
                 }
-                if !num(&l["quantile"]).is_some_and(|x| close(dim.quantile, x)) {
+                if !num(&l["quantile"]).is_some_and(|x| close(dim.quantile, x, REL_1E9_ABS_1E12)) {
                     c.fail(
                         &ctx,
                         format!(

@@ -18,9 +18,12 @@
 
 mod common;
 
+use burnrate::duration::PromDuration;
+use burnrate::spec::{Rule, load::load_str, load_paths};
 use common::history::{Counter, DAY, HOUR, Histogram, History, LogLogistic, MINUTE, rfc3339};
 use common::prometheus::{self, Prometheus, demo_history_text};
 use common::victoriametrics::{VictoriaMetrics, to_milliseconds};
+use common::{REL_1E9, REL_1E9_ABS_1E12, close};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -248,6 +251,87 @@ fn slos() -> Vec<Slo> {
     ]
 }
 
+/// The restatement above against the files it restates: every SLO of `slos()` has the
+/// service, name, period, `min_events`, objective or quantile, and matrix windows and burns
+/// of its YAML (slo-specs/map-update.yaml, tests/fixtures/backtest/map-update-ladder.yaml,
+/// `VMTEST_SPEC`), so an edit of a fixture cannot leave this test checking something else.
+#[test]
+fn restated_specs_agree_with_the_files() {
+    let report = load_paths(&[
+        PathBuf::from("slo-specs/map-update.yaml"),
+        PathBuf::from("tests/fixtures/backtest/map-update-ladder.yaml"),
+    ]);
+    assert!(!report.has_errors(), "{:?}", report.diagnostics);
+    let (vmtest, diagnostics) = load_str(Path::new("vmtest.yaml"), VMTEST_SPEC);
+    let mut specs = report.specs;
+    specs.push(vmtest.unwrap_or_else(|| panic!("VMTEST_SPEC: {diagnostics:?}")));
+    let millis = |w: &str| PromDuration::parse(w).unwrap().millis();
+    // The distinct windows (long and short) and the distinct burns of a matrix, sorted.
+    let matrix = |rules: &[Rule]| {
+        let windows: BTreeSet<i64> = rules
+            .iter()
+            .flat_map(|r| {
+                std::iter::once(r.long.millis()).chain(r.short.as_ref().map(|s| s.millis()))
+            })
+            .collect();
+        let mut burns: Vec<f64> = rules.iter().map(|r| r.burn).collect();
+        burns.sort_by(f64::total_cmp);
+        burns.dedup();
+        (windows, burns)
+    };
+    let restated = |windows: &[&str], thresholds: &[f64]| {
+        let mut burns = thresholds.to_vec();
+        burns.sort_by(f64::total_cmp);
+        (
+            windows.iter().map(|w| millis(w)).collect::<BTreeSet<i64>>(),
+            burns,
+        )
+    };
+    for slo in slos() {
+        let what = format!("{}/{}", slo.service, slo.name);
+        let spec = specs
+            .iter()
+            .filter(|s| s.service == slo.service)
+            .flat_map(|s| &s.slos)
+            .find(|s| s.name == slo.name)
+            .unwrap_or_else(|| panic!("{what}: not in the files"));
+        assert_eq!(spec.period.millis(), millis(slo.period), "{what}: period");
+        assert_eq!(spec.min_events, slo.min_events, "{what}: min_events");
+        assert_eq!(
+            spec.error.is_some(),
+            slo.error.is_some(),
+            "{what}: error dimension"
+        );
+        if let (Some(file), Some(mine)) = (&spec.error, &slo.error) {
+            assert!(
+                close(file.objective, mine.objective, REL_1E9),
+                "{what}: objective"
+            );
+            assert_eq!(
+                matrix(&file.matrix),
+                restated(mine.windows, mine.thresholds),
+                "{what}: error matrix"
+            );
+        }
+        assert_eq!(
+            spec.latency.is_some(),
+            slo.latency.is_some(),
+            "{what}: latency dimension"
+        );
+        if let (Some(file), Some(mine)) = (&spec.latency, &slo.latency) {
+            assert!(
+                close(file.quantile, mine.quantile, REL_1E9),
+                "{what}: quantile"
+            );
+            assert_eq!(
+                matrix(&file.matrix),
+                restated(mine.windows, mine.thresholds),
+                "{what}: latency matrix"
+            );
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The reference: VictoriaMetrics's own answers to the contract's expressions
 // ---------------------------------------------------------------------------------------------
@@ -443,10 +527,6 @@ fn run_check(specs: &[PathBuf], url: &str, t: i64) -> Run {
 // Comparison
 // ---------------------------------------------------------------------------------------------
 
-fn close(expected: f64, got: f64) -> bool {
-    (expected - got).abs() <= 1e-9 * expected.abs().max(got.abs()) + 1e-12
-}
-
 fn fmt_opt(v: Option<f64>) -> String {
     v.map_or("null".into(), |v| format!("{v:?}"))
 }
@@ -510,7 +590,7 @@ fn check_against_vm(vm: &VictoriaMetrics, slos: &[Slo], t: i64, run: &Run, tally
                 let g = got["burn"][w].as_f64();
                 let ok = match (e, g) {
                     (None, None) => got["burn"][w].is_null(),
-                    (Some(e), Some(g)) => close(*e, g),
+                    (Some(e), Some(g)) => close(*e, g, REL_1E9_ABS_1E12),
                     _ => false,
                 };
                 tally.burns_compared += 1;
@@ -545,7 +625,7 @@ fn check_against_vm(vm: &VictoriaMetrics, slos: &[Slo], t: i64, run: &Run, tally
             let g = got["budget_remaining"].as_f64();
             let ok = match (exp.budget_remaining, g) {
                 (None, None) => true,
-                (Some(e), Some(g)) => close(e, g),
+                (Some(e), Some(g)) => close(e, g, REL_1E9_ABS_1E12),
                 _ => false,
             };
             if !ok {
@@ -561,7 +641,9 @@ fn check_against_vm(vm: &VictoriaMetrics, slos: &[Slo], t: i64, run: &Run, tally
                 for (w, g) in m {
                     let e = exp.quantile_seconds.get(w).copied().flatten();
                     match (e, g.as_f64()) {
-                        (Some(e), Some(g)) if close(e, g) => tally.quantiles_equal += 1,
+                        (Some(e), Some(g)) if close(e, g, REL_1E9_ABS_1E12) => {
+                            tally.quantiles_equal += 1
+                        }
                         (None, None) => {}
                         (e, _) => tally.quantiles_differ.push(format!(
                             "{ctx} quantile[{w}]: VM {} vs burnrate {g}",

@@ -17,12 +17,14 @@
 //! (`bad/5m`, `total/30d`, `bucket/5m`, `count/5m`, ...) gets a sample, so a test picks the
 //! bad-event ratio and thereby the burn rate (burn = ratio / (1 - 0.99)).
 
+#![allow(unsafe_code, reason = "libc: waitid (has the daemon exited?)")]
+
 mod common;
 #[path = "support/fault_server.rs"]
 mod fault_server;
 
 use common::daemon::Daemon;
-use fault_server::{FaultServer, Reply, Script};
+use fault_server::{FaultServer, Reply, Script, requested_keys};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -47,20 +49,6 @@ fn path_str(p: &Path) -> &str {
 // ---------------------------------------------------------------------------------------
 // Scripted backend answers
 // ---------------------------------------------------------------------------------------
-
-/// Every `burnrate_key` tag a daemon query asks for, e.g. `["bad/5m", "total/5m", ...]`.
-fn requested_keys(query: &str) -> Vec<String> {
-    const TAG: &str = "\"burnrate_key\", \"";
-    let mut keys = Vec::new();
-    let mut rest = query;
-    while let Some(i) = rest.find(TAG) {
-        rest = &rest[i + TAG.len()..];
-        let end = rest.find('"').expect("closing quote of a burnrate_key tag");
-        keys.push(rest[..end].to_string());
-        rest = &rest[end..];
-    }
-    keys
-}
 
 /// What the backend reports for every window.
 #[derive(Clone, Copy, Debug)]
@@ -255,17 +243,8 @@ fn healthz_status(d: &Daemon) -> u16 {
 }
 
 /// Polls `check` every 50 ms until it holds or `within` passes.
-fn wait_until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+fn wait_until(within: Duration, check: impl FnMut() -> bool) -> bool {
+    common::poll_until(within, Duration::from_millis(50), check)
 }
 
 /// The evaluation `time` of a decision as Unix milliseconds.
@@ -347,6 +326,16 @@ fn daemon_with_hanging_query() -> (FaultServer, Daemon) {
     // blocked in it rather than between two steps.
     std::thread::sleep(Duration::from_millis(200));
     (backend, d)
+}
+
+/// `SERVICE` restates the fixtures: every one of them names that service.
+#[test]
+fn service_restates_the_fixtures() {
+    for name in ["one-slo.yaml", "renamed.yaml", "two-dimensions.yaml"] {
+        let report = burnrate::spec::load_paths(&[fixture(name)]);
+        assert!(!report.has_errors(), "{name}: {:?}", report.diagnostics);
+        assert!(report.specs.iter().all(|s| s.service == SERVICE), "{name}");
+    }
 }
 
 #[test]

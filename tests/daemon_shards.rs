@@ -14,25 +14,11 @@ mod fault_server;
 
 use burnrate::daemon::shard::Shard;
 use common::daemon::Daemon;
-use fault_server::{FaultServer, Reply, Script};
+use fault_server::{FaultServer, Reply, Script, requested_keys};
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
-
-/// Every `burnrate_key` tag a query asks for (`bad/5m`, `total/30d`, ...).
-fn requested_keys(query: &str) -> Vec<String> {
-    const TAG: &str = "\"burnrate_key\", \"";
-    let mut keys = Vec::new();
-    let mut rest = query;
-    while let Some(i) = rest.find(TAG) {
-        rest = &rest[i + TAG.len()..];
-        let end = rest.find('"').expect("closing quote of a burnrate_key tag");
-        keys.push(rest[..end].to_string());
-        rest = &rest[end..];
-    }
-    keys
-}
 
 /// A backend answering every tagged part: 100 req/s, 0.05 % of them bad.
 fn backend() -> FaultServer {

@@ -1,8 +1,11 @@
 //! The README's demo: the shipped history still comes from its generator, and the backtest
 //! of the reference spec over it catches the incident.
+// The generator (an example) includes `tests/common/history.rs` itself, as the kit does.
+#![allow(clippy::duplicate_mod)]
 
-use serde_json::Value;
-use std::process::Command;
+mod common;
+
+use common::{burnrate_cmd, json_lines, stdout_of};
 
 #[path = "../examples/make_demo_history.rs"]
 #[allow(dead_code)]
@@ -29,34 +32,25 @@ fn shipped_demo_history_matches_its_generator() {
 fn demo_backtest_catches_the_incident() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args([
-            "backtest",
-            "slo-specs/map-update.yaml",
-            "--history",
-            "demo/map-update-history.om.gz",
-        ])
-        .args([
-            "--incidents",
-            "demo/incidents.yaml",
-            "--format",
-            "json",
-            "--report",
-        ])
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let stdout = stdout_of(
+        burnrate_cmd()
+            .args([
+                "backtest",
+                "slo-specs/map-update.yaml",
+                "--history",
+                "demo/map-update-history.om.gz",
+            ])
+            .args([
+                "--incidents",
+                "demo/incidents.yaml",
+                "--format",
+                "json",
+                "--report",
+            ])
+            .arg(&report),
+        0,
     );
-    let lines: Vec<Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let lines = json_lines(&stdout);
     let (summary, changes) = lines.split_last().unwrap();
     assert_eq!(summary["summary"], true);
     assert_eq!(summary["evaluations"], 3 * 24 * 60);

@@ -7,21 +7,16 @@
 //! (`check_matches_prometheus`), 4 and 69 under backend faults (`check_backend_faults`),
 //! and `backtest`'s 4 for a skipped SLO (`demo_backtest`).
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
+
+use common::{burnrate, closed_port_url};
 
 const SPEC: &str = "tests/fixtures/faults/two-slos.yaml";
 const INVALID_SPEC: &str = "tests/fixtures/invalid/objective.yaml";
 const HISTORY: &str = "tests/fixtures/history/sample.om";
-
-fn burnrate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args(args)
-        .env_remove("BURNRATE_PROMETHEUS_URL")
-        .output()
-        .expect("run burnrate")
-}
 
 fn assert_code(out: &Output, code: i32, what: &str) {
     assert_eq!(
@@ -35,14 +30,6 @@ fn assert_code(out: &Output, code: i32, what: &str) {
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// A loopback URL nothing listens on: connections are refused at once.
-fn closed_port_url() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}")
 }
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {

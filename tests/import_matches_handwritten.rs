@@ -20,10 +20,10 @@
 mod common;
 
 use common::prometheus::{Prometheus, backfill_demo};
+use common::{REL_1E9_ABS_1E12, burnrate_cmd, close_json, json_lines};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 /// Instants around the incident (13:45-15:05) and away from it.
 const TIMES: [&str; 12] = [
@@ -44,7 +44,7 @@ const TIMES: [&str; 12] = [
 /// `burnrate check SPEC --at T --format json --state STATE`: one JSON object per SLO, by
 /// SLO name.
 fn check(spec: &str, url: &str, at: &str, state: &Path) -> BTreeMap<String, Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
+    let out = burnrate_cmd()
         .args([
             "check",
             spec,
@@ -57,8 +57,6 @@ fn check(spec: &str, url: &str, at: &str, state: &Path) -> BTreeMap<String, Valu
         ])
         .arg("--state")
         .arg(state)
-        .env_remove("BURNRATE_PROMETHEUS_URL")
-        .env("NO_PROXY", "127.0.0.1,localhost")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -67,13 +65,9 @@ fn check(spec: &str, url: &str, at: &str, state: &Path) -> BTreeMap<String, Valu
         "check {spec} --at {at}: exit {:?}\n{stderr}",
         out.status.code()
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (v["slo"].as_str().unwrap().to_string(), v)
-        })
+    json_lines(&String::from_utf8(out.stdout).unwrap())
+        .into_iter()
+        .map(|v| (v["slo"].as_str().unwrap().to_string(), v))
         .collect()
 }
 
@@ -90,13 +84,6 @@ enum Agree {
     ExactlyButEvents,
     /// Different arithmetic on the same rates: within 1e-9.
     Closely,
-}
-
-fn close(a: &Value, b: &Value) -> bool {
-    match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()) + 1e-12,
-        _ => a == b,
-    }
 }
 
 /// Compares one dimension of the imported SLO with one of the hand-written one.
@@ -132,7 +119,7 @@ fn compare(what: &str, imported: &Value, written: &Value, agree: Agree) {
                 assert_eq!(b, &burns_w[w], "{what}: burn[{w}] must be identical")
             }
             Agree::Closely => assert!(
-                close(b, &burns_w[w]),
+                close_json(b, &burns_w[w], REL_1E9_ABS_1E12),
                 "{what}: burn[{w}] {b} vs {}",
                 burns_w[w]
             ),
@@ -158,7 +145,11 @@ fn compare(what: &str, imported: &Value, written: &Value, agree: Agree) {
         }
         Agree::Closely => {
             assert!(
-                close(&imported["budget_remaining"], &written["budget_remaining"]),
+                close_json(
+                    &imported["budget_remaining"],
+                    &written["budget_remaining"],
+                    REL_1E9_ABS_1E12
+                ),
                 "{what}: budget {} vs {}",
                 imported["budget_remaining"],
                 written["budget_remaining"]
@@ -168,7 +159,10 @@ fn compare(what: &str, imported: &Value, written: &Value, agree: Agree) {
                 written["events"].as_object().unwrap(),
             );
             for (w, e) in ei {
-                assert!(close(e, &ew[w]), "{what}: events[{w}]");
+                assert!(
+                    close_json(e, &ew[w], REL_1E9_ABS_1E12),
+                    "{what}: events[{w}]"
+                );
             }
         }
     }

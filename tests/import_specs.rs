@@ -6,16 +6,12 @@
 
 use burnrate::spec::{ServiceSpec, load_paths};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+mod common;
+
+use common::burnrate;
 
 const DIR: &str = "tests/fixtures/import";
-
-fn burnrate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn lines(bytes: &[u8]) -> Vec<String> {
     String::from_utf8(bytes.to_vec())

@@ -37,8 +37,8 @@
 // left out: Prometheus 2.42 breaks their ties at random there (see `range_comparable`).
 //
 // Agreement: the same result type; the same set of label sets (order ignored: nothing in the
-// subset is sort-sensitive); every value equal within REL_TOLERANCE relative, or within
-// ABS_TOLERANCE absolute (see `same_value`); NaN equals NaN, infinities must be equal;
+// subset is sort-sensitive); every value equal within TOLERANCE (1e-9 relative plus
+// 1e-12 absolute, see `same_value`); NaN equals NaN, infinities must be equal;
 // matrix timestamps exactly equal. When Prometheus answers with an error status (400 bad
 // data, 422 execution error) the local side must fail too (parse or evaluation error), and
 // vice versa. A query the evaluator rejects as `unsupported` is a failure when it is inside
@@ -70,6 +70,7 @@ use burnrate::promql::{
 use burnrate::spec::{ErrorEvents, ServiceSpec, WINDOW_PLACEHOLDER, load_paths};
 use common::history::{LogLogistic, Rng};
 use common::prometheus::{self as promfix, Prometheus, parse_prom_float};
+use common::{REL_1E9_ABS_1E12, Tol, close};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::Expr;
 use proptest::prelude::RngCore;
@@ -84,12 +85,11 @@ use std::time::{Duration, Instant};
 // Tolerance, sizes, seed
 // ---------------------------------------------------------------------------------------
 
-/// Largest relative difference accepted between a local value and Prometheus's.
-const REL_TOLERANCE: f64 = 1e-9;
-/// Absolute difference always accepted: around zero a relative bound means nothing (a rate
-/// that cancels to 1e-17 on one side and to 0 on the other). Far below any SLI value
-/// (ratios, events per second, seconds) that matters.
-const ABS_TOLERANCE: f64 = 1e-12;
+/// The tolerance between a local value and Prometheus's: relative 1e-9, plus an absolute
+/// 1e-12: around zero a relative bound means
+/// nothing (a rate that cancels to 1e-17 on one side and to 0 on the other). Far below any
+/// SLI value (ratios, events per second, seconds) that matters.
+const TOLERANCE: Tol = REL_1E9_ABS_1E12;
 
 /// Generated expressions (distinct texts), each compared at INSTANTS_PER_GENERATED instants.
 const GENERATED_EXPRESSIONS: usize = 500;
@@ -664,20 +664,19 @@ fn spec_queries(root: &Path) -> (Vec<SpecQuery>, Vec<(String, usize)>) {
                     let windows = slo.measured_windows(dim);
                     let origin = format!("{group}/{file}: {}/{} check", slo.name, dim.as_str());
                     push(origin, dimension_query(slo, dim, windows), &mut out);
-                    if let Some(error) = &slo.error {
-                        if let (
+                    if let Some(error) = &slo.error
+                        && let (
                             burnrate::spec::Dimension::Error,
                             ErrorEvents::Queries { bad, total },
                         ) = (dim, &error.events)
-                        {
-                            for w in windows {
-                                for (what, q) in [("bad_query", bad), ("total_query", total)] {
-                                    push(
-                                        format!("{group}/{file}: {} {what}[{w}]", slo.name),
-                                        q.replace(WINDOW_PLACEHOLDER, w.as_str()),
-                                        &mut out,
-                                    );
-                                }
+                    {
+                        for w in windows {
+                            for (what, q) in [("bad_query", bad), ("total_query", total)] {
+                                push(
+                                    format!("{group}/{file}: {} {what}[{w}]", slo.name),
+                                    q.replace(WINDOW_PLACEHOLDER, w.as_str()),
+                                    &mut out,
+                                );
                             }
                         }
                     }
@@ -834,7 +833,7 @@ fn spec_series(queries: &[SpecQuery], rng: &mut Rng) -> Vec<OmSeries> {
     let timing_for = |index: usize| -> (Timing, Vec<i64>) {
         let every = if index % 4 == 3 { 30 } else { 15 };
         let mut t = Timing::every(every, (index as i64 * 7_000) % (every * SECOND_MS));
-        if index % 3 == 0 {
+        if index.is_multiple_of(3) {
             t = t.jitter(1_500);
         }
         if index % 5 == 1 {
@@ -846,7 +845,7 @@ fn spec_series(queries: &[SpecQuery], rng: &mut Rng) -> Vec<OmSeries> {
         if index % 11 == 5 {
             t = t.start(LATE_START_MS);
         }
-        let resets = if index % 2 == 0 {
+        let resets = if index.is_multiple_of(2) {
             vec![RESET_MS + (index as i64 % 17) * MINUTE_MS]
         } else {
             vec![]
@@ -869,12 +868,13 @@ fn spec_series(queries: &[SpecQuery], rng: &mut Rng) -> Vec<OmSeries> {
             .collect();
         for s in &sels {
             for m in &s.matchers {
-                if m.name == "le" && matches!(m.op, MatchOp::Equal) {
-                    if let Ok(v) = m.value.parse::<f64>() {
-                        if v.is_finite() && !bounds.iter().any(|(b, _)| *b == v) {
-                            bounds.push((v, m.value.clone()));
-                        }
-                    }
+                if m.name == "le"
+                    && matches!(m.op, MatchOp::Equal)
+                    && let Ok(v) = m.value.parse::<f64>()
+                    && v.is_finite()
+                    && !bounds.iter().any(|(b, _)| *b == v)
+                {
+                    bounds.push((v, m.value.clone()));
                 }
             }
         }
@@ -1324,14 +1324,7 @@ fn same_value(a: f64, b: f64) -> bool {
     if a.is_nan() || b.is_nan() {
         return a.is_nan() && b.is_nan();
     }
-    if a == b {
-        return true;
-    }
-    if a.is_infinite() || b.is_infinite() {
-        return false;
-    }
-    let d = (a - b).abs();
-    d <= ABS_TOLERANCE || d <= REL_TOLERANCE * a.abs().max(b.abs())
+    close(a, b, TOLERANCE)
 }
 
 fn fmt_labels(l: &Labels) -> String {
@@ -2894,13 +2887,13 @@ fn local_promql_matches_prometheus_2_42() {
             } => {
                 tally.values += values;
                 tally.exact += exact;
-                if let Some((l, p)) = inexact {
-                    if tally.inexact.len() < 10 {
-                        tally.inexact.push(format!(
-                            "`{}` {when}: local {l:?} vs prometheus {p:?}",
-                            clip(text)
-                        ));
-                    }
+                if let Some((l, p)) = inexact
+                    && tally.inexact.len() < 10
+                {
+                    tally.inexact.push(format!(
+                        "`{}` {when}: local {l:?} vs prometheus {p:?}",
+                        clip(text)
+                    ));
                 }
                 if nonempty {
                     tally.agreeing_nonempty.insert(job.expr);
@@ -3021,25 +3014,25 @@ fn local_promql_matches_prometheus_2_42() {
             }
         }
     }
-    if let Some(path) = std::env::var_os("PROMQL_DIFF_FINDINGS") {
-        if !tally.mismatches.is_empty() {
-            let mut md = format!(
-                "\n## promql_matches_prometheus run at {}: {} disagreements\n\n",
-                chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
-                tally.mismatches.len()
-            );
-            for m in &tally.mismatches {
-                writeln!(md, "- {m}").unwrap();
-            }
-            use std::io::Write as _;
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .unwrap()
-                .write_all(md.as_bytes())
-                .unwrap();
+    if let Some(path) = std::env::var_os("PROMQL_DIFF_FINDINGS")
+        && !tally.mismatches.is_empty()
+    {
+        let mut md = format!(
+            "\n## promql_matches_prometheus run at {}: {} disagreements\n\n",
+            chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ"),
+            tally.mismatches.len()
+        );
+        for m in &tally.mismatches {
+            writeln!(md, "- {m}").unwrap();
         }
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap()
+            .write_all(md.as_bytes())
+            .unwrap();
     }
     let mut failure = String::new();
     if !tally.mismatches.is_empty() {

@@ -35,7 +35,8 @@ mod common;
 
 use burnrate::measure::query::dimension_query;
 use burnrate::promql::{
-    Flavor, Labels, MemStorage, Query, SeriesSamples, Steps, Value, eval_instant, eval_range,
+    Flavor, Labels, MemStorage, Query, SeriesSamples, Steps, Value, eval_instant, eval_instants,
+    eval_range,
 };
 use burnrate::spec::{ErrorEvents, WINDOW_PLACEHOLDER, load_paths};
 use common::prometheus::demo_history_text;
@@ -772,11 +773,78 @@ fn local_victoriametrics_flavor_matches_victoriametrics() {
         range_began.elapsed()
     );
     println!("largest relative error of a range step: {}", range.worst);
+
+    // `eval_instants` (a backtest's column-wise replay of instant queries) against
+    // VictoriaMetrics's instant answers at every step of a grid across the reset, the partial
+    // reset and the gap, off the scrape grid.
+    let mut steps_out = new();
+    let grid = Steps {
+        start_ms: (RESET - 10 * MINUTE + 11) * 1000,
+        end_ms: (GAP.1 + 10 * MINUTE) * 1000,
+        step_ms: 127 * 1000,
+    };
+    let grid_began = Instant::now();
+    let jobs: Vec<(usize, usize)> = (0..exprs.len())
+        .flat_map(|e| (0..grid.count()).map(move |i| (e, i)))
+        .collect();
+    let answers: Vec<Vec<(usize, Answer)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|k| {
+                let (vm, jobs, exprs) = (&vm, &jobs, &exprs);
+                scope.spawn(move || {
+                    jobs.iter()
+                        .enumerate()
+                        .filter(|(n, _)| n % THREADS == k)
+                        .map(|(n, &(e, i))| {
+                            let t = grid.time(i) / 1000;
+                            (n, vm.query(&exprs[e].1, t).into_iter().collect())
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut by_job: Vec<Option<Answer>> = vec![None; jobs.len()];
+    for (n, a) in answers.into_iter().flatten() {
+        by_job[n] = Some(a);
+    }
+    for (e, (origin, text)) in exprs.iter().enumerate() {
+        let q = Query::parse(text).unwrap();
+        let col = eval_instants(&q, &storage, grid, Flavor::VictoriaMetrics)
+            .unwrap_or_else(|err| panic!("{text}: {err}"));
+        for i in 0..grid.count() {
+            let lo_at: Answer = col
+                .iter()
+                .filter_map(|s| s.values[i].map(|v| (s.labels.clone(), v)))
+                .collect();
+            let t = grid.time(i) / 1000;
+            let what = format!("{origin} as instants at step {i} ({t}): {text}");
+            compare(
+                by_job[e * grid.count() + i].as_ref().unwrap(),
+                &lo_at,
+                origin,
+                &what,
+                &mut steps_out,
+            );
+        }
+    }
+    println!(
+        "eval_instants: {} steps compared ({} non-empty, {} values), max relative error {:.3e}, {} mismatches, {} `(R) == bool (R)` answered 0 ({:.1?})",
+        steps_out.compared,
+        steps_out.non_empty,
+        steps_out.values,
+        steps_out.max_rel,
+        steps_out.mismatches.len(),
+        steps_out.self_comparisons_zero,
+        grid_began.elapsed()
+    );
     let all: Vec<&String> = spec
         .mismatches
         .iter()
         .chain(&func.mismatches)
         .chain(&range.mismatches)
+        .chain(&steps_out.mismatches)
         .collect();
     assert!(
         all.is_empty(),

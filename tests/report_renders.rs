@@ -5,6 +5,8 @@
 //! Chromium is required: without it this test fails (CI installs it with
 //! scripts/install-deps.sh). `BURNRATE_CHROMIUM` names another binary.
 
+#![allow(unsafe_code, reason = "libc: kill the browser's process group")]
+
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

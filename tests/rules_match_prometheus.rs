@@ -29,11 +29,12 @@
 
 mod common;
 
-use burnrate::spec::yaml::{Node, Value, parse};
+use burnrate::spec::yaml::{Value, parse};
 use common::history::{Counter, DAY, HOUR, Histogram, History, LogLogistic, MINUTE};
 use common::prometheus::{
     Prometheus, backfill_with_block_duration, demo_history_text, kill_with_parent,
 };
+use common::{REL_1E9, burnrate_cmd, close, json_lines, map_get, seq, stdout_of};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -201,7 +202,7 @@ fn times_with_samples(
 
 /// `burnrate check SPECS --at T --format json`: one object per SLO, keyed (service, slo).
 fn check(url: &str, specs: &[&str], t_ms: i64) -> BTreeMap<(String, String), serde_json::Value> {
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
+    let out = burnrate_cmd()
         .arg("check")
         .args(specs)
         .args([
@@ -212,8 +213,6 @@ fn check(url: &str, specs: &[&str], t_ms: i64) -> BTreeMap<(String, String), ser
             "--format",
             "json",
         ])
-        .env_remove("BURNRATE_PROMETHEUS_URL")
-        .env("NO_PROXY", "127.0.0.1,localhost")
         .output()
         .unwrap();
     assert!(
@@ -222,11 +221,9 @@ fn check(url: &str, specs: &[&str], t_ms: i64) -> BTreeMap<(String, String), ser
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+    json_lines(&String::from_utf8(out.stdout).unwrap())
+        .into_iter()
+        .map(|v| {
             let key = (
                 v["service"].as_str().unwrap().to_string(),
                 v["slo"].as_str().unwrap().to_string(),
@@ -237,18 +234,13 @@ fn check(url: &str, specs: &[&str], t_ms: i64) -> BTreeMap<(String, String), ser
 }
 
 fn burnrate_rules(out: &Path, extra: &[&str]) {
-    let o = Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args(["rules", "-o", out.to_str().unwrap()])
-        .args(BUCKETS)
-        .args(extra)
-        .args(SPECS)
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    stdout_of(
+        burnrate_cmd()
+            .args(["rules", "-o", out.to_str().unwrap()])
+            .args(BUCKETS)
+            .args(extra)
+            .args(SPECS),
+        0,
     );
 }
 
@@ -264,31 +256,14 @@ struct Rule {
     labels: BTreeMap<String, String>,
 }
 
-fn get_key<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
-    match &node.value {
-        Value::Map(entries) => entries
-            .iter()
-            .find(|(k, _)| k.as_scalar() == Some(key))
-            .map(|(_, v)| v),
-        _ => None,
-    }
-}
-
-fn seq(node: &Node) -> &[Node] {
-    match &node.value {
-        Value::Seq(items) => items,
-        _ => panic!("not a list: {node:?}"),
-    }
-}
-
 fn read_rules(path: &Path) -> Vec<Rule> {
     let text = std::fs::read_to_string(path).unwrap();
     let doc = parse(&text).unwrap().unwrap();
     let mut out = Vec::new();
-    for g in seq(get_key(&doc, "groups").unwrap()) {
-        let group = get_key(g, "name").unwrap().as_scalar().unwrap().to_string();
-        for r in seq(get_key(g, "rules").unwrap()) {
-            let labels = match get_key(r, "labels").map(|l| &l.value) {
+    for g in seq(map_get(&doc, "groups").unwrap()) {
+        let group = map_get(g, "name").unwrap().as_scalar().unwrap().to_string();
+        for r in seq(map_get(g, "rules").unwrap()) {
+            let labels = match map_get(r, "labels").map(|l| &l.value) {
                 Some(Value::Map(entries)) => entries
                     .iter()
                     .map(|(k, v)| {
@@ -302,8 +277,8 @@ fn read_rules(path: &Path) -> Vec<Rule> {
             };
             out.push(Rule {
                 group: group.clone(),
-                alert: get_key(r, "alert").is_some(),
-                expr: get_key(r, "expr").unwrap().as_scalar().unwrap().to_string(),
+                alert: map_get(r, "alert").is_some(),
+                expr: map_get(r, "expr").unwrap().as_scalar().unwrap().to_string(),
                 labels,
             });
         }
@@ -314,10 +289,6 @@ fn read_rules(path: &Path) -> Vec<Rule> {
 // ---------------------------------------------------------------------------------------
 // Comparisons
 // ---------------------------------------------------------------------------------------
-
-fn close(a: f64, b: f64) -> bool {
-    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
-}
 
 /// What check printed for the series of a recording rule.
 fn expected_value(eval: &serde_json::Value, labels: &BTreeMap<String, String>) -> Option<f64> {
@@ -451,7 +422,7 @@ fn rules_compute_what_check_computes() {
             }
             (Some(w), Some(g)) => {
                 zeros += usize::from(w == 0.0);
-                close(w, g)
+                close(w, g, REL_1E9)
             }
             _ => false,
         };

@@ -9,19 +9,16 @@
 //!
 //! The binaries are `promtool` from `PATH` or `PROMTOOL_BIN`.
 
-use burnrate::spec::yaml::{Node, Value, parse};
+use burnrate::spec::yaml::parse;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod common;
+
+use common::{burnrate, map_get};
+
 fn promtool_bin() -> String {
     std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "promtool".to_string())
-}
-
-fn burnrate(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args(args)
-        .output()
-        .expect("run burnrate")
 }
 
 fn promtool(args: &[&str]) -> Output {
@@ -135,16 +132,6 @@ fn rule_counts_follow_the_matrix() {
         check_rules(dir.path(), &["slo-specs/checkout-api.yaml"], &[]),
         2 * (5 + 1) + 2 + 3
     );
-}
-
-fn map_get<'a>(node: &'a Node, key: &str) -> Option<&'a Node> {
-    match &node.value {
-        Value::Map(entries) => entries
-            .iter()
-            .find(|(k, _)| k.as_scalar() == Some(key))
-            .map(|(_, v)| v),
-        _ => None,
-    }
 }
 
 #[test]

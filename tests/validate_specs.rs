@@ -1,13 +1,12 @@
 //! `burnrate validate`: every check of the spec format, with the exact `file:line:column`.
 
-use std::process::Command;
+mod common;
+
+use common::{burnrate, burnrate_cmd, stdout_of};
 
 fn validate(file: &str) -> (i32, Vec<String>, String) {
     let path = format!("tests/fixtures/invalid/{file}");
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args(["validate", &path])
-        .output()
-        .unwrap();
+    let out = burnrate(&["validate", &path]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     let lines = stderr
         .lines()
@@ -149,25 +148,13 @@ fn every_error_of_a_file_is_listed_in_file_order() {
 
 #[test]
 fn shipped_specs_are_valid() {
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args(["validate", "slo-specs"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("ok: 3 file(s), 3 SLO(s)"));
+    let stdout = stdout_of(burnrate_cmd().args(["validate", "slo-specs"]), 0);
+    assert!(stdout.contains("ok: 3 file(s), 3 SLO(s)"));
 }
 
 #[test]
 fn a_missing_file_is_an_invalid_spec_not_a_crash() {
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args(["validate", "tests/fixtures/invalid/does-not-exist.yaml"])
-        .output()
-        .unwrap();
+    let out = burnrate(&["validate", "tests/fixtures/invalid/does-not-exist.yaml"]);
     assert_eq!(out.status.code(), Some(65));
     assert!(String::from_utf8_lossy(&out.stderr).contains("does-not-exist.yaml: cannot read"));
 }
@@ -177,10 +164,7 @@ fn a_missing_file_is_an_invalid_spec_not_a_crash() {
 #[test]
 fn raw_query_outside_the_local_subset_is_a_warning_at_its_column() {
     let path = "tests/fixtures/backtest/mixed/outside-subset.yaml";
-    let out = Command::new(env!("CARGO_BIN_EXE_burnrate"))
-        .args(["validate", path])
-        .output()
-        .unwrap();
+    let out = burnrate(&["validate", path]);
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with(path)).collect();

@@ -18,40 +18,41 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// The start of the messages that reject native histograms, which neither reader supports.
-pub const NATIVE_HISTOGRAMS: &str = "native histograms are not supported; use classic buckets";
+pub(crate) const NATIVE_HISTOGRAMS: &str =
+    "native histograms are not supported; use classic buckets";
 
 /// Beyond this many seconds (year 5138) a timestamp is almost surely milliseconds, the unit
 /// of the older Prometheus text format; guessing would shift the data by a factor 1000.
-pub const MAX_ABS_SECONDS: u64 = 100_000_000_000;
+pub(crate) const MAX_ABS_SECONDS: u64 = 100_000_000_000;
 
 /// `{"status", "data", "errorType", "error", "warnings"}`. Fields are optional so that a
 /// reader can say which one is missing. `D` = [`IgnoredAny`] reads only the error fields,
 /// for the body of a failed request.
 #[derive(Debug, Deserialize)]
-pub struct Response<D = Data> {
-    pub status: Option<String>,
-    pub data: Option<D>,
+pub(crate) struct Response<D = Data> {
+    pub(crate) status: Option<String>,
+    pub(crate) data: Option<D>,
     #[serde(rename = "errorType")]
-    pub error_type: Option<String>,
-    pub error: Option<String>,
+    pub(crate) error_type: Option<String>,
+    pub(crate) error: Option<String>,
     #[serde(default)]
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// `{"resultType", "result", "stats"}`.
 #[derive(Debug, Deserialize)]
-pub struct Data {
+pub(crate) struct Data {
     #[serde(rename = "resultType")]
-    pub result_type: Option<String>,
+    pub(crate) result_type: Option<String>,
     /// `None` when missing or `null`.
-    pub result: Option<Results>,
+    pub(crate) result: Option<Results>,
     /// Present when the request asked for `stats=all`.
-    pub stats: Option<Stats>,
+    pub(crate) stats: Option<Stats>,
 }
 
 impl Data {
     /// `stats.samples.totalQueryableSamples`: the samples the backend loaded to answer.
-    pub fn queryable_samples(&self) -> Option<u64> {
+    pub(crate) fn queryable_samples(&self) -> Option<u64> {
         self.stats
             .as_ref()?
             .samples
@@ -61,38 +62,39 @@ impl Data {
 }
 
 #[derive(Debug, Deserialize)]
-pub struct Stats {
-    pub samples: Option<SampleStats>,
+pub(crate) struct Stats {
+    pub(crate) samples: Option<SampleStats>,
 }
 
 #[derive(Debug, Deserialize)]
-pub struct SampleStats {
+pub(crate) struct SampleStats {
     #[serde(rename = "totalQueryableSamples")]
-    pub total_queryable_samples: Option<u64>,
+    pub(crate) total_queryable_samples: Option<u64>,
 }
 
 /// `result`, told apart by its shape: its meaning depends on `resultType`, which may come
 /// after it, and a reader that expected another type wants to say so rather than fail on
 /// the first element of an unexpected shape.
 #[derive(Debug)]
-pub enum Results {
+pub(crate) enum Results {
     /// A list of objects: a vector's samples or a matrix's series.
     Series(Vec<Series>),
-    /// `[time, "value"]`: a scalar.
-    Scalar(Point),
+    /// `[time, "value"]`: a scalar. Callers only tell it apart from a vector; the point is
+    /// kept for `Debug` (error messages, tests).
+    Scalar(#[allow(dead_code)] Point),
     /// Anything else: a string result, or a list of mixed or unknown elements.
     Other,
 }
 
 /// One element of a vector (`{"metric", "value"}`) or of a matrix (`{"metric", "values"}`).
 #[derive(Debug, Deserialize)]
-pub struct Series {
+pub(crate) struct Series {
     #[serde(default)]
-    pub metric: BTreeMap<String, String>,
+    pub(crate) metric: BTreeMap<String, String>,
     /// A vector sample's point.
-    pub value: Option<Point>,
+    pub(crate) value: Option<Point>,
     /// A matrix series' points.
-    pub values: Option<Vec<Point>>,
+    pub(crate) values: Option<Vec<Point>>,
     /// Native histogram points of a matrix series; only noticed, never read.
     histograms: Option<IgnoredAny>,
     /// A vector sample's native histogram; only noticed, never read.
@@ -101,7 +103,7 @@ pub struct Series {
 
 impl Series {
     /// Whether this series has native histogram points, which neither reader supports.
-    pub fn has_histograms(&self) -> bool {
+    pub(crate) fn has_histograms(&self) -> bool {
         self.histograms.is_some() || self.histogram.is_some()
     }
 }
@@ -110,9 +112,9 @@ impl Series {
 /// value, which Prometheus writes as a string (`"1e-07"`, `"NaN"`, `"+Inf"`); plain numbers
 /// from other tools are accepted too.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Point {
-    pub t_ms: i64,
-    pub value: f64,
+pub(crate) struct Point {
+    pub(crate) t_ms: i64,
+    pub(crate) value: f64,
 }
 
 impl From<Point> for (i64, f64) {

@@ -17,15 +17,15 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// Base URL, e.g. `http://prometheus:9090` or `https://mimir/prometheus`.
-    pub base_url: String,
+    pub(crate) base_url: String,
     /// Extra headers (`X-Scope-OrgID` for Mimir, ...); values are treated as secrets.
-    pub headers: Vec<(String, String)>,
-    pub bearer_token: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) bearer_token: Option<String>,
     /// Per-attempt request timeout.
     pub timeout: Duration,
     /// Attempts after the first one, for 5xx answers, timeouts and refused connections.
     pub retries: u32,
-    pub backoff: Duration,
+    pub(crate) backoff: Duration,
 }
 
 impl ClientConfig {
@@ -63,24 +63,24 @@ pub enum ClientError {
 #[derive(Debug, Clone, Default)]
 pub struct QueryResult {
     pub samples: Vec<Sample>,
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Called after every backend request with its duration in seconds and its outcome
 /// (`success`, `http_error`, `timeout`, `unreachable`, `bad_response`).
-pub type RequestObserver = Arc<dyn Fn(f64, &'static str) + Send + Sync>;
+pub(crate) type RequestObserver = Arc<dyn Fn(f64, &'static str) + Send + Sync>;
 
 /// What a client has cost its backend so far: the daemon exports it per cycle and the scale
 /// benchmark compares evaluation strategies with it.
 #[derive(Debug, Default)]
 pub struct Traffic {
     /// HTTP requests sent, retries included.
-    pub requests: AtomicU64,
+    pub(crate) requests: AtomicU64,
     /// Bytes of response bodies received.
-    pub response_bytes: AtomicU64,
+    pub(crate) response_bytes: AtomicU64,
     /// Samples the backend loaded to answer (`stats=all`, `totalQueryableSamples`); only
     /// counted when the client asks for statistics.
-    pub queryable_samples: AtomicU64,
+    pub(crate) queryable_samples: AtomicU64,
 }
 
 /// A copy of [`Traffic`]'s counters at one moment.
@@ -185,7 +185,7 @@ impl PromClient {
     }
 
     /// The same client, reporting every request to `observer`.
-    pub fn with_observer(mut self, observer: RequestObserver) -> PromClient {
+    pub(crate) fn with_observer(mut self, observer: RequestObserver) -> PromClient {
         self.observer = Some(observer);
         self
     }
@@ -202,7 +202,7 @@ impl PromClient {
         &self.traffic
     }
 
-    pub fn display_url(&self) -> &str {
+    pub(crate) fn display_url(&self) -> &str {
         &self.display_url
     }
 
@@ -219,7 +219,7 @@ impl PromClient {
 
     /// `POST /api/v1/query_range` over `[start, end]` at `step`, in chunks that stay under the
     /// API's 11,000 points per series. Points of one series are merged across chunks.
-    pub async fn range(
+    pub(crate) async fn range(
         &self,
         query: &str,
         start_ms: i64,
@@ -274,7 +274,7 @@ impl PromClient {
     /// The raw samples of every series matching `selector` in `[start, end]`, fetched as range
     /// vectors (`SEL[chunk]` at each chunk's end) so no sample is resampled or skipped.
     /// Range selectors include both ends, so a boundary sample comes twice and is kept once.
-    pub async fn raw_samples(
+    pub(crate) async fn raw_samples(
         &self,
         selector: &str,
         start_ms: i64,
@@ -454,15 +454,15 @@ const RAW_CHUNK_MS: i64 = 24 * 3600 * 1000;
 
 /// One series of a range or raw-sample query: labels and `(Unix ms, value)` points.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RangeSeries {
-    pub labels: BTreeMap<String, String>,
-    pub points: Vec<(i64, f64)>,
+pub(crate) struct RangeSeries {
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) points: Vec<(i64, f64)>,
 }
 
 #[derive(Debug, Clone, Default)]
-pub struct RangeResult {
-    pub series: Vec<RangeSeries>,
-    pub warnings: Vec<String>,
+pub(crate) struct RangeResult {
+    pub(crate) series: Vec<RangeSeries>,
+    pub(crate) warnings: Vec<String>,
 }
 
 /// Series of several chunked requests, each with its points sorted and the points that two
@@ -603,12 +603,12 @@ fn snippet(body: &[u8]) -> String {
 }
 
 /// Unix seconds with millisecond precision, as the API's `time` parameter.
-pub fn format_unix(at_ms: i64) -> String {
+pub(crate) fn format_unix(at_ms: i64) -> String {
     format!("{}.{:03}", at_ms.div_euclid(1000), at_ms.rem_euclid(1000))
 }
 
 /// The URL without `user:password@`, for anything a human or a log will read.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
         Ok(mut u) => {
             if !u.username().is_empty() || u.password().is_some() {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 /// `--backend-flavor`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum FlavorArg {
+pub(crate) enum FlavorArg {
     /// Ask the backend (`/api/v1/status/buildinfo`, then a VictoriaMetrics-only endpoint).
     #[default]
     Auto,
@@ -24,7 +24,7 @@ pub enum FlavorArg {
 
 impl FlavorArg {
     /// The flavor given, or `None` for `auto`.
-    pub fn fixed(self) -> Option<Flavor> {
+    pub(crate) fn fixed(self) -> Option<Flavor> {
         match self {
             FlavorArg::Auto => None,
             FlavorArg::Prometheus2 => Some(Flavor::Prometheus2),
@@ -35,7 +35,7 @@ impl FlavorArg {
 }
 
 /// The flavor's name as the flag spells it (and outputs show it).
-pub fn flavor_name(flavor: Flavor) -> &'static str {
+pub(crate) fn flavor_name(flavor: Flavor) -> &'static str {
     match flavor {
         Flavor::Prometheus2 => "prometheus-2",
         Flavor::Prometheus3 => "prometheus-3",
@@ -67,9 +67,12 @@ fn from_version(version: &str) -> Option<Flavor> {
 /// The flavor to follow: the flag's, or the detected one; `None` while the backend cannot
 /// be reached (ask again later). A backend that answers but names no engine we know is
 /// taken as Prometheus 2.x, with a warning saying how to set it.
-pub async fn resolve(arg: FlavorArg, client: &PromClient) -> Option<Flavor> {
+pub(crate) async fn resolve(arg: FlavorArg, client: &PromClient) -> Option<Flavor> {
     if let Some(flavor) = arg.fixed() {
-        tracing::info!(flavor = flavor_name(flavor), "backend flavor set by --backend-flavor");
+        tracing::info!(
+            flavor = flavor_name(flavor),
+            "backend flavor set by --backend-flavor"
+        );
         return Some(flavor);
     }
     match detect(client).await {

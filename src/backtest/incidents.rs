@@ -19,8 +19,8 @@ pub struct Incident {
 /// (or the file alone when it cannot be read).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} error(s)", .problems.len())]
-pub struct InvalidIncidents {
-    pub problems: Vec<String>,
+pub(crate) struct InvalidIncidents {
+    pub(crate) problems: Vec<String>,
 }
 
 impl From<Vec<String>> for InvalidIncidents {
@@ -32,14 +32,14 @@ impl From<Vec<String>> for InvalidIncidents {
 /// Reads a YAML list of `{service, slo, start, end}` (times RFC 3339 or Unix seconds;
 /// `description` and other keys are allowed and ignored). Every problem is reported with
 /// its `file:line:column`.
-pub fn load(path: &Path) -> Result<Vec<Incident>, InvalidIncidents> {
+pub(crate) fn load(path: &Path) -> Result<Vec<Incident>, InvalidIncidents> {
     let text = std::fs::read_to_string(path).map_err(|e| InvalidIncidents {
         problems: vec![format!("{}: cannot read: {e}", path.display())],
     })?;
     parse(path, &text)
 }
 
-pub fn parse(path: &Path, text: &str) -> Result<Vec<Incident>, InvalidIncidents> {
+pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<Incident>, InvalidIncidents> {
     let at = |n: &Node| format!("{}:{}:{}", path.display(), n.pos.line, n.pos.col);
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,
@@ -134,16 +134,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Incident>, InvalidIncidents>
 /// Scores of one SLO's replay against its incidents.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scores {
-    pub incidents: usize,
-    pub detected: usize,
+    pub(crate) incidents: usize,
+    pub(crate) detected: usize,
     /// Share of alerting time (warn, scale, circuit_break) that fell inside an incident.
-    pub precision: Option<f64>,
+    pub(crate) precision: Option<f64>,
     /// Share of incidents during which the policy alerted at least once.
-    pub recall: Option<f64>,
+    pub(crate) recall: Option<f64>,
     /// Per incident: incident start to the first alerting decision (null: never detected).
-    pub detection_seconds: Vec<Option<f64>>,
+    pub(crate) detection_seconds: Vec<Option<f64>>,
     /// Per incident: incident end to the decision being `ok` again (null: not within the range).
-    pub reset_seconds: Vec<Option<f64>>,
+    pub(crate) reset_seconds: Vec<Option<f64>>,
 }
 
 fn alerting(d: Decision) -> bool {

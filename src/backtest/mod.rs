@@ -51,12 +51,12 @@ pub struct SloReplay {
     pub changes: Vec<Evaluation>,
     pub summary: Summary,
     /// Every step's evaluation, when asked for (the HTML report needs them).
-    pub all: Vec<Evaluation>,
+    pub(crate) all: Vec<Evaluation>,
 }
 
 /// A changed decision is a flap when it is undone within this window: the SLO's `hold`, or
 /// 10 minutes when it has none (a decision that lasts less than that helps nobody).
-pub fn flap_window_ms(slo: &SloSpec) -> i64 {
+pub(crate) fn flap_window_ms(slo: &SloSpec) -> i64 {
     if slo.hold.millis() > 0 {
         slo.hold.millis()
     } else {

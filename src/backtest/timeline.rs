@@ -9,22 +9,22 @@ use std::collections::BTreeMap;
 
 /// One decision change of a replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Change {
-    pub at_ms: i64,
-    pub from: Decision,
-    pub to: Decision,
+pub(crate) struct Change {
+    pub(crate) at_ms: i64,
+    pub(crate) from: Decision,
+    pub(crate) to: Decision,
 }
 
 /// The decision of one SLO at every step, kept as the changes only.
 #[derive(Debug, Clone)]
 pub struct Timeline {
-    pub from_ms: i64,
-    pub step_ms: i64,
+    pub(crate) from_ms: i64,
+    pub(crate) step_ms: i64,
     /// Decision at `from_ms`.
-    pub initial: Option<Decision>,
-    pub changes: Vec<Change>,
+    pub(crate) initial: Option<Decision>,
+    pub(crate) changes: Vec<Change>,
     /// Instant of the last evaluation pushed.
-    pub last_ms: i64,
+    pub(crate) last_ms: i64,
     current: Option<Decision>,
 }
 
@@ -46,7 +46,7 @@ impl Timeline {
     }
 
     /// `push` of the decision reached at `at_ms`.
-    pub fn push_decision(&mut self, at_ms: i64, decision: Decision) -> Option<Decision> {
+    pub(crate) fn push_decision(&mut self, at_ms: i64, decision: Decision) -> Option<Decision> {
         self.last_ms = at_ms;
         match self.current {
             None => {
@@ -118,11 +118,11 @@ impl Timeline {
 /// The replay part of a backtest summary object.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TimelineSummary {
-    pub time_in_seconds: BTreeMap<String, f64>,
-    pub changes: usize,
-    pub first_reached: BTreeMap<String, String>,
-    pub flaps: usize,
-    pub flap_window: String,
+    pub(crate) time_in_seconds: BTreeMap<String, f64>,
+    pub(crate) changes: usize,
+    pub(crate) first_reached: BTreeMap<String, String>,
+    pub(crate) flaps: usize,
+    pub(crate) flap_window: String,
 }
 
 #[cfg(test)]

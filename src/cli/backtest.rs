@@ -29,23 +29,19 @@ enum Origin {
     },
 }
 
-pub fn run(args: BacktestArgs) -> Result<i32> {
+pub(crate) fn run(args: BacktestArgs) -> Result<i32> {
     let step = PromDuration::parse(&args.step).map_err(|e| Error::Usage(format!("--step: {e}")))?;
     if step.millis() <= 0 {
         return Err(Error::Usage("--step must be longer than 0".into()));
     }
-    let from = args
-        .from
-        .as_deref()
-        .map(parse_time)
-        .transpose()
-        .map_err(|e| Error::Usage(format!("--from: {e}")))?;
-    let to = args
-        .to
-        .as_deref()
-        .map(parse_time)
-        .transpose()
-        .map_err(|e| Error::Usage(format!("--to: {e}")))?;
+    let time_flag = |flag: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(parse_time)
+            .transpose()
+            .map_err(|e| Error::Usage(format!("{flag}: {e}")))
+    };
+    let from = time_flag("--from", &args.from)?;
+    let to = time_flag("--to", &args.to)?;
     let origin = match (&args.history, &args.backend.prometheus) {
         (Some(path), _) => {
             let history = load_file(path)
@@ -100,10 +96,9 @@ pub fn run(args: BacktestArgs) -> Result<i32> {
             .backend_flavor
             .fixed()
             .unwrap_or(Flavor::Prometheus2),
-        Origin::Prometheus { client, .. } => {
-            rt.block_on(flavor::resolve(args.backend.backend_flavor, client))
-                .unwrap_or_default()
-        }
+        Origin::Prometheus { client, .. } => rt
+            .block_on(flavor::resolve(args.backend.backend_flavor, client))
+            .unwrap_or_default(),
     };
     let mut sections = Vec::new();
     let mut stdout = std::io::stdout().lock();
@@ -273,11 +268,18 @@ async fn prepare(
                 let rates = range::step_rates(client, plan, slo, steps).await?;
                 return Ok((rates, "prometheus query_range".into()));
             }
-            let storage =
-                raw_store::fetch_once(client, &plan.selectors(), steps.start_ms, steps.end_ms)
-                    .await?;
+            let storage = raw_store::fetch_once(
+                client,
+                &plan.selectors(flavor),
+                steps.start_ms,
+                steps.end_ms,
+            )
+            .await?;
             match local::step_rates(plan, slo, &storage, steps, flavor) {
-                Ok(rates) => Ok((rates, "prometheus raw samples (local PromQL evaluator)".into())),
+                Ok(rates) => Ok((
+                    rates,
+                    "prometheus raw samples (local PromQL evaluator)".into(),
+                )),
                 // The evaluator lacks this flavor's semantics for the query: the backend
                 // itself answers rather than a number computed the wrong way.
                 Err(e) if e.unsupported => {
@@ -295,7 +297,7 @@ async fn prepare(
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RatesArg {
+pub(crate) enum RatesArg {
     /// Fetch raw samples once and evaluate every window locally (queries outside the
     /// local evaluator's subset excepted: those use query_range).
     Local,

@@ -12,7 +12,7 @@ use crate::output::render;
 use std::collections::BTreeMap;
 use std::io::Write;
 
-pub fn run(args: CheckArgs) -> Result<i32> {
+pub(crate) fn run(args: CheckArgs) -> Result<i32> {
     let at_ms = match &args.at {
         Some(t) => parse_time(t).map_err(|e| Error::Usage(format!("--at: {e}")))?,
         None => now_ms(),

@@ -9,10 +9,10 @@ use crate::spec::ServiceSpec;
 use crate::specfiles::{LoadReport, load_paths};
 use std::path::PathBuf;
 
-pub use crate::time::{now_ms, parse_time};
+pub(crate) use crate::time::{now_ms, parse_time};
 use std::time::Duration;
 
-pub fn init_logging(format: LogFormat) {
+pub(crate) fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("BURNRATE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt()
@@ -32,7 +32,7 @@ pub fn init_logging(format: LogFormat) {
 }
 
 /// Loads the specs and prints every diagnostic to stderr; fails with exit 65 on errors.
-pub fn load_specs(paths: &[PathBuf]) -> Result<(Vec<ServiceSpec>, LoadReport)> {
+pub(crate) fn load_specs(paths: &[PathBuf]) -> Result<(Vec<ServiceSpec>, LoadReport)> {
     let mut report = load_paths(paths);
     for d in &report.diagnostics {
         eprintln!("{d}");
@@ -50,7 +50,7 @@ pub fn load_specs(paths: &[PathBuf]) -> Result<(Vec<ServiceSpec>, LoadReport)> {
     Ok((specs, report))
 }
 
-pub fn build_client(args: &BackendArgs) -> Result<PromClient> {
+pub(crate) fn build_client(args: &BackendArgs) -> Result<PromClient> {
     let url = args
         .prometheus
         .clone()
@@ -92,11 +92,11 @@ pub fn build_client(args: &BackendArgs) -> Result<PromClient> {
     PromClient::new(config).map_err(|e| Error::Usage(e.to_string()))
 }
 
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
 }
 
-pub use crate::fsutil::write_atomic;
+pub(crate) use crate::fsutil::write_atomic;

@@ -11,7 +11,7 @@ use crate::spec::{Diagnostic, Severity};
 use crate::specfiles;
 use std::path::{Path, PathBuf};
 
-pub fn run(args: ConvertArgs) -> Result<i32> {
+pub(crate) fn run(args: ConvertArgs) -> Result<i32> {
     let mut import = Import::default();
     let mut problems: Vec<Diagnostic> = Vec::new();
     for file in specfiles::expand_all(&args.specs, &mut problems) {

@@ -23,19 +23,19 @@ use std::path::PathBuf;
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
     #[command(subcommand)]
-    pub command: Command,
+    pub(crate) command: Command,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Parse and check specs; print every problem (exit 0 or 65).
     Validate {
         /// Spec files or directories (every *.yaml / *.yml inside).
@@ -55,179 +55,179 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct ConvertArgs {
+pub(crate) struct ConvertArgs {
     /// Sloth (`version: prometheus/v1`, `sloth.slok.dev/v1`) or OpenSLO (`openslo/v1`) files
     /// or directories (every *.yaml / *.yml inside); OpenSLO references resolve across them.
     #[arg(required = true)]
-    pub specs: Vec<PathBuf>,
+    pub(crate) specs: Vec<PathBuf>,
     /// Write one `SERVICE.yaml` per service into DIR instead of printing to stdout.
     #[arg(long, short = 'o', value_name = "DIR")]
-    pub output_dir: Option<PathBuf>,
+    pub(crate) output_dir: Option<PathBuf>,
     /// Overwrite files that already exist in --output-dir.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Args)]
-pub struct RulesArgs {
+pub(crate) struct RulesArgs {
     /// Spec files or directories (every *.yaml / *.yml inside).
     #[arg(required = true)]
-    pub specs: Vec<PathBuf>,
+    pub(crate) specs: Vec<PathBuf>,
     /// A Prometheus rule file, or the same groups in a Prometheus Operator PrometheusRule.
     #[arg(long, value_enum, default_value = "prometheus")]
-    pub format: rules::RulesFormat,
+    pub(crate) format: rules::RulesFormat,
     /// Evaluation interval of the rule groups.
     #[arg(long, default_value = "30s")]
-    pub interval: String,
+    pub(crate) interval: String,
     /// Bucket bounds of a histogram (`NAME=LE,LE,...`, repeatable) or of every histogram
     /// (`LE,LE,...`): a latency threshold between two bounds is then interpolated. Without
     /// it the threshold is assumed to be a bucket bound.
     #[arg(long = "buckets", value_name = "[HISTOGRAM=]LE,LE,...")]
-    pub buckets: Vec<String>,
+    pub(crate) buckets: Vec<String>,
     /// Write the rules to FILE instead of stdout.
     #[arg(long, short = 'o', value_name = "FILE")]
-    pub output: Option<PathBuf>,
+    pub(crate) output: Option<PathBuf>,
     /// Also write a `promtool test rules` file for the rules (needs --output).
     #[arg(long, value_name = "FILE")]
-    pub promtool_tests: Option<PathBuf>,
+    pub(crate) promtool_tests: Option<PathBuf>,
     /// Map `hold` to the alerts' `keep_firing_for` (Prometheus >= 2.42).
     #[arg(long)]
-    pub keep_firing_for: bool,
+    pub(crate) keep_firing_for: bool,
     /// With --format prometheus-operator: metadata.name (default: derived from the service).
     #[arg(long)]
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// With --format prometheus-operator: metadata.namespace.
     #[arg(long)]
-    pub namespace: Option<String>,
+    pub(crate) namespace: Option<String>,
     /// With --format prometheus-operator: a metadata label `KEY=VALUE` (repeatable), e.g. the
     /// one your Prometheus's ruleSelector matches.
     #[arg(long = "label", value_name = "KEY=VALUE")]
-    pub labels: Vec<String>,
+    pub(crate) labels: Vec<String>,
 }
 
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Spec files or directories (every *.yaml / *.yml inside); re-read on SIGHUP.
     #[arg(required = true)]
-    pub specs: Vec<PathBuf>,
+    pub(crate) specs: Vec<PathBuf>,
     #[command(flatten)]
-    pub backend: BackendArgs,
+    pub(crate) backend: BackendArgs,
     /// Time between two evaluations of an SLO.
     #[arg(long, default_value = "30s")]
-    pub interval: String,
+    pub(crate) interval: String,
     /// Address of /metrics, /healthz and /api/v1/decisions.
     #[arg(long, default_value = "127.0.0.1:9464")]
-    pub listen: String,
+    pub(crate) listen: String,
     /// Directory where `for`/`hold` timers and last decisions survive restarts.
     #[arg(long)]
-    pub state_dir: Option<PathBuf>,
+    pub(crate) state_dir: Option<PathBuf>,
     /// Alertmanager base URL (API v2), repeatable.
     #[arg(long)]
-    pub alertmanager: Vec<String>,
+    pub(crate) alertmanager: Vec<String>,
     /// URL receiving one POST per decision change, repeatable.
     #[arg(long)]
-    pub webhook: Vec<String>,
+    pub(crate) webhook: Vec<String>,
     /// Backend requests in flight at most.
     #[arg(long, default_value_t = 16)]
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Timeout of each Alertmanager or webhook request.
     #[arg(long, default_value = "10s")]
-    pub sink_timeout: String,
+    pub(crate) sink_timeout: String,
     /// Shortest wait before the first retry of a failed webhook delivery (doubles up to 1m;
     /// each wait is stretched by up to as much again at random).
     #[arg(long, default_value = "1s")]
-    pub webhook_backoff: String,
+    pub(crate) webhook_backoff: String,
     /// Replica `i` of `n` (e.g. `0/3`): evaluate only the SLOs this replica owns
     /// (rendezvous hashing of `service/slo`); replicas need no coordination.
     #[arg(long, value_name = "I/N", value_parser = crate::daemon::shard::Shard::parse)]
-    pub shard: Option<crate::daemon::shard::Shard>,
+    pub(crate) shard: Option<crate::daemon::shard::Shard>,
     /// `incremental`: keep raw samples between cycles and compute windows locally (one
     /// short request per fetch group per cycle); `direct`: query every window every cycle.
     #[arg(long, value_enum, default_value = "incremental")]
-    pub evaluation: crate::daemon::cycle::EvaluationMode,
+    pub(crate) evaluation: crate::daemon::cycle::EvaluationMode,
     /// SLO dimensions per batched query (direct queries join them with `or`; Prometheus
     /// spends more CPU per dimension on long `or` chains, see the README).
     #[arg(long, default_value_t = 5)]
-    pub batch: usize,
+    pub(crate) batch: usize,
 }
 
 #[derive(Debug, Args)]
-pub struct BacktestArgs {
+pub(crate) struct BacktestArgs {
     /// Spec files or directories (every *.yaml / *.yml inside).
     #[arg(required = true)]
-    pub specs: Vec<PathBuf>,
+    pub(crate) specs: Vec<PathBuf>,
     #[command(flatten)]
-    pub backend: BackendArgs,
+    pub(crate) backend: BackendArgs,
     /// History file instead of a backend: OpenMetrics text with timestamps, or a saved
     /// query_range JSON response (gzip accepted).
     #[arg(long, conflicts_with = "prometheus")]
-    pub history: Option<PathBuf>,
+    pub(crate) history: Option<PathBuf>,
     /// Start of the replay (RFC 3339 or Unix seconds); default: the history's first sample,
     /// or 7 days before --to.
     #[arg(long)]
-    pub from: Option<String>,
+    pub(crate) from: Option<String>,
     /// End of the replay; default: the history's last sample, or now.
     #[arg(long)]
-    pub to: Option<String>,
+    pub(crate) to: Option<String>,
     /// Time between two evaluations.
     #[arg(long, default_value = "1m")]
-    pub step: String,
+    pub(crate) step: String,
     /// YAML list of known incidents {service, slo, start, end}: adds precision, recall,
     /// detection and reset times to each summary.
     #[arg(long)]
-    pub incidents: Option<PathBuf>,
+    pub(crate) incidents: Option<PathBuf>,
     /// Write a self-contained HTML report with a chart per SLO.
     #[arg(long)]
-    pub report: Option<PathBuf>,
+    pub(crate) report: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    pub(crate) format: Format,
     /// With --prometheus: how windows are computed.
     #[arg(long, value_enum, default_value = "local")]
-    pub rates: backtest::RatesArg,
+    pub(crate) rates: backtest::RatesArg,
 }
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {
+pub(crate) struct CheckArgs {
     /// Spec files or directories (every *.yaml / *.yml inside).
     #[arg(required = true)]
-    pub specs: Vec<PathBuf>,
+    pub(crate) specs: Vec<PathBuf>,
     #[command(flatten)]
-    pub backend: BackendArgs,
+    pub(crate) backend: BackendArgs,
     /// Evaluation time: RFC 3339 or Unix seconds (default: now).
     #[arg(long)]
-    pub at: Option<String>,
+    pub(crate) at: Option<String>,
     #[arg(long, value_enum, default_value = "table")]
-    pub format: Format,
+    pub(crate) format: Format,
     /// File that carries `for`/`hold` timers across runs (created if missing).
     #[arg(long)]
-    pub state: Option<PathBuf>,
+    pub(crate) state: Option<PathBuf>,
     /// How many SLOs to evaluate at once.
     #[arg(long, default_value_t = 8)]
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// Replica `i` of `n` (e.g. `0/3`): evaluate only the SLOs this shard owns, as
     /// `burnrate run --shard` does (one CronJob per shard).
     #[arg(long, value_name = "I/N", value_parser = crate::daemon::shard::Shard::parse)]
-    pub shard: Option<crate::daemon::shard::Shard>,
+    pub(crate) shard: Option<crate::daemon::shard::Shard>,
 }
 
 #[derive(Debug, Args, Clone)]
-pub struct BackendArgs {
+pub(crate) struct BackendArgs {
     /// Prometheus-compatible base URL (Prometheus, VictoriaMetrics, Thanos, Mimir).
     #[arg(long, env = "BURNRATE_PROMETHEUS_URL", hide_env_values = true)]
-    pub prometheus: Option<String>,
+    pub(crate) prometheus: Option<String>,
     /// Extra request header, `Name: value` (repeatable), e.g. `X-Scope-OrgID: tenant`.
     #[arg(long = "header", value_name = "NAME: VALUE")]
-    pub headers: Vec<String>,
+    pub(crate) headers: Vec<String>,
     /// File holding a bearer token sent as `Authorization: Bearer ...`.
     #[arg(long)]
-    pub bearer_token_file: Option<PathBuf>,
+    pub(crate) bearer_token_file: Option<PathBuf>,
     /// Timeout of each backend request (Prometheus duration).
     #[arg(long, default_value = "30s")]
-    pub timeout: String,
+    pub(crate) timeout: String,
     /// Whose semantics local computations follow: detected from the backend (`auto`), or
     /// given; a history file replays as given (`auto`: prometheus-2).
     #[arg(long, value_enum, default_value = "auto")]
-    pub backend_flavor: crate::backend::flavor::FlavorArg,
+    pub(crate) backend_flavor: crate::backend::flavor::FlavorArg,
 }
 
 /// Parses the arguments and runs the command; returns the process exit code.

@@ -10,14 +10,14 @@ use std::io::Write;
 use std::path::Path;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum RulesFormat {
+pub(crate) enum RulesFormat {
     /// A rule file for Prometheus (`rule_files`), Thanos, Mimir or Cortex rulers.
     Prometheus,
     /// A `PrometheusRule` object (monitoring.coreos.com/v1).
     PrometheusOperator,
 }
 
-pub fn run(args: RulesArgs) -> Result<i32> {
+pub(crate) fn run(args: RulesArgs) -> Result<i32> {
     let interval = PromDuration::parse(&args.interval)
         .map_err(|e| Error::Usage(format!("--interval: {e}")))?;
     if interval.millis() <= 0 {

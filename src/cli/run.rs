@@ -17,7 +17,7 @@ fn duration(flag: &str, text: &str) -> Result<Duration> {
     Ok(Duration::from_millis(d.millis() as u64))
 }
 
-pub fn run(args: RunArgs) -> Result<i32> {
+pub(crate) fn run(args: RunArgs) -> Result<i32> {
     let interval = duration("--interval", &args.interval)?;
     let listen = args.listen.parse().map_err(|e| {
         Error::Usage(format!(

@@ -4,7 +4,7 @@ use super::common::load_specs;
 use crate::error::Result;
 use std::path::PathBuf;
 
-pub fn run(paths: &[PathBuf]) -> Result<i32> {
+pub(crate) fn run(paths: &[PathBuf]) -> Result<i32> {
     let (specs, _) = load_specs(paths)?;
     let slos: usize = specs.iter().map(|s| s.slos.len()).sum();
     println!("ok: {} file(s), {slos} SLO(s)", specs.len());

@@ -4,10 +4,10 @@
 
 use crate::backend::PromClient;
 use crate::backend::client::TrafficSnapshot;
+use crate::backend::flavor::{self, FlavorArg};
 use crate::engine::{Measurement, SourceError};
 use crate::measure::direct::{BatchItem, measure_batched};
 use crate::measure::raw_store::LocalHistory;
-use crate::backend::flavor::{self, FlavorArg};
 use crate::promql::Flavor;
 use crate::spec::{Dimension, ServiceSpec, SloSpec};
 use std::sync::{Arc, OnceLock};
@@ -63,12 +63,8 @@ impl CycleMeasurer {
         batch: usize,
         concurrency: usize,
     ) -> CycleMeasurer {
-        let local = (mode == EvaluationMode::Incremental).then(|| {
-            LocalHistory::new(
-                slos.iter().map(|&(s, i)| &specs[s].slos[i]),
-                flavor,
-            )
-        });
+        let local = (mode == EvaluationMode::Incremental)
+            .then(|| LocalHistory::new(slos.iter().map(|&(s, i)| &specs[s].slos[i]), flavor));
         CycleMeasurer {
             client,
             specs,
@@ -83,10 +79,14 @@ impl CycleMeasurer {
     /// The same measurer, its local evaluation following `arg`: a flavor given, or (`auto`)
     /// the one `detected` holds, asked of the backend by the first cycle that reaches it.
     /// Only incremental evaluation computes locally, so only it asks.
-    pub fn with_flavor_from(mut self, arg: FlavorArg, detected: Arc<OnceLock<Flavor>>) -> Self {
-        if let Some(local) = &mut self.local {
+    pub(crate) fn with_flavor_from(
+        mut self,
+        arg: FlavorArg,
+        detected: Arc<OnceLock<Flavor>>,
+    ) -> Self {
+        if self.local.is_some() {
             match arg.fixed().or_else(|| detected.get().copied()) {
-                Some(flavor) => local.set_flavor(flavor),
+                Some(flavor) => self.local = Some(self.local_history(flavor)),
                 None => self.detect = Some(detected),
             }
         }
@@ -105,11 +105,20 @@ impl CycleMeasurer {
                 None => return false,
             },
         };
-        if let Some(local) = &mut self.local {
-            local.set_flavor(flavor);
+        // Nothing is fetched before the flavor is known, and its reach decides what is.
+        if self.local.is_some() {
+            self.local = Some(self.local_history(flavor));
         }
         self.detect = None;
         true
+    }
+
+    /// A fresh (unseeded) local history of every SLO measured, under `flavor`.
+    fn local_history(&self, flavor: Flavor) -> LocalHistory {
+        LocalHistory::new(
+            self.slos.iter().map(|&(s, i)| &self.specs[s].slos[i]),
+            flavor,
+        )
     }
 
     pub fn slos(&self) -> impl Iterator<Item = (&ServiceSpec, &SloSpec)> {

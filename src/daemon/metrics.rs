@@ -14,80 +14,80 @@ use std::sync::atomic::AtomicU64;
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct WindowLabels {
-    pub service: String,
-    pub slo: String,
-    pub dimension: String,
-    pub window: String,
+pub(crate) struct WindowLabels {
+    pub(crate) service: String,
+    pub(crate) slo: String,
+    pub(crate) dimension: String,
+    pub(crate) window: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DecisionLabels {
-    pub service: String,
-    pub slo: String,
-    pub decision: String,
+pub(crate) struct DecisionLabels {
+    pub(crate) service: String,
+    pub(crate) slo: String,
+    pub(crate) decision: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct DimensionLabels {
-    pub service: String,
-    pub slo: String,
-    pub dimension: String,
+pub(crate) struct DimensionLabels {
+    pub(crate) service: String,
+    pub(crate) slo: String,
+    pub(crate) dimension: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct QuantileLabels {
-    pub service: String,
-    pub slo: String,
+pub(crate) struct QuantileLabels {
+    pub(crate) service: String,
+    pub(crate) slo: String,
     /// The SLO's quantile as a percentile (`99` for P99): a label named `quantile` is
     /// reserved for summaries.
-    pub percentile: String,
-    pub window: String,
+    pub(crate) percentile: String,
+    pub(crate) window: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ResultLabels {
-    pub service: String,
-    pub slo: String,
-    pub result: String,
+pub(crate) struct ResultLabels {
+    pub(crate) service: String,
+    pub(crate) slo: String,
+    pub(crate) result: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
-    pub outcome: String,
+pub(crate) struct OutcomeLabels {
+    pub(crate) outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct SourceLabels {
+pub(crate) struct SourceLabels {
     /// `local` (computed from the incremental history) or `direct` (queried).
-    pub source: String,
+    pub(crate) source: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct SinkLabels {
-    pub sink: String,
-    pub result: String,
+pub(crate) struct SinkLabels {
+    pub(crate) sink: String,
+    pub(crate) result: String,
 }
 
 /// Every metric the daemon exports.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
-    pub burn_rate: Family<WindowLabels, FloatGauge>,
-    pub decision: Family<DecisionLabels, Gauge>,
-    pub budget_remaining: Family<DimensionLabels, FloatGauge>,
-    pub quantile_seconds: Family<QuantileLabels, FloatGauge>,
-    pub evaluations: Family<ResultLabels, Counter>,
-    pub backend_request_duration: Family<OutcomeLabels, Histogram>,
-    pub sink_deliveries: Family<SinkLabels, Counter>,
-    pub webhook_queue_dropped: Counter,
-    pub slos: Gauge,
-    pub backend_requests: Counter,
-    pub backend_response_bytes: Counter,
-    pub cycle_backend_requests: Gauge,
-    pub cycle_backend_response_bytes: Gauge,
-    pub cycle_duration: FloatGauge,
-    pub cycle_dimensions: Family<SourceLabels, Gauge>,
-    pub local_history_samples: Gauge,
+    pub(crate) burn_rate: Family<WindowLabels, FloatGauge>,
+    pub(crate) decision: Family<DecisionLabels, Gauge>,
+    pub(crate) budget_remaining: Family<DimensionLabels, FloatGauge>,
+    pub(crate) quantile_seconds: Family<QuantileLabels, FloatGauge>,
+    pub(crate) evaluations: Family<ResultLabels, Counter>,
+    pub(crate) backend_request_duration: Family<OutcomeLabels, Histogram>,
+    pub(crate) sink_deliveries: Family<SinkLabels, Counter>,
+    pub(crate) webhook_queue_dropped: Counter,
+    pub(crate) slos: Gauge,
+    pub(crate) backend_requests: Counter,
+    pub(crate) backend_response_bytes: Counter,
+    pub(crate) cycle_backend_requests: Gauge,
+    pub(crate) cycle_backend_response_bytes: Gauge,
+    pub(crate) cycle_duration: FloatGauge,
+    pub(crate) cycle_dimensions: Family<SourceLabels, Gauge>,
+    pub(crate) local_history_samples: Gauge,
 }
 
 impl Default for Metrics {
@@ -97,7 +97,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         let mut registry = Registry::with_prefix("burnrate");
         let m = Metrics {
             burn_rate: Family::default(),
@@ -202,7 +202,7 @@ impl Metrics {
     }
 
     /// OpenMetrics text exposition (what Prometheus asks for).
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String");
@@ -212,13 +212,13 @@ impl Metrics {
     /// The classic Prometheus text format 0.0.4, for clients that do not ask for OpenMetrics
     /// (curl, `promtool check metrics`): counters are declared under their `_total` name and
     /// there is no `# EOF`.
-    pub fn encode_prometheus_text(&self) -> String {
+    pub(crate) fn encode_prometheus_text(&self) -> String {
         openmetrics_to_text(&self.encode())
     }
 
     /// Publishes one evaluation; windows without a number are removed rather than exported
     /// as 0 (a missing value must not look like a healthy one).
-    pub fn record(&self, eval: &Evaluation) {
+    pub(crate) fn record(&self, eval: &Evaluation) {
         for d in Decision::ALL {
             self.decision
                 .get_or_create(&decision_labels(eval, d))
@@ -263,7 +263,7 @@ impl Metrics {
     }
 
     /// Drops every series of an SLO that is no longer evaluated (after a reload).
-    pub fn forget(&self, last: &Evaluation) {
+    pub(crate) fn forget(&self, last: &Evaluation) {
         for d in Decision::ALL {
             self.decision.remove(&decision_labels(last, d));
         }
@@ -334,7 +334,7 @@ fn gauges_of(eval: &Evaluation) -> Vec<GaugeValue> {
 
 /// Rewrites OpenMetrics text as Prometheus text 0.0.4. Only what prometheus-client emits
 /// needs handling: counter families named without `_total`, `# UNIT` lines, `# EOF`.
-pub fn openmetrics_to_text(om: &str) -> String {
+pub(crate) fn openmetrics_to_text(om: &str) -> String {
     let counters: std::collections::HashSet<&str> = om
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))

@@ -8,10 +8,10 @@
 //! not replayed in a burst.
 
 pub mod cycle;
-pub mod http;
-pub mod metrics;
+pub(crate) mod http;
+pub(crate) mod metrics;
 pub mod shard;
-pub mod state_dir;
+pub(crate) mod state_dir;
 
 use crate::backend::PromClient;
 use crate::backend::flavor::FlavorArg;
@@ -38,32 +38,32 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior};
 
 #[derive(Debug, Clone)]
-pub struct DaemonConfig {
-    pub spec_paths: Vec<PathBuf>,
-    pub interval: Duration,
-    pub listen: SocketAddr,
-    pub state_dir: Option<PathBuf>,
-    pub alertmanager: AlertmanagerConfig,
-    pub webhooks: WebhookConfig,
+pub(crate) struct DaemonConfig {
+    pub(crate) spec_paths: Vec<PathBuf>,
+    pub(crate) interval: Duration,
+    pub(crate) listen: SocketAddr,
+    pub(crate) state_dir: Option<PathBuf>,
+    pub(crate) alertmanager: AlertmanagerConfig,
+    pub(crate) webhooks: WebhookConfig,
     /// Backend requests in flight at most.
-    pub concurrency: usize,
+    pub(crate) concurrency: usize,
     /// `--shard i/n`: evaluate only the SLOs this replica owns (all of them when `None`).
-    pub shard: Option<Shard>,
-    pub evaluation: EvaluationMode,
+    pub(crate) shard: Option<Shard>,
+    pub(crate) evaluation: EvaluationMode,
     /// Whose semantics the incremental (local) evaluation follows (`auto`: asked of the
     /// backend by the first cycle that reaches it, once per daemon).
-    pub flavor: FlavorArg,
+    pub(crate) flavor: FlavorArg,
     /// SLO dimensions per batched direct query.
-    pub batch: usize,
+    pub(crate) batch: usize,
 }
 
 /// What the HTTP handlers read.
-pub struct Shared {
-    pub metrics: Metrics,
+pub(crate) struct Shared {
+    pub(crate) metrics: Metrics,
     /// The spec generation currently running (incremented by each successful reload).
-    pub generation: std::sync::atomic::AtomicU64,
+    pub(crate) generation: std::sync::atomic::AtomicU64,
     /// Latest evaluation per `service/slo`.
-    pub latest: RwLock<BTreeMap<String, Evaluation>>,
+    pub(crate) latest: RwLock<BTreeMap<String, Evaluation>>,
 }
 
 fn key(service: &str, slo: &str) -> String {
@@ -315,7 +315,11 @@ fn save_state(config: &DaemonConfig, store: &StateStore) {
 }
 
 /// Runs until SIGTERM or SIGINT.
-pub async fn run(config: DaemonConfig, client: PromClient, specs: Vec<ServiceSpec>) -> Result<()> {
+pub(crate) async fn run(
+    config: DaemonConfig,
+    client: PromClient,
+    specs: Vec<ServiceSpec>,
+) -> Result<()> {
     let store = match &config.state_dir {
         Some(dir) => state_dir::load(dir)?,
         None => StateStore::default(),

@@ -8,13 +8,13 @@ use thiserror::Error;
 
 const FILE: &str = "state.json";
 
-pub fn path(dir: &Path) -> PathBuf {
+pub(crate) fn path(dir: &Path) -> PathBuf {
     dir.join(FILE)
 }
 
 /// Why a state file could not be read or written.
 #[derive(Debug, Error)]
-pub enum StateError {
+pub(crate) enum StateError {
     /// The file exists but is not a state file: the operator's input is wrong (exit 65).
     #[error("{}:{line}:{column}: not a burnrate state file: {source}", path.display())]
     Corrupt {
@@ -77,7 +77,7 @@ pub(crate) fn write(file: &Path, store: &StateStore) -> Result<(), StateError> {
 }
 
 /// Reads the state saved in `dir`, creating the directory on a first start.
-pub fn load(dir: &Path) -> Result<StateStore, StateError> {
+pub(crate) fn load(dir: &Path) -> Result<StateStore, StateError> {
     std::fs::create_dir_all(dir).map_err(|source| StateError::CreateDir {
         path: dir.to_path_buf(),
         source,
@@ -86,6 +86,6 @@ pub fn load(dir: &Path) -> Result<StateStore, StateError> {
 }
 
 /// Writes the state into `dir`.
-pub fn save(dir: &Path, store: &StateStore) -> Result<(), StateError> {
+pub(crate) fn save(dir: &Path, store: &StateStore) -> Result<(), StateError> {
     write(&path(dir), store)
 }

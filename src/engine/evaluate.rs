@@ -45,7 +45,7 @@ pub trait Source {
 
 /// Measures and evaluates every SLO of every spec at `at_ms`, at most `concurrency`
 /// SLOs at a time, in spec order.
-pub async fn evaluate_all<S: Source>(
+pub(crate) async fn evaluate_all<S: Source>(
     source: &S,
     specs: &[ServiceSpec],
     at_ms: i64,
@@ -71,7 +71,7 @@ pub async fn evaluate_all<S: Source>(
 }
 
 /// Every dimension of one SLO, measured concurrently.
-pub async fn measure_slo<S: Source>(
+pub(crate) async fn measure_slo<S: Source>(
     source: &S,
     slo: &SloSpec,
     at_ms: i64,

@@ -15,15 +15,15 @@ use std::collections::BTreeMap;
 pub struct WindowMap<T>(pub Vec<(String, T)>);
 
 impl<T> WindowMap<T> {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         WindowMap(Vec::new())
     }
 
-    pub fn get(&self, window: &str) -> Option<&T> {
+    pub(crate) fn get(&self, window: &str) -> Option<&T> {
         self.0.iter().find(|(k, _)| k == window).map(|(_, v)| v)
     }
 
-    pub fn insert(&mut self, window: String, value: T) {
+    pub(crate) fn insert(&mut self, window: String, value: T) {
         match self.0.iter_mut().find(|(k, _)| *k == window) {
             Some((_, v)) => *v = value,
             None => self.0.push((window, value)),
@@ -88,11 +88,11 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for WindowMap<T> {
 /// A matrix rule as outputs name it.
 #[derive(Debug, Clone, PartialEq, DeriveSerialize, Deserialize)]
 pub struct RuleRef {
-    pub decision: Decision,
-    pub burn: f64,
-    pub long: String,
+    pub(crate) decision: Decision,
+    pub(crate) burn: f64,
+    pub(crate) long: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub short: Option<String>,
+    pub(crate) short: Option<String>,
 }
 
 impl From<&Rule> for RuleRef {
@@ -155,7 +155,7 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    pub fn dimensions(&self) -> impl Iterator<Item = (&'static str, &DimensionReport)> {
+    pub(crate) fn dimensions(&self) -> impl Iterator<Item = (&'static str, &DimensionReport)> {
         [
             ("error", self.error.as_ref()),
             ("latency", self.latency.as_ref()),
@@ -165,7 +165,7 @@ impl Evaluation {
     }
 
     /// True when every query behind this evaluation failed (not merely returned nothing).
-    pub fn all_queries_failed(&self) -> bool {
+    pub(crate) fn all_queries_failed(&self) -> bool {
         !self.errors.is_empty() && self.errors.len() >= self.dimensions().count()
     }
 }

@@ -23,7 +23,7 @@ pub enum RuleStatus {
 }
 
 impl RuleStatus {
-    pub fn counts(self) -> bool {
+    pub(crate) fn counts(self) -> bool {
         matches!(self, RuleStatus::Fired | RuleStatus::Held)
     }
 }
@@ -33,10 +33,10 @@ impl RuleStatus {
 pub struct RuleTimers {
     /// Start of the current uninterrupted firing streak.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub firing_since: Option<i64>,
+    pub(crate) firing_since: Option<i64>,
     /// Last instant the rule's decision counted because it fired (not because it was held).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_fired: Option<i64>,
+    pub(crate) last_fired: Option<i64>,
 }
 
 impl RuleTimers {
@@ -68,24 +68,24 @@ impl RuleTimers {
 pub struct SloState {
     /// Instant of the last step; a step back in time resets the state.
     #[serde(default)]
-    pub updated_at: Option<i64>,
+    pub(crate) updated_at: Option<i64>,
     #[serde(default)]
-    pub last_decision: Option<Decision>,
+    pub(crate) last_decision: Option<Decision>,
     /// `dimension -> rule key -> timers`.
     #[serde(default)]
-    pub rules: BTreeMap<String, BTreeMap<String, RuleTimers>>,
+    pub(crate) rules: BTreeMap<String, BTreeMap<String, RuleTimers>>,
 }
 
 impl SloState {
     /// Prepares a step at `now`; an evaluation earlier than the last one cannot reuse timers.
-    pub fn begin(&mut self, now: i64) {
+    pub(crate) fn begin(&mut self, now: i64) {
         if self.updated_at.is_some_and(|t| now < t) {
             *self = SloState::default();
         }
         self.updated_at = Some(now);
     }
 
-    pub fn timers(&mut self, dimension: &str, rule_key: &str) -> &mut RuleTimers {
+    pub(crate) fn timers(&mut self, dimension: &str, rule_key: &str) -> &mut RuleTimers {
         // Two lookups rather than `entry`, which would allocate both keys at every step.
         if !self.rules.contains_key(dimension) {
             self.rules.insert(dimension.to_string(), BTreeMap::new());
@@ -96,13 +96,6 @@ impl SloState {
         }
         rules.get_mut(rule_key).expect("inserted")
     }
-
-    /// Drops timers of rules no longer in the spec (after an edit or reload).
-    pub fn retain_rules(&mut self, dimension: &str, keys: &[String]) {
-        if let Some(rules) = self.rules.get_mut(dimension) {
-            rules.retain(|k, _| keys.contains(k));
-        }
-    }
 }
 
 /// Where the evaluation finds the timers of an SLO's rules: an `SloState` (what `check` and
@@ -111,7 +104,7 @@ impl SloState {
 pub(crate) trait TimerStore {
     /// `SloState::begin`.
     fn begin(&mut self, now: i64);
-    /// Drops timers of rules not in `plan` (`SloState::retain_rules`).
+    /// Drops timers of rules not in `plan` (no longer in the spec after an edit or reload).
     fn retain(&mut self, dim: Dimension, plan: &DimPlan);
     /// The timers of rule `rule` of `plan`, created idle if missing.
     fn rule(&mut self, dim: Dimension, plan: &DimPlan, rule: usize) -> &mut RuleTimers;
@@ -170,11 +163,11 @@ impl TimerStore for PlanTimers {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StateStore {
     #[serde(default)]
-    pub slos: BTreeMap<String, SloState>,
+    pub(crate) slos: BTreeMap<String, SloState>,
 }
 
 impl StateStore {
-    pub fn key(service: &str, slo: &str) -> String {
+    pub(crate) fn key(service: &str, slo: &str) -> String {
         format!("{service}/{slo}")
     }
 

@@ -42,14 +42,14 @@ pub enum Measurement {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{message}")]
 pub struct SourceError {
-    pub message: String,
-    pub kind: SourceErrorKind,
+    pub(crate) message: String,
+    pub(crate) kind: SourceErrorKind,
 }
 
 /// What a failure says about asking again: callers decide from it whether to retry the
 /// query without its batch, or to stop asking a backend that is down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceErrorKind {
+pub(crate) enum SourceErrorKind {
     /// This measurement failed (a bad answer, a query outside the local subset, ...);
     /// nothing is known about other queries.
     Failed,
@@ -62,7 +62,7 @@ pub enum SourceErrorKind {
 }
 
 impl SourceError {
-    pub fn failed(message: impl Into<String>) -> SourceError {
+    pub(crate) fn failed(message: impl Into<String>) -> SourceError {
         SourceError {
             message: message.into(),
             kind: SourceErrorKind::Failed,
@@ -70,7 +70,7 @@ impl SourceError {
     }
 
     /// An error for a query the backend refused.
-    pub fn rejected(message: impl Into<String>) -> SourceError {
+    pub(crate) fn rejected(message: impl Into<String>) -> SourceError {
         SourceError {
             message: message.into(),
             kind: SourceErrorKind::Rejected,
@@ -78,18 +78,18 @@ impl SourceError {
     }
 
     /// An error for a backend that stayed unreachable or failing through every retry.
-    pub fn unavailable(message: impl Into<String>) -> SourceError {
+    pub(crate) fn unavailable(message: impl Into<String>) -> SourceError {
         SourceError {
             message: message.into(),
             kind: SourceErrorKind::Unavailable,
         }
     }
 
-    pub fn is_rejected(&self) -> bool {
+    pub(crate) fn is_rejected(&self) -> bool {
         self.kind == SourceErrorKind::Rejected
     }
 
-    pub fn is_unavailable(&self) -> bool {
+    pub(crate) fn is_unavailable(&self) -> bool {
         self.kind == SourceErrorKind::Unavailable
     }
 }

@@ -6,12 +6,14 @@
 //! it reports (the JSON object of the output contract).
 
 pub mod evaluate;
-pub mod evaluation;
+pub(crate) mod evaluation;
 pub mod hysteresis;
 pub mod matrix;
-pub mod measure;
+pub(crate) mod measure;
 pub mod sli;
 
-pub use evaluate::{Source, evaluate_all, evaluate_slo};
-pub use evaluation::{DimensionReport, Evaluation, RuleRef, WindowMap};
-pub use measure::{Bucket, ErrorRates, HistogramRates, Measurement, SourceError, SourceErrorKind};
+pub(crate) use evaluate::{Source, evaluate_all};
+pub(crate) use evaluation::RuleRef;
+pub use evaluation::{DimensionReport, Evaluation, WindowMap};
+pub use measure::SourceError;
+pub use measure::{Bucket, ErrorRates, HistogramRates, Measurement};

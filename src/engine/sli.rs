@@ -13,7 +13,7 @@ pub struct WindowValue {
     /// `None` (printed `null`) when the total is missing or unusable: never 0.
     pub burn: Option<f64>,
     /// Bad events over total events; `None` exactly when `burn` is `None`.
-    pub bad_ratio: Option<f64>,
+    pub(crate) bad_ratio: Option<f64>,
     /// Total events in the window (`increase` of the total).
     pub events: Option<f64>,
     /// The total rate was 0: burn 0, flagged.
@@ -104,7 +104,7 @@ pub(crate) fn latency_value(
 
 /// Buckets sorted by bound with equal bounds summed (as `histogram_quantile` coalesces them),
 /// or `None` if any rate is not a finite non-negative number.
-pub fn normalize(buckets: &[Bucket]) -> Option<Vec<Bucket>> {
+pub(crate) fn normalize(buckets: &[Bucket]) -> Option<Vec<Bucket>> {
     let mut out = Vec::with_capacity(buckets.len());
     normalize_into(buckets, &mut out).then_some(out)
 }
@@ -223,7 +223,7 @@ pub(crate) fn quantile_normalized(q: f64, buckets: &mut [Bucket]) -> Option<f64>
 }
 
 /// Share of the period's error budget still unspent; below 0 when overspent.
-pub fn budget_remaining(bad_ratio: f64, budget: f64) -> f64 {
+pub(crate) fn budget_remaining(bad_ratio: f64, budget: f64) -> f64 {
     1.0 - bad_ratio / budget
 }
 

@@ -34,18 +34,9 @@ pub struct History {
 impl History {
     /// First and last sample time over all series, if there is any sample.
     pub fn span(&self) -> Option<(i64, i64)> {
-        let first = self
-            .series
+        self.series
             .iter()
-            .filter_map(|s| s.samples.first())
-            .map(|s| s.t_ms)
-            .min()?;
-        let last = self
-            .series
-            .iter()
-            .filter_map(|s| s.samples.last())
-            .map(|s| s.t_ms)
-            .max()?;
-        Some((first, last))
+            .filter_map(|s| Some((s.samples.first()?.t_ms, s.samples.last()?.t_ms)))
+            .reduce(|(a, b), (c, d)| (a.min(c), b.max(d)))
     }
 }

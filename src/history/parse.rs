@@ -745,7 +745,7 @@ pub fn load_file(path: &Path) -> Result<History, HistoryError> {
 }
 
 /// [`load_file`], also returning what was merged or reordered.
-pub fn load_file_with_stats(path: &Path) -> Result<(History, ParseStats), HistoryError> {
+pub(crate) fn load_file_with_stats(path: &Path) -> Result<(History, ParseStats), HistoryError> {
     let shown = path.display();
     let raw = std::fs::read(path)
         .map_err(|e| HistoryError::general(format!("cannot read {shown}: {e}")))?;

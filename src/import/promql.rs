@@ -24,7 +24,7 @@ pub(crate) enum Shape {
 
 impl Shape {
     /// The shape as a query with the window placeholder.
-    pub fn into_query(self) -> String {
+    pub(crate) fn into_query(self) -> String {
         match self {
             Shape::Selector(sel) => format!("sum(rate({sel}[{WINDOW_PLACEHOLDER}]))"),
             Shape::Query(q) => q,

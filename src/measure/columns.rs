@@ -40,9 +40,9 @@ pub(crate) enum DimensionColumns {
 /// One series of a tagged query's answer: its tag (batch prefix removed), its labels and
 /// a value or nothing per step.
 pub(crate) struct TaggedSeries<'a> {
-    pub key: &'a str,
-    pub labels: &'a Labels,
-    pub values: Column,
+    pub(crate) key: &'a str,
+    pub(crate) labels: &'a Labels,
+    pub(crate) values: Column,
 }
 
 /// The tag of a series, if it has one.
@@ -189,10 +189,6 @@ impl StepRates {
 
     pub(crate) fn set(&mut self, dim: Dimension, columns: DimensionColumns) {
         self.dims[dim.index()] = Some(columns);
-    }
-
-    pub fn steps(&self) -> Steps {
-        self.steps
     }
 
     fn fill(&self, dim: Dimension, i: usize, out: &mut Measurement) -> Result<(), SourceError> {

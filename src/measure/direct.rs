@@ -23,7 +23,7 @@ pub struct BatchItem<'a> {
 
 /// Measures every item at `at_ms`, `per_request` items per request and at most
 /// `concurrency` requests at a time. The results are aligned with `items`.
-pub async fn measure_batched(
+pub(crate) async fn measure_batched(
     client: &PromClient,
     items: &[BatchItem<'_>],
     at_ms: i64,
@@ -46,7 +46,7 @@ pub async fn measure_batched(
 }
 
 /// One dimension, one request: the query `check` sends.
-pub async fn measure_one(
+pub(crate) async fn measure_one(
     client: &PromClient,
     item: BatchItem<'_>,
     at_ms: i64,

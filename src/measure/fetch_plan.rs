@@ -12,17 +12,17 @@ use crate::spec::selector::{MatchOp, Matcher, Selector};
 use std::collections::BTreeMap;
 
 /// Members per merged selector at most, so no request grows without bound.
-pub const MAX_MEMBERS_PER_FETCH: usize = 200;
+pub(crate) const MAX_MEMBERS_PER_FETCH: usize = 200;
 
 /// One raw-sample request per cycle.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct FetchGroup {
+pub(crate) struct FetchGroup {
     /// PromQL selector matching every member's series.
-    pub selector: String,
+    pub(crate) selector: String,
     /// How far back the members' windows reach.
-    pub horizon_ms: i64,
+    pub(crate) horizon_ms: i64,
     /// Positions of the member selectors in the planner's input.
-    pub members: Vec<usize>,
+    pub(crate) members: Vec<usize>,
 }
 
 /// What makes selectors mergeable: the same horizon, the same labels under `=`, and the same
@@ -77,7 +77,7 @@ fn merge_key(i: usize, sel: &Selector, horizon_ms: i64) -> MergeKey {
 }
 
 /// Groups `selectors` (each with the longest window it is measured over) into fetches.
-pub fn plan_fetches(selectors: &[(Selector, i64)]) -> Vec<FetchGroup> {
+pub(crate) fn plan_fetches(selectors: &[(Selector, i64)]) -> Vec<FetchGroup> {
     let mut by_key: BTreeMap<MergeKey, Vec<usize>> = BTreeMap::new();
     for (i, (sel, horizon_ms)) in selectors.iter().enumerate() {
         by_key

@@ -7,7 +7,8 @@ use super::plan::{DimensionQuery, MeasurePlan};
 use crate::engine::{Measurement, SourceError};
 use crate::history::History;
 use crate::promql::{
-    Flavor, MemStorage, QueryError, SeriesSamples, Steps, Storage, Value, eval_instant, eval_range,
+    Flavor, MemStorage, QueryError, SeriesSamples, Steps, Storage, Value, eval_instant,
+    eval_instants,
 };
 use crate::spec::SloSpec;
 
@@ -23,9 +24,10 @@ pub fn storage_of(history: &History) -> MemStorage {
     storage
 }
 
-/// Every dimension of `slo` at every step, evaluated locally. Fails when a dimension's
-/// query is outside the evaluator's subset (`MeasurePlan::not_local`) or its evaluation
-/// fails.
+/// Every dimension of `slo` at every step, evaluated locally as the backend would answer an
+/// instant query at each step (what `check` and the daemon see; VictoriaMetrics answers a
+/// range query differently). Fails when a dimension's query is outside the evaluator's
+/// subset (`MeasurePlan::not_local`) or its evaluation fails.
 pub fn step_rates<S: Storage + ?Sized>(
     plan: &MeasurePlan,
     slo: &SloSpec,
@@ -36,7 +38,7 @@ pub fn step_rates<S: Storage + ?Sized>(
     let mut rates = StepRates::new(steps);
     for dq in plan.dims() {
         let query = dq.local.as_ref().map_err(Clone::clone)?;
-        let mut series = eval_range(query, storage, steps, flavor)?;
+        let mut series = eval_instants(query, storage, steps, flavor)?;
         let columns = decode_dimension(
             dq.dimension,
             slo.measured_windows(dq.dimension),
@@ -55,7 +57,7 @@ pub fn step_rates<S: Storage + ?Sized>(
 }
 
 /// One dimension at one instant, evaluated locally.
-pub fn measure_instant<S: Storage + ?Sized>(
+pub(crate) fn measure_instant<S: Storage + ?Sized>(
     dq: &DimensionQuery,
     slo: &SloSpec,
     storage: &S,

@@ -16,14 +16,14 @@
 
 pub mod columns;
 pub mod direct;
-pub mod fetch_plan;
+pub(crate) mod fetch_plan;
 pub mod local;
-pub mod plan;
-pub mod prometheus_source;
+pub(crate) mod plan;
+pub(crate) mod prometheus_source;
 pub mod query;
-pub mod range;
-pub mod raw_store;
+pub(crate) mod range;
+pub(crate) mod raw_store;
 
-pub use columns::StepRates;
+pub(crate) use columns::StepRates;
 pub use plan::MeasurePlan;
-pub use prometheus_source::PrometheusSource;
+pub(crate) use prometheus_source::PrometheusSource;

@@ -8,17 +8,17 @@
 //! not local.
 
 use super::query::dimension_query;
-use crate::promql::{Query, QueryError, SelectorNeed};
+use crate::promql::{Flavor, Query, QueryError, SelectorNeed};
 use crate::spec::{Dimension, SloSpec};
 
 /// One dimension's query.
 #[derive(Debug, Clone)]
-pub struct DimensionQuery {
-    pub dimension: Dimension,
+pub(crate) struct DimensionQuery {
+    pub(crate) dimension: Dimension,
     /// The tagged instant query of every measured window, as `check` sends it.
-    pub text: String,
+    pub(crate) text: String,
     /// The same text parsed for local evaluation, or why it cannot be evaluated locally.
-    pub local: Result<Query, QueryError>,
+    pub(crate) local: Result<Query, QueryError>,
 }
 
 /// The queries of every dimension an SLO has, in `SloSpec::dimensions` order.
@@ -45,11 +45,11 @@ impl MeasurePlan {
         }
     }
 
-    pub fn dims(&self) -> &[DimensionQuery] {
+    pub(crate) fn dims(&self) -> &[DimensionQuery] {
         &self.dims
     }
 
-    pub fn dim(&self, dimension: Dimension) -> Option<&DimensionQuery> {
+    pub(crate) fn dim(&self, dimension: Dimension) -> Option<&DimensionQuery> {
         self.dims.iter().find(|d| d.dimension == dimension)
     }
 
@@ -58,11 +58,12 @@ impl MeasurePlan {
         self.dims.iter().find_map(|d| d.local.as_ref().err())
     }
 
-    /// Every selector the local queries read, each once with its longest reach.
-    pub fn selectors(&self) -> Vec<SelectorNeed> {
+    /// Every selector the local queries read under `flavor`'s instant-query semantics, each
+    /// once with its longest reach.
+    pub(crate) fn selectors(&self, flavor: Flavor) -> Vec<SelectorNeed> {
         let mut out: Vec<SelectorNeed> = Vec::new();
         for query in self.dims.iter().filter_map(|d| d.local.as_ref().ok()) {
-            for need in query.selectors() {
+            for need in query.selectors_for(flavor, None) {
                 match out.iter_mut().find(|n| n.matchers == need.matchers) {
                     Some(n) => n.reach_ms = n.reach_ms.max(need.reach_ms),
                     None => out.push(need),

@@ -7,16 +7,16 @@ use crate::engine::{Measurement, Source, SourceError};
 use crate::spec::{Dimension, SloSpec};
 
 #[derive(Debug, Clone)]
-pub struct PrometheusSource {
+pub(crate) struct PrometheusSource {
     client: PromClient,
 }
 
 impl PrometheusSource {
-    pub fn new(client: PromClient) -> PrometheusSource {
+    pub(crate) fn new(client: PromClient) -> PrometheusSource {
         PrometheusSource { client }
     }
 
-    pub fn client(&self) -> &PromClient {
+    pub(crate) fn client(&self) -> &PromClient {
         &self.client
     }
 }

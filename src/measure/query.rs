@@ -15,7 +15,7 @@
 use crate::duration::PromDuration;
 use crate::spec::{Dimension, ErrorEvents, SloSpec, WINDOW_PLACEHOLDER};
 
-pub const KEY_LABEL: &str = "burnrate_key";
+pub(crate) const KEY_LABEL: &str = "burnrate_key";
 
 fn tag(expr: &str, key: &str) -> String {
     format!("label_replace({expr}, \"{KEY_LABEL}\", \"{key}\", \"\", \"\")")
@@ -80,7 +80,7 @@ pub fn tagged_dimension_query(
 }
 
 /// Parses a Prometheus sample value or `le` label: `"NaN"`, `"+Inf"`, `"-Inf"`, `"1e-07"`.
-pub fn parse_float(text: &str) -> Option<f64> {
+pub(crate) fn parse_float(text: &str) -> Option<f64> {
     match text.trim() {
         "NaN" => Some(f64::NAN),
         "+Inf" | "Inf" | "+inf" | "inf" => Some(f64::INFINITY),

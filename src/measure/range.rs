@@ -9,7 +9,7 @@ use crate::promql::Steps;
 use crate::spec::SloSpec;
 
 /// Every dimension of `slo` at every step, from `query_range` of the query `check` sends.
-pub async fn step_rates(
+pub(crate) async fn step_rates(
     client: &PromClient,
     plan: &MeasurePlan,
     slo: &SloSpec,

@@ -25,7 +25,7 @@ use std::collections::HashMap;
 
 /// How far each extension request reaches back before the previous one: a sample scraped
 /// just before a request can become visible just after it.
-pub const OVERLAP_MS: i64 = 2 * 60 * 1000;
+pub(crate) const OVERLAP_MS: i64 = 2 * 60 * 1000;
 
 /// The selector a need reads, as a burnrate selector (what fetch requests are written in).
 fn selector_of(matchers: &Matchers) -> Selector {
@@ -63,7 +63,7 @@ fn matchers_key(matchers: &Matchers) -> String {
 
 /// Every raw sample `needs` read over evaluations from `start_ms` to `end_ms`, fetched once
 /// (each selector from `start_ms` minus its reach). A series two selectors match is kept once.
-pub async fn fetch_once(
+pub(crate) async fn fetch_once(
     client: &PromClient,
     needs: &[SelectorNeed],
     start_ms: i64,
@@ -117,7 +117,7 @@ impl Storage for Routed<'_> {
 }
 
 /// The raw history of every locally computable SLO dimension of a set of specs.
-pub struct LocalHistory {
+pub(crate) struct LocalHistory {
     groups: Vec<GroupState>,
     /// Selector key to the group that fetches it.
     route: HashMap<String, usize>,
@@ -129,7 +129,10 @@ pub struct LocalHistory {
 impl LocalHistory {
     /// Plans the fetches for `slos`; nothing is fetched yet. `measure` names an SLO by its
     /// position here.
-    pub fn new<'a>(slos: impl IntoIterator<Item = &'a SloSpec>, flavor: Flavor) -> LocalHistory {
+    pub(crate) fn new<'a>(
+        slos: impl IntoIterator<Item = &'a SloSpec>,
+        flavor: Flavor,
+    ) -> LocalHistory {
         let mut keys: HashMap<String, usize> = HashMap::new();
         let mut inputs: Vec<(Selector, i64)> = Vec::new();
         let mut locals = Vec::new();
@@ -139,7 +142,7 @@ impl LocalHistory {
             for dq in plan.dims() {
                 let Ok(query) = &dq.local else { continue };
                 let mut members = Vec::new();
-                for need in query.selectors() {
+                for need in query.selectors_for(flavor, None) {
                     let key = matchers_key(&need.matchers);
                     let i = *keys.entry(key).or_insert_with(|| {
                         inputs.push((selector_of(&need.matchers), 0));
@@ -182,13 +185,8 @@ impl LocalHistory {
         }
     }
 
-    /// Local evaluation from now on follows `flavor` (the backend's, once known).
-    pub fn set_flavor(&mut self, flavor: Flavor) {
-        self.flavor = flavor;
-    }
-
     /// Raw samples held.
-    pub fn held_samples(&self) -> usize {
+    pub(crate) fn held_samples(&self) -> usize {
         self.groups
             .iter()
             .flat_map(|g| g.storage.iter())
@@ -201,7 +199,7 @@ impl LocalHistory {
     ///
     /// Returns an error when every request failed because the backend is unreachable,
     /// timing out or failing: direct queries this cycle would only wait for the same failure.
-    pub async fn refresh(
+    pub(crate) async fn refresh(
         &mut self,
         client: &PromClient,
         at_ms: i64,
@@ -261,7 +259,7 @@ impl LocalHistory {
     /// The rates of one dimension at `at_ms`, computed locally; `None` when its query is
     /// outside the evaluator's subset, its history is not current at `at_ms`, or the
     /// evaluation failed (then the caller asks the backend directly).
-    pub fn measure(
+    pub(crate) fn measure(
         &self,
         index: usize,
         slo: &SloSpec,

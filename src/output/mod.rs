@@ -1,11 +1,11 @@
 //! Renderings of evaluations: JSON lines for programs, a table for humans.
 
-pub mod table;
+pub(crate) mod table;
 
 use crate::engine::Evaluation;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Json,
     Table,
 }
@@ -15,7 +15,7 @@ pub fn json_line(eval: &Evaluation) -> String {
     serde_json::to_string(eval).expect("evaluations always serialize")
 }
 
-pub fn render(evals: &[Evaluation], format: Format) -> String {
+pub(crate) fn render(evals: &[Evaluation], format: Format) -> String {
     match format {
         Format::Json => evals.iter().map(|e| json_line(e) + "\n").collect(),
         Format::Table => table::render(evals),

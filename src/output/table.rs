@@ -4,7 +4,7 @@ use crate::engine::{DimensionReport, Evaluation, RuleRef};
 use std::fmt::Write;
 
 /// A replay: the evaluation at the start and at each change, then the summary.
-pub fn render_replay(changes: &[Evaluation], summary: &crate::backtest::Summary) -> String {
+pub(crate) fn render_replay(changes: &[Evaluation], summary: &crate::backtest::Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -80,7 +80,7 @@ pub fn render_replay(changes: &[Evaluation], summary: &crate::backtest::Summary)
     out
 }
 
-pub fn render(evals: &[Evaluation]) -> String {
+pub(crate) fn render(evals: &[Evaluation]) -> String {
     let mut out = String::new();
     for e in evals {
         let _ = writeln!(

@@ -188,6 +188,7 @@ pub(crate) fn eval_aggregate<S: Storage + ?Sized>(
             group_labels.len(),
             &k,
             op == Agg::Bottomk,
+            ctx.vm_instants || n == 1,
         );
         return Ok(Val::Vector(out));
     }

@@ -51,6 +51,8 @@ pub(crate) struct Ctx<'a, S: Storage + ?Sized> {
     /// The step VictoriaMetrics would use: an instant query's default (5m) or the range
     /// query's step. Its rollups and lookback depend on it.
     pub vm_step_ms: i64,
+    /// VictoriaMetrics: evaluate each step as its own instant query (see `eval_instants`).
+    pub vm_instants: bool,
 }
 
 impl<S: Storage + ?Sized> Ctx<'_, S> {
@@ -404,6 +406,7 @@ pub(crate) fn instant<S: Storage + ?Sized>(
         n: 1,
         flavor,
         vm_step_ms: super::victoriametrics::INSTANT_STEP_MS,
+        vm_instants: false,
     };
     let mut v = eval(&ctx, &q.expr)?;
     if flavor == Flavor::Prometheus3
@@ -423,11 +426,14 @@ pub(crate) fn instant<S: Storage + ?Sized>(
     })
 }
 
+/// `as_instants`: every step answers as an instant query at it would (only VictoriaMetrics's
+/// answers depend on that).
 pub(crate) fn range<S: Storage + ?Sized>(
     q: &Query,
     storage: &S,
     steps: Steps,
     flavor: Flavor,
+    as_instants: bool,
 ) -> Result<Vec<RangeSeries>, QueryError> {
     if steps.step_ms <= 0 {
         return Err(err(
@@ -443,7 +449,12 @@ pub(crate) fn range<S: Storage + ?Sized>(
         steps,
         n,
         flavor,
-        vm_step_ms: steps.step_ms,
+        vm_step_ms: if as_instants {
+            super::victoriametrics::INSTANT_STEP_MS
+        } else {
+            steps.step_ms
+        },
+        vm_instants: as_instants && flavor == Flavor::VictoriaMetrics,
     };
     let mut v = eval(&ctx, &q.expr)?;
     if flavor == Flavor::Prometheus3

@@ -8,12 +8,17 @@
 //! maintained `promql-parser` crate; evaluation transcribes Prometheus 2.42's
 //! `promql/engine.go` and `promql/functions.go` operation for operation (summation order
 //! included), proven by Prometheus's own test scripts (`tests/promql_scripts.rs`) and against
-//! a real Prometheus (`tests/promql_matches_prometheus.rs`).
+//! a real Prometheus (`tests/promql_matches_prometheus.rs`). [`Flavor`] selects whose
+//! semantics: 3.x's changes are seams in the same code (proven by the 3.x scripts), and
+//! VictoriaMetrics's rollups are their own module (`victoriametrics.rs`, proven against a
+//! real VictoriaMetrics by `tests/promql_matches_victoriametrics.rs`).
 //!
 //! - [`Query::parse`] parses and rejects what is outside the subset, naming where.
 //! - [`Query::selectors`] says which raw samples an evaluation reads (for fetch planning).
-//! - [`eval_instant`] and [`eval_range`] evaluate over any [`Storage`]; [`MemStorage`] is
-//!   the in-memory one (history files, raw samples fetched from a backend, the daemon).
+//! - [`eval_instant`] and [`eval_range`] evaluate over any [`Storage`] as the flavor's
+//!   `/api/v1/query` and `/api/v1/query_range` would; [`eval_instants`] as instant queries at
+//!   every step (what a backtest replays); [`MemStorage`] is the in-memory storage (history
+//!   files, raw samples fetched from a backend, the daemon).
 
 mod aggregate;
 mod binary;
@@ -201,5 +206,22 @@ pub fn eval_range<S: Storage + ?Sized>(
     steps: Steps,
     flavor: Flavor,
 ) -> Result<Vec<RangeSeries>, QueryError> {
-    eval::range(query, storage, steps, flavor)
+    eval::range(query, storage, steps, flavor, false)
+}
+
+/// Evaluates `query` at every step as an instant query at that step would answer
+/// (`/api/v1/query?time=t` for each `t`), column-wise: what a backtest replays when its numbers
+/// must equal `check`'s and the daemon's at the same instants. For Prometheus (either version)
+/// this is [`eval_range`]. VictoriaMetrics answers a range query differently from instant
+/// queries at its steps (an instant selector looks back `max(step, staleness)` with the range
+/// query's step instead of 5m; a rollup detects the scrape interval from, and removes counter
+/// resets over, what the whole range fetched; a window sees the sample after it); here each
+/// step gets its own instant query's view.
+pub fn eval_instants<S: Storage + ?Sized>(
+    query: &Query,
+    storage: &S,
+    steps: Steps,
+    flavor: Flavor,
+) -> Result<Vec<RangeSeries>, QueryError> {
+    eval::range(query, storage, steps, flavor, true)
 }

@@ -173,6 +173,16 @@ pub(crate) fn kahan_inc_v3(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
+/// 3.x's or 2.42's Kahan step (a direct branch, not a function pointer: stays inlined).
+#[inline(always)]
+fn kahan_step(v3: bool, inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    if v3 {
+        kahan_inc_v3(inc, sum, c)
+    } else {
+        kahan_inc(inc, sum, c)
+    }
+}
+
 /// Go's `kahanSumInc`.
 #[inline]
 fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
@@ -213,17 +223,13 @@ fn apply(
                     result += prev;
                 }
             }
-            let extrapolate = if v3 { extrapolate_v3 } else { extrapolate };
-            Some(extrapolate(
-                (ts[0], vs[0]),
-                (ts[n - 1], vs[n - 1]),
-                n,
-                result,
-                mint,
-                maxt,
-                is_counter,
-                (f == RangeFn::Rate).then_some(range_secs),
-            ))
+            let (first, last) = ((ts[0], vs[0]), (ts[n - 1], vs[n - 1]));
+            let secs = (f == RangeFn::Rate).then_some(range_secs);
+            Some(if v3 {
+                extrapolate_v3(first, last, n, result, mint, maxt, is_counter, secs)
+            } else {
+                extrapolate(first, last, n, result, mint, maxt, is_counter, secs)
+            })
         }
         RangeFn::Irate | RangeFn::Idelta => {
             if n < 2 {
@@ -319,7 +325,7 @@ fn apply(
             Some(m)
         }
         RangeFn::Sum => {
-            let inc = if v3 { kahan_inc_v3 } else { kahan_inc };
+            let inc = |x, sum, c| kahan_step(v3, x, sum, c);
             let (mut sum, mut c) = (0.0, 0.0);
             for &v in vs {
                 (sum, c) = inc(v, sum, c);
@@ -332,7 +338,7 @@ fn apply(
             Some(quantile(q, &mut vals))
         }
         RangeFn::Stddev | RangeFn::Stdvar => {
-            let inc = if v3 { kahan_inc_v3 } else { kahan_inc };
+            let inc = |x, sum, c| kahan_step(v3, x, sum, c);
             let (mut count, mut mean, mut c_mean, mut aux, mut c_aux) = (0.0, 0.0, 0.0, 0.0, 0.0);
             for &v in vs {
                 count += 1.0;

@@ -120,8 +120,12 @@ fn remove_counter_resets(values: &mut [f64]) {
 struct Arg<'a> {
     prev_value: f64,
     prev_ts: i64,
+    /// The window's raw values (what all but the counter functions read).
     values: &'a [f64],
     timestamps: &'a [i64],
+    /// The window's `k`-th value after `removeCounterResets` (what `rate`, `increase` and
+    /// `irate` read; only a few positions are ever asked for, so a window is never copied).
+    counter: &'a dyn Fn(usize) -> f64,
     real_prev_value: f64,
     real_next_value: f64,
 }
@@ -133,7 +137,8 @@ fn apply(f: RangeFn, a: &Arg, q: f64) -> f64 {
     let n = values.len();
     match f {
         RangeFn::Rate => deriv_fast(a),
-        RangeFn::Increase | RangeFn::Delta => delta(a),
+        RangeFn::Increase => delta(a, a.counter),
+        RangeFn::Delta => delta(a, &|k| values[k]),
         RangeFn::Irate => ideriv(a),
         RangeFn::Idelta => {
             if n == 0 {
@@ -268,69 +273,70 @@ fn apply(f: RangeFn, a: &Arg, q: f64) -> f64 {
 /// `rollupDerivFast` (`rate`): from the sample before the window (or the first in it) to
 /// the last in it, no extrapolation.
 fn deriv_fast(a: &Arg) -> f64 {
-    let (values, timestamps) = (a.values, a.timestamps);
-    let n = values.len();
+    let (v, timestamps) = (a.counter, a.timestamps);
+    let n = timestamps.len();
     let (mut prev_value, mut prev_ts) = (a.prev_value, a.prev_ts);
     if prev_value.is_nan() {
         if n < 2 {
             // One sample gives no duration to divide by.
             return f64::NAN;
         }
-        prev_value = values[0];
+        prev_value = v(0);
         prev_ts = timestamps[0];
     } else if n == 0 {
         return 0.0;
     }
-    let dv = values[n - 1] - prev_value;
+    let dv = v(n - 1) - prev_value;
     let dt = (timestamps[n - 1] - prev_ts) as f64 / 1e3;
     dv / dt
 }
 
-/// `rollupDelta` (`delta`, and `increase` over reset-corrected values).
-fn delta(a: &Arg) -> f64 {
-    let mut values = a.values;
+/// `rollupDelta` (`delta` over `v` = the raw values, `increase` over the reset-corrected ones).
+fn delta(a: &Arg, v: &dyn Fn(usize) -> f64) -> f64 {
+    let n = a.timestamps.len();
+    let mut first = 0;
     let mut prev_value = a.prev_value;
     if prev_value.is_nan() {
-        if values.is_empty() {
+        if n == 0 {
             return f64::NAN;
         }
         if !a.real_prev_value.is_nan() {
             // After a gap longer than the staleness interval: the value did not change in it.
-            return values[values.len() - 1] - a.real_prev_value;
+            return v(n - 1) - a.real_prev_value;
         }
         // A new series: it counts from zero unless its first value is large compared with
         // its first increase (a counter that existed long before it was first scraped).
-        let d = if values.len() > 1 {
-            values[1] - values[0]
+        let d = if n > 1 {
+            v(1) - v(0)
         } else if !a.real_next_value.is_nan() {
-            a.real_next_value - values[0]
+            a.real_next_value - v(0)
         } else {
             0.0
         };
-        if values[0].abs() < 10.0 * (d.abs() + 1.0) {
+        if v(0).abs() < 10.0 * (d.abs() + 1.0) {
             prev_value = 0.0;
         } else {
-            prev_value = values[0];
-            values = &values[1..];
+            prev_value = v(0);
+            first = 1;
         }
     }
-    if values.is_empty() {
+    if n == first {
         return 0.0;
     }
-    values[values.len() - 1] - prev_value
+    v(n - 1) - prev_value
 }
 
 /// `rollupIderiv` (`irate`, over reset-corrected values).
 fn ideriv(a: &Arg) -> f64 {
-    let (values, timestamps) = (a.values, a.timestamps);
-    let n = values.len();
+    let (v, timestamps) = (a.counter, a.timestamps);
+    let n = timestamps.len();
     if n < 2 {
         if n == 0 || a.prev_value.is_nan() {
             return f64::NAN;
         }
-        return (values[0] - a.prev_value) / ((timestamps[0] - a.prev_ts) as f64 / 1e3);
+        return (v(0) - a.prev_value) / ((timestamps[0] - a.prev_ts) as f64 / 1e3);
     }
-    let (v_end, t_end) = (values[n - 1], timestamps[n - 1]);
+    let (v_end, t_end) = (v(n - 1), timestamps[n - 1]);
     let mut k = n - 1;
     while k > 0 && timestamps[k - 1] >= t_end {
         k -= 1;
@@ -341,7 +347,7 @@ fn ideriv(a: &Arg) -> f64 {
         }
         (a.prev_ts, a.prev_value)
     } else {
-        (timestamps[k - 1], values[k - 1])
+        (timestamps[k - 1], v(k - 1))
     };
     (v_end - v_start) / ((t_end - t_start) as f64 / 1e3)
 }
@@ -369,6 +375,7 @@ struct Plan {
     fetch_max: i64,
 }
 
+/// With `ctx.vm_instants` the fetch covers every step's own fetch.
 fn plan<S: Storage + ?Sized>(ctx: &Ctx<S>, offset: i64, window_raw: i64) -> Plan {
     let start = ctx.time(0) - offset;
     let end = ctx.time(ctx.n - 1) - offset;
@@ -382,6 +389,12 @@ fn plan<S: Storage + ?Sized>(ctx: &Ctx<S>, offset: i64, window_raw: i64) -> Plan
 
 /// The rollup of one series at every step: `f` is `None` for `default_rollup` (an instant
 /// selector), whose samples include staleness markers (a NaN value: the series ended).
+/// `ts`/`vs` are the samples of the whole evaluation's fetch.
+///
+/// A range evaluation is one VictoriaMetrics fetch: the scrape interval is detected once and
+/// counter resets are removed once over all of it. With `ctx.vm_instants` each step is its own
+/// instant query instead: its own fetch `[t - 5m - max(window, 5m), t]`, its own detected
+/// interval, corrections accumulated from its own first sample, nothing after `t`.
 fn rollup_column<S: Storage + ?Sized>(
     ctx: &Ctx<S>,
     p: &Plan,
@@ -391,43 +404,102 @@ fn rollup_column<S: Storage + ?Sized>(
     q: Option<&[f64]>,
 ) -> Vec<Option<f64>> {
     let step = ctx.vm_step_ms;
-    let si = scrape_interval(ts, step);
-    let mpi = max_prev_interval(si);
-    let mut window = if p.window_raw > 0 { p.window_raw } else { step };
-    if may_adjust_window(f) && window < mpi {
-        window = mpi;
-    }
-    let len = ts.len();
+    let counter = matches!(f, Some(RangeFn::Rate | RangeFn::Increase | RangeFn::Irate));
+    let window_of = |si: i64| {
+        let mpi = max_prev_interval(si);
+        let mut window = if p.window_raw > 0 { p.window_raw } else { step };
+        if may_adjust_window(f) && window < mpi {
+            window = mpi;
+        }
+        (mpi, window)
+    };
+    // Range evaluation: one fetch, one correction pass (VictoriaMetrics's floats).
+    let whole = (!ctx.vm_instants).then(|| {
+        let (mpi, window) = window_of(scrape_interval(ts, step));
+        let corrected = counter.then(|| {
+            let mut c = vs.to_vec();
+            remove_counter_resets(&mut c);
+            c
+        });
+        (mpi, window, corrected)
+    });
+    // Per-step fetches: the drops and what `removeCounterResets` adds back for each.
+    let resets: Vec<(usize, f64)> = if counter && ctx.vm_instants {
+        (1..vs.len())
+            .filter(|&x| vs[x] < vs[x - 1])
+            .map(|x| {
+                let (prev, v) = (vs[x - 1], vs[x]);
+                (
+                    x,
+                    if (prev - v) * 8.0 < prev {
+                        prev - v
+                    } else {
+                        prev
+                    },
+                )
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let reach = reach_ms(p.window_raw, step);
     let mut out = vec![None; ctx.n];
     for (k, cell) in out.iter_mut().enumerate() {
         let t_end = ctx.time(k) - p.offset;
-        let t_start = t_end - window;
-        let i = ts.partition_point(|&t| t <= t_start);
-        let j = ts.partition_point(|&t| t <= t_end).max(i);
-        let value = match f {
+        let (lo, hi, mpi, window) = match &whole {
+            Some((mpi, window, _)) => (0, ts.len(), *mpi, *window),
             None => {
-                if i == j {
-                    continue;
-                }
-                vs[j - 1]
-            }
-            Some(f) => {
-                let (prev_value, prev_ts) = if i < len && i > 0 && ts[i - 1] > t_start - mpi {
-                    (vs[i - 1], ts[i - 1])
-                } else {
-                    (f64::NAN, t_start - mpi)
-                };
-                let arg = Arg {
-                    prev_value,
-                    prev_ts,
-                    values: &vs[i..j],
-                    timestamps: &ts[i..j],
-                    real_prev_value: if i > 0 { vs[i - 1] } else { f64::NAN },
-                    real_next_value: if j < len { vs[j] } else { f64::NAN },
-                };
-                apply(f, &arg, q.map_or(f64::NAN, |q| q[k]))
+                let lo = ts.partition_point(|&t| t < t_end - reach);
+                let hi = ts.partition_point(|&t| t <= t_end).max(lo);
+                let (mpi, window) = window_of(scrape_interval(&ts[lo..hi], step));
+                (lo, hi, mpi, window)
             }
         };
+        if lo == hi {
+            continue;
+        }
+        let t_start = t_end - window;
+        let i = ts[lo..hi].partition_point(|&t| t <= t_start) + lo;
+        let j = ts[lo..hi].partition_point(|&t| t <= t_end).max(i - lo) + lo;
+        let Some(f) = f else {
+            if i < j && !vs[j - 1].is_nan() {
+                *cell = Some(vs[j - 1]);
+            }
+            continue;
+        };
+        // The value at index x as the rollup sees it (reset-corrected for counters).
+        let at = |x: usize| -> f64 {
+            match &whole {
+                Some((_, _, Some(c))) => c[x],
+                Some((_, _, None)) => vs[x],
+                None if counter => {
+                    let a = resets.partition_point(|r| r.0 <= lo);
+                    let b = resets.partition_point(|r| r.0 <= x);
+                    let mut correction = 0.0;
+                    for r in &resets[a..b.max(a)] {
+                        correction += r.1;
+                    }
+                    vs[x] + correction
+                }
+                None => vs[x],
+            }
+        };
+        let (prev_value, prev_ts) = if i < hi && i > lo && ts[i - 1] > t_start - mpi {
+            (at(i - 1), ts[i - 1])
+        } else {
+            (f64::NAN, t_start - mpi)
+        };
+        let counter_at = |x: usize| at(i + x);
+        let arg = Arg {
+            prev_value,
+            prev_ts,
+            values: &vs[i..j],
+            timestamps: &ts[i..j],
+            counter: &counter_at,
+            real_prev_value: if i > lo { at(i - 1) } else { f64::NAN },
+            real_next_value: if j < hi { at(j) } else { f64::NAN },
+        };
+        let value = apply(f, &arg, q.map_or(f64::NAN, |q| q[k]));
         if !value.is_nan() {
             *cell = Some(value);
         }
@@ -494,7 +566,6 @@ pub(crate) fn rollup<S: Storage + ?Sized>(
 ) -> Result<Vec<Series>, QueryError> {
     let matchers = full_matchers(&ms.vs);
     let p = plan(ctx, offset_ms(&ms.vs.offset), ms.range.as_millis() as i64);
-    let resets_removed = matches!(f, RangeFn::Rate | RangeFn::Increase | RangeFn::Irate);
     let mut out = Vec::new();
     for (labels, samples) in ctx.storage.select(&matchers) {
         // Staleness markers are dropped for every rollup but `default_rollup`.
@@ -503,13 +574,7 @@ pub(crate) fn rollup<S: Storage + ?Sized>(
             continue;
         }
         let ts = &samples.times()[a..b];
-        let col = if resets_removed {
-            let mut vs = samples.values()[a..b].to_vec();
-            remove_counter_resets(&mut vs);
-            rollup_column(ctx, &p, Some(f), ts, &vs, q)
-        } else {
-            rollup_column(ctx, &p, Some(f), ts, &samples.values()[a..b], q)
-        };
+        let col = rollup_column(ctx, &p, Some(f), ts, &samples.values()[a..b], q);
         if col.iter().any(Option::is_some) {
             out.push(Series {
                 labels: if keeps_name(Some(f)) {
@@ -529,7 +594,8 @@ pub(crate) fn rollup<S: Storage + ?Sized>(
 /// a missing value (NaN) lowest, and the last `k` kept. For `bottomk` the sort is reversed, so
 /// a member without a value at that step takes a place among the `k` and yields nothing.
 /// Members are the input series with a value at some step of the evaluation (the aggregation
-/// drops all-NaN series first). Equal values come out in the order of Go's unstable sort in
+/// drops all-NaN series first); with `per_step` (each step an instant query of its own), those
+/// with a value at the step. Equal values come out in the order of Go's unstable sort in
 /// VictoriaMetrics: which of two tied series is kept is not reproducible.
 pub(crate) fn topk(
     n: usize,
@@ -538,6 +604,7 @@ pub(crate) fn topk(
     groups: usize,
     k: &[f64],
     bottom: bool,
+    per_step: bool,
 ) -> Vec<Series> {
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); groups];
     for (si, &g) in group_of.iter().enumerate() {
@@ -547,20 +614,21 @@ pub(crate) fn topk(
     let mut order: Vec<(f64, usize)> = Vec::new();
     for (step, &kf) in k.iter().enumerate().take(n) {
         for m in &members {
+            order.clear();
+            order.extend(
+                m.iter()
+                    .map(|&si| (input[si].values[step].unwrap_or(f64::NAN), si))
+                    .filter(|x| !per_step || !x.0.is_nan()),
+            );
             // getIntK: NaN is 0, clamped to [0, members].
             let kn = if kf.is_nan() {
                 0
             } else {
-                (kf as i64).clamp(0, m.len() as i64) as usize
+                (kf as i64).clamp(0, order.len() as i64) as usize
             };
             if kn == 0 {
                 continue;
             }
-            order.clear();
-            order.extend(
-                m.iter()
-                    .map(|&si| (input[si].values[step].unwrap_or(f64::NAN), si)),
-            );
             // lessWithNaNs(a, b) (arguments swapped for bottomk), as a total order.
             let less = |a: f64, b: f64| if a.is_nan() { !b.is_nan() } else { a < b };
             order.sort_by(|x, y| {
@@ -732,6 +800,73 @@ mod tests {
         assert_eq!(one("increase(c[5m])", &pts, 607_000), Some(30.0));
         // A new series counts from zero when its first value is small.
         assert_eq!(one("increase(c[5m])", &pts[..3], 60_000), Some(6.0));
+    }
+
+    /// `eval_instants` answers each step as `eval_instant` at it, bit for bit, and differs from
+    /// a range query where VictoriaMetrics's do (the instant selector's window is the step).
+    #[test]
+    fn instants_mode_equals_instant_queries() {
+        let mut s = MemStorage::new();
+        let mut v = 0.0;
+        let mut pts = Vec::new();
+        for i in 0..600i64 {
+            let t = i * 30_000 + (i * 7919 % 1000);
+            if (200..230).contains(&i) {
+                continue; // a 15-minute gap
+            }
+            v = match i {
+                300 => 3.0,     // reset
+                400 => v - 5.0, // partial reset
+                _ => v + (i % 11) as f64,
+            };
+            pts.push((t, v));
+        }
+        let l: Labels = [("__name__".to_string(), "c".to_string())].into();
+        s.push_series(l, SeriesSamples::from_samples(pts));
+        let steps = crate::promql::Steps {
+            start_ms: 0,
+            end_ms: 600 * 30_000,
+            step_ms: 61_000,
+        };
+        for text in [
+            "rate(c[5m])",
+            "increase(c[10m])",
+            "irate(c[2m])",
+            "delta(c[5m])",
+            "resets(c[30m])",
+            "c",
+            "avg_over_time(c[3m])",
+        ] {
+            let q = Query::parse(text).unwrap();
+            let col = crate::promql::eval_instants(&q, &s, steps, Flavor::VictoriaMetrics).unwrap();
+            for i in 0..steps.count() {
+                let want =
+                    match eval_instant(&q, &s, steps.time(i), Flavor::VictoriaMetrics).unwrap() {
+                        Value::Vector(v) => v.first().map(|x| x.1.to_bits()),
+                        other => panic!("{other:?}"),
+                    };
+                let got = col.first().and_then(|r| r.values[i]).map(f64::to_bits);
+                assert_eq!(got, want, "{text} at step {i}");
+            }
+        }
+        // A range query at a 1m step looks back only max(1m, staleness) for `c`: inside the
+        // gap it has nothing where the instant query (5m) still has the last sample.
+        let q = Query::parse("c").unwrap();
+        let t = 206 * 30_000;
+        let one = crate::promql::Steps {
+            start_ms: t,
+            end_ms: t,
+            step_ms: 60_000,
+        };
+        assert!(
+            crate::promql::eval_range(&q, &s, one, Flavor::VictoriaMetrics)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(matches!(
+            eval_instant(&q, &s, t, Flavor::VictoriaMetrics).unwrap(),
+            Value::Vector(v) if v.len() == 1
+        ));
     }
 
     #[test]

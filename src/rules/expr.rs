@@ -20,7 +20,7 @@ use crate::spec::selector::{MatchOp, Matcher, Selector};
 use crate::spec::{Dimension, ErrorEvents, LatencySli, Rule, SloSpec, WINDOW_PLACEHOLDER};
 
 /// A float as a PromQL number literal that parses back to exactly the same `f64`.
-pub fn number(x: f64) -> String {
+pub(crate) fn number(x: f64) -> String {
     if x == 0.0 || (1e-5..1e16).contains(&x.abs()) {
         // Display is the shortest representation that round-trips.
         format!("{x}")
@@ -31,7 +31,7 @@ pub fn number(x: f64) -> String {
 
 /// How the rate of requests within the latency threshold is read from the buckets.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Good {
+pub(crate) enum Good {
     /// The threshold is the bucket bound `le`.
     Bound(f64),
     /// The threshold lies between two bounds (`lower` absent: below the first bound, whose
@@ -47,7 +47,7 @@ impl Good {
     /// From the histogram's finite bucket bounds, if known (`None`: assume the threshold is
     /// a bound). The engine's rules (`sli::good_at`): a bound equal to the threshold within
     /// a relative 1e-9; above the last finite bound, that bound's bucket.
-    pub fn plan(threshold: f64, bounds: Option<&[f64]>) -> Good {
+    pub(crate) fn plan(threshold: f64, bounds: Option<&[f64]>) -> Good {
         let Some(bounds) = bounds else {
             return Good::Bound(threshold);
         };
@@ -75,7 +75,7 @@ impl Good {
 }
 
 /// The `_bucket` series of bound `le` (every common spelling of it).
-pub fn bucket_selector(latency: &LatencySli, le: f64) -> Selector {
+pub(crate) fn bucket_selector(latency: &LatencySli, le: f64) -> Selector {
     let mut bucket = latency
         .histogram
         .with_suffix("_bucket")
@@ -94,7 +94,7 @@ fn bucket_rate(latency: &LatencySli, le: f64, w: &str) -> String {
 }
 
 /// The total events' rate in window `w`, as `backend/query.rs` queries it.
-pub fn total_rate(slo: &SloSpec, dim: Dimension, w: &str) -> String {
+pub(crate) fn total_rate(slo: &SloSpec, dim: Dimension, w: &str) -> String {
     match dim {
         Dimension::Error => match &slo.error.as_ref().expect("dimension present").events {
             ErrorEvents::Selectors { total, .. } => {
@@ -157,7 +157,7 @@ fn good_rate(latency: &LatencySli, good: &Good, w: &str) -> String {
 
 /// Bad events over total events in window `w`: a sample, or none when the total has no
 /// series (or is not a number).
-pub fn bad_ratio(slo: &SloSpec, dim: Dimension, good: &Good, w: &PromDuration) -> String {
+pub(crate) fn bad_ratio(slo: &SloSpec, dim: Dimension, good: &Good, w: &PromDuration) -> String {
     let w = w.as_str();
     let total = total_rate(slo, dim, w);
     let ratio = match dim {
@@ -177,7 +177,7 @@ fn budget_share(slo: &SloSpec, dim: Dimension) -> String {
 }
 
 /// `burn(w) = bad_ratio(w) / budget`.
-pub fn burn_rate(slo: &SloSpec, dim: Dimension, good: &Good, w: &PromDuration) -> String {
+pub(crate) fn burn_rate(slo: &SloSpec, dim: Dimension, good: &Good, w: &PromDuration) -> String {
     format!(
         "{} / {}",
         bad_ratio(slo, dim, good, w),
@@ -186,7 +186,7 @@ pub fn burn_rate(slo: &SloSpec, dim: Dimension, good: &Good, w: &PromDuration) -
 }
 
 /// `1 - bad_ratio(period) / budget`.
-pub fn budget_remaining(slo: &SloSpec, dim: Dimension, good: &Good) -> String {
+pub(crate) fn budget_remaining(slo: &SloSpec, dim: Dimension, good: &Good) -> String {
     format!(
         "1 - {} / {}",
         bad_ratio(slo, dim, good, &slo.period),
@@ -195,7 +195,7 @@ pub fn budget_remaining(slo: &SloSpec, dim: Dimension, good: &Good) -> String {
 }
 
 /// Events in window `w` as the engine counts them for `min_events`: `total * seconds`.
-pub fn events(slo: &SloSpec, dim: Dimension, w: &PromDuration) -> String {
+pub(crate) fn events(slo: &SloSpec, dim: Dimension, w: &PromDuration) -> String {
     format!(
         "{} * {}",
         total_rate(slo, dim, w.as_str()),
@@ -204,7 +204,7 @@ pub fn events(slo: &SloSpec, dim: Dimension, w: &PromDuration) -> String {
 }
 
 /// The recording rule series of one window of one dimension.
-pub fn burn_series(service: &str, slo: &str, dim: Dimension, w: &PromDuration) -> Selector {
+pub(crate) fn burn_series(service: &str, slo: &str, dim: Dimension, w: &PromDuration) -> Selector {
     Selector {
         metric: Some(super::BURN_RATE_METRIC.to_string()),
         matchers: vec![
@@ -217,7 +217,7 @@ pub fn burn_series(service: &str, slo: &str, dim: Dimension, w: &PromDuration) -
 }
 
 /// The budget recording rule series of one dimension.
-pub fn budget_series(service: &str, slo: &str, dim: Dimension) -> Selector {
+pub(crate) fn budget_series(service: &str, slo: &str, dim: Dimension) -> Selector {
     Selector {
         metric: Some(super::BUDGET_METRIC.to_string()),
         matchers: vec![
@@ -248,7 +248,7 @@ fn join_op(items: &[String], op: &str) -> String {
 
 /// One matrix rule on the recording rules: `burn(long) >= f`, `burn(short) >= f` and the
 /// `min_events` guard on the long window's events.
-pub fn rule_condition(service: &str, slo: &SloSpec, dim: Dimension, rule: &Rule) -> String {
+pub(crate) fn rule_condition(service: &str, slo: &SloSpec, dim: Dimension, rule: &Rule) -> String {
     let factor = number(rule.burn);
     let mut terms = vec![format!(
         "({} >= {factor})",
@@ -276,7 +276,7 @@ pub fn rule_condition(service: &str, slo: &SloSpec, dim: Dimension, rule: &Rule)
 
 /// The alert of one decision level: any of its rules firing, one series per dimension
 /// (the window label dropped), valued at the largest long-window burn among them.
-pub fn level_alert(service: &str, slo: &SloSpec, dim: Dimension, rules: &[&Rule]) -> String {
+pub(crate) fn level_alert(service: &str, slo: &SloSpec, dim: Dimension, rules: &[&Rule]) -> String {
     let body = match rules {
         [rule] => rule_condition(service, slo, dim, rule),
         _ => {

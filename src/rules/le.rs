@@ -19,7 +19,7 @@
 
 /// The regex body (Prometheus anchors label regexes at both ends) matching the spellings of
 /// `value` as an `le` label. `value` must be finite.
-pub fn bound_regex(value: f64) -> String {
+pub(crate) fn bound_regex(value: f64) -> String {
     assert!(value.is_finite(), "bucket bounds are finite");
     if value == 0.0 {
         return r"[+-]?(0+(\.0*)?|\.0+)([eE][+-]?[0-9]+)?".to_string();

@@ -10,9 +10,9 @@
 //! `for` maps to the alerts' `for`; `hold` has no ruler equivalent (Alertmanager's timers,
 //! or `keep_firing_for` on Prometheus >= 2.42 with `--keep-firing-for`).
 
-pub mod expr;
-pub mod le;
-pub mod unittest;
+pub(crate) mod expr;
+pub(crate) mod le;
+pub(crate) mod unittest;
 pub mod yaml;
 
 use crate::decision::Decision;
@@ -22,8 +22,8 @@ use expr::Good;
 use std::collections::BTreeMap;
 
 pub const BURN_RATE_METRIC: &str = "burnrate:burn_rate:ratio";
-pub const BUDGET_METRIC: &str = "burnrate:error_budget_remaining:ratio";
-pub const ALERT_NAME: &str = "SLOBurnRate";
+pub(crate) const BUDGET_METRIC: &str = "burnrate:error_budget_remaining:ratio";
+pub(crate) const ALERT_NAME: &str = "SLOBurnRate";
 
 /// Bucket bounds of histograms, from `--buckets [HISTOGRAM=]LE,LE,...`.
 #[derive(Debug, Clone, Default)]
@@ -76,7 +76,7 @@ impl Buckets {
     }
 
     /// The bounds of the histogram with this base metric name, if known.
-    pub fn for_histogram(&self, name: &str) -> Option<&[f64]> {
+    pub(crate) fn for_histogram(&self, name: &str) -> Option<&[f64]> {
         self.by_histogram
             .get(name)
             .or(self.default.as_ref())
@@ -105,12 +105,12 @@ impl Default for Options {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct RuleGroup {
-    pub name: String,
-    pub interval: PromDuration,
+    pub(crate) name: String,
+    pub(crate) interval: PromDuration,
     /// Written as YAML comments above the group.
-    pub comments: Vec<String>,
-    pub service: String,
-    pub slo: String,
+    pub(crate) comments: Vec<String>,
+    pub(crate) service: String,
+    pub(crate) slo: String,
     pub rules: Vec<RuleDef>,
 }
 
@@ -124,22 +124,22 @@ pub enum RuleDef {
 pub struct RecordingRule {
     pub record: String,
     pub expr: String,
-    pub labels: BTreeMap<String, String>,
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertingRule {
-    pub alert: String,
-    pub expr: String,
-    pub for_: Option<PromDuration>,
-    pub keep_firing_for: Option<PromDuration>,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+    pub(crate) alert: String,
+    pub(crate) expr: String,
+    pub(crate) for_: Option<PromDuration>,
+    pub(crate) keep_firing_for: Option<PromDuration>,
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
 }
 
 /// Text that Prometheus's alert templating must print as is: `{{` is written as the
 /// template action `{{ "{{" }}`.
-pub fn template_literal(text: &str) -> String {
+pub(crate) fn template_literal(text: &str) -> String {
     text.replace("{{", r#"{{ "{{" }}"#)
 }
 
@@ -158,7 +158,7 @@ fn query_value(query: &str, format: &str) -> String {
 }
 
 /// The decision levels of a matrix, least severe first, each with its rules.
-pub fn levels(rules: &[crate::spec::Rule]) -> Vec<(Decision, Vec<&crate::spec::Rule>)> {
+pub(crate) fn levels(rules: &[crate::spec::Rule]) -> Vec<(Decision, Vec<&crate::spec::Rule>)> {
     Decision::ACTIONS
         .into_iter()
         .map(|d| {
@@ -172,7 +172,7 @@ pub fn levels(rules: &[crate::spec::Rule]) -> Vec<(Decision, Vec<&crate::spec::R
 }
 
 /// How the latency SLI of `slo` reads its good events.
-pub fn latency_good(slo: &SloSpec, buckets: &Buckets) -> Option<Good> {
+pub(crate) fn latency_good(slo: &SloSpec, buckets: &Buckets) -> Option<Good> {
     let latency = slo.latency.as_ref()?;
     let name = latency.histogram.metric.as_deref().unwrap_or_default();
     Some(Good::plan(
@@ -204,7 +204,7 @@ pub(crate) fn describe_rules(
 }
 
 /// The rule group of one SLO.
-pub fn slo_group(spec: &ServiceSpec, slo: &SloSpec, opts: &Options) -> RuleGroup {
+pub(crate) fn slo_group(spec: &ServiceSpec, slo: &SloSpec, opts: &Options) -> RuleGroup {
     let service = spec.service.as_str();
     let mut comments = vec![format!(
         "{service}/{}: {}",

@@ -18,7 +18,7 @@ fn write_map(out: &mut String, indent: usize, key: &str, map: &BTreeMap<String, 
 }
 
 /// The `groups:` list at `indent` spaces.
-pub fn write_groups(out: &mut String, groups: &[RuleGroup], indent: usize) {
+pub(crate) fn write_groups(out: &mut String, groups: &[RuleGroup], indent: usize) {
     let pad = " ".repeat(indent);
     if groups.is_empty() {
         let _ = writeln!(out, "{pad}groups: []");
@@ -71,14 +71,18 @@ pub fn rule_file(groups: &[RuleGroup], header: &[String]) -> String {
 
 /// Metadata of the `PrometheusRule` object.
 #[derive(Debug, Clone, Default)]
-pub struct OperatorMeta {
-    pub name: String,
-    pub namespace: Option<String>,
-    pub labels: BTreeMap<String, String>,
+pub(crate) struct OperatorMeta {
+    pub(crate) name: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) labels: BTreeMap<String, String>,
 }
 
 /// The groups wrapped in a Prometheus Operator `PrometheusRule`.
-pub fn prometheus_rule(groups: &[RuleGroup], header: &[String], meta: &OperatorMeta) -> String {
+pub(crate) fn prometheus_rule(
+    groups: &[RuleGroup],
+    header: &[String],
+    meta: &OperatorMeta,
+) -> String {
     let mut out = String::new();
     for line in header {
         write_comment(&mut out, "", line);
@@ -95,7 +99,7 @@ pub fn prometheus_rule(groups: &[RuleGroup], header: &[String], meta: &OperatorM
 }
 
 /// A Kubernetes object name (RFC 1123 subdomain) derived from `text`.
-pub fn k8s_name(text: &str) -> String {
+pub(crate) fn k8s_name(text: &str) -> String {
     let mut name: String = text
         .to_ascii_lowercase()
         .chars()

@@ -18,11 +18,11 @@ use tokio::sync::Mutex;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct Alert {
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
-    pub starts_at: String,
-    pub ends_at: String,
+pub(crate) struct Alert {
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) annotations: BTreeMap<String, String>,
+    pub(crate) starts_at: String,
+    pub(crate) ends_at: String,
 }
 
 #[derive(Debug, Default)]
@@ -40,12 +40,12 @@ struct Active {
 /// What `burnrate run` was told about Alertmanager (`--alertmanager`, `--sink-timeout`, and
 /// `--interval`, which sets how long an alert lives without being re-sent).
 #[derive(Debug, Clone)]
-pub struct AlertmanagerConfig {
-    pub urls: Vec<String>,
+pub(crate) struct AlertmanagerConfig {
+    pub(crate) urls: Vec<String>,
     /// Timeout of each POST.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// The daemon's evaluation interval.
-    pub interval: Duration,
+    pub(crate) interval: Duration,
 }
 
 /// Retries of one post: few and short, because the next cycle re-sends anyway and every
@@ -63,7 +63,7 @@ struct Target {
     down: AtomicBool,
 }
 
-pub struct Alertmanager {
+pub(crate) struct Alertmanager {
     http: reqwest::Client,
     targets: Vec<Target>,
     /// How long an alert stays firing without being re-sent: a few evaluation intervals, so
@@ -99,7 +99,7 @@ fn labels_for(eval: &Evaluation, decision: Decision, dimension: &str) -> BTreeMa
 }
 
 /// The labels of the alert an evaluation calls for, if any.
-pub fn alert_labels(eval: &Evaluation) -> Option<BTreeMap<String, String>> {
+pub(crate) fn alert_labels(eval: &Evaluation) -> Option<BTreeMap<String, String>> {
     alerting(eval.decision).then(|| {
         labels_for(
             eval,
@@ -136,7 +136,7 @@ fn annotations(eval: &Evaluation) -> BTreeMap<String, String> {
 }
 
 impl Alertmanager {
-    pub fn new(config: AlertmanagerConfig) -> Alertmanager {
+    pub(crate) fn new(config: AlertmanagerConfig) -> Alertmanager {
         let ttl_ms = (config.interval.as_millis() as i64 * 4).max(60_000);
         Alertmanager {
             http: super::http_client(config.timeout),
@@ -219,7 +219,7 @@ impl Alertmanager {
 
     /// Sends what this evaluation calls for, plus resolutions that failed before.
     /// Returns one `(url, delivered)` per Alertmanager, for metrics.
-    pub async fn publish(
+    pub(crate) async fn publish(
         &self,
         eval: &Evaluation,
         previous: Option<Decision>,

@@ -12,20 +12,20 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// Deliveries waiting per URL before new ones are refused.
-pub const QUEUE_CAPACITY: usize = 1024;
+pub(crate) const QUEUE_CAPACITY: usize = 1024;
 /// Attempts per payload before it is given up (4 to 8 minutes of backoff in all from the
 /// default 1s, depending on jitter).
-pub const MAX_ATTEMPTS: u32 = 10;
+pub(crate) const MAX_ATTEMPTS: u32 = 10;
 
 /// What `burnrate run` was told about webhooks (`--webhook`, `--webhook-backoff`,
 /// `--sink-timeout`).
 #[derive(Debug, Clone)]
-pub struct WebhookConfig {
-    pub urls: Vec<String>,
+pub(crate) struct WebhookConfig {
+    pub(crate) urls: Vec<String>,
     /// Timeout of each POST.
-    pub timeout: Duration,
+    pub(crate) timeout: Duration,
     /// The shortest wait before the first retry; it doubles up to a minute.
-    pub first_backoff: Duration,
+    pub(crate) first_backoff: Duration,
 }
 
 impl WebhookConfig {
@@ -34,14 +34,14 @@ impl WebhookConfig {
     }
 }
 
-pub struct Webhooks {
+pub(crate) struct Webhooks {
     queues: Vec<(String, mpsc::Sender<String>)>,
     dropped: Counter,
 }
 
 impl Webhooks {
     /// Starts one delivery worker per URL; workers stop when `shutdown` turns true.
-    pub fn start(
+    pub(crate) fn start(
         config: WebhookConfig,
         dropped: Counter,
         delivered: impl Fn(&str, bool) + Send + Sync + Clone + 'static,
@@ -68,7 +68,7 @@ impl Webhooks {
         Webhooks { queues, dropped }
     }
     /// Queues one decision change for every webhook.
-    pub fn send(&self, change: &Evaluation) {
+    pub(crate) fn send(&self, change: &Evaluation) {
         let body = serde_json::to_string(change).expect("evaluations serialize");
         for (url, tx) in &self.queues {
             if let Err(e) = tx.try_send(body.clone()) {

@@ -75,7 +75,7 @@ pub(crate) fn from_ratio_text(text: &str) -> Option<f64> {
 /// The budget of an objective given only as a float (a ratio): its shortest round-trip text
 /// is the decimal the spec wrote, so this equals the budget computed from that text. Falls
 /// back to `1 - objective` for values no decimal text yields (out of range, not finite).
-pub fn of_objective(objective: f64) -> f64 {
+pub(crate) fn of_objective(objective: f64) -> f64 {
     // Objectives are written with a few decimals: the scaled complement is then a whole
     // number up to float noise, and dividing it once rounds correctly, as the text would.
     let scaled = (1.0 - objective) * 1e12;

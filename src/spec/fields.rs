@@ -13,7 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Severity {
+pub(crate) enum Severity {
     Error,
     Warning,
 }
@@ -23,10 +23,10 @@ pub enum Severity {
 pub struct Diagnostic {
     pub file: PathBuf,
     /// `None` when the problem concerns the whole file (unreadable, empty).
-    pub pos: Option<Pos>,
-    pub field: String,
-    pub message: String,
-    pub severity: Severity,
+    pub(crate) pos: Option<Pos>,
+    pub(crate) field: String,
+    pub(crate) message: String,
+    pub(crate) severity: Severity,
 }
 
 impl Diagnostic {
@@ -66,23 +66,29 @@ impl fmt::Display for Diagnostic {
 /// Diagnostics in the order they were found, and the typed reads that report them.
 #[derive(Debug, Default)]
 pub(crate) struct Sink {
-    pub diagnostics: Vec<Diagnostic>,
+    pub(crate) diagnostics: Vec<Diagnostic>,
 }
 
 impl Sink {
-    pub fn error(&mut self, file: &Path, pos: Pos, field: &str, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, file: &Path, pos: Pos, field: &str, message: impl Into<String>) {
         self.push(file, Some(pos), field, message.into(), Severity::Error);
     }
 
-    pub fn warning(&mut self, file: &Path, pos: Pos, field: &str, message: impl Into<String>) {
+    pub(crate) fn warning(
+        &mut self,
+        file: &Path,
+        pos: Pos,
+        field: &str,
+        message: impl Into<String>,
+    ) {
         self.push(file, Some(pos), field, message.into(), Severity::Warning);
     }
 
-    pub fn file_error(&mut self, file: &Path, message: impl Into<String>) {
+    pub(crate) fn file_error(&mut self, file: &Path, message: impl Into<String>) {
         self.diagnostics.push(Diagnostic::file_error(file, message));
     }
 
-    pub fn push(
+    pub(crate) fn push(
         &mut self,
         file: &Path,
         pos: Option<Pos>,
@@ -100,7 +106,7 @@ impl Sink {
     }
 
     /// The error for a node of the wrong kind: `expected WHAT, got` its kind.
-    pub fn expected_kind<T>(
+    pub(crate) fn expected_kind<T>(
         &mut self,
         file: &Path,
         node: &Node,
@@ -111,7 +117,7 @@ impl Sink {
     }
 
     /// The error `expected WHAT, got GOT` at the node; nothing read.
-    pub fn expected<T>(
+    pub(crate) fn expected<T>(
         &mut self,
         file: &Path,
         node: &Node,
@@ -124,12 +130,12 @@ impl Sink {
     }
 
     /// The error for a required field that is absent (or null).
-    pub fn missing(&mut self, file: &Path, pos: Pos, field: &str) {
+    pub(crate) fn missing(&mut self, file: &Path, pos: Pos, field: &str) {
         self.error(file, pos, field, "missing required field");
     }
 
     /// The value of `key` in `parent`; the missing-field error naming `field` when absent.
-    pub fn required<'a>(
+    pub(crate) fn required<'a>(
         &mut self,
         file: &Path,
         parent: &'a Node,
@@ -144,7 +150,7 @@ impl Sink {
     }
 
     /// How many errors were reported so far (to tell whether a part added any).
-    pub fn errors(&self) -> usize {
+    pub(crate) fn errors(&self) -> usize {
         self.diagnostics
             .iter()
             .filter(|d| d.severity == Severity::Error)
@@ -152,7 +158,7 @@ impl Sink {
     }
 
     /// The node as a mapping; an error naming `field` otherwise.
-    pub fn map<'a>(
+    pub(crate) fn map<'a>(
         &mut self,
         file: &Path,
         node: &'a Node,
@@ -165,7 +171,12 @@ impl Sink {
     }
 
     /// The node as a list; an error naming `field` otherwise.
-    pub fn seq<'a>(&mut self, file: &Path, node: &'a Node, field: &str) -> Option<&'a [Node]> {
+    pub(crate) fn seq<'a>(
+        &mut self,
+        file: &Path,
+        node: &'a Node,
+        field: &str,
+    ) -> Option<&'a [Node]> {
         match &node.value {
             Value::Seq(items) => Some(items),
             _ => self.expected_kind(file, node, field, "a list"),
@@ -173,7 +184,7 @@ impl Sink {
     }
 
     /// A non-empty scalar string.
-    pub fn string(&mut self, file: &Path, node: &Node, field: &str) -> Option<String> {
+    pub(crate) fn string(&mut self, file: &Path, node: &Node, field: &str) -> Option<String> {
         match node.as_scalar() {
             Some(text) if !text.trim().is_empty() => Some(text.to_string()),
             Some(_) => {
@@ -185,7 +196,7 @@ impl Sink {
     }
 
     /// A number written as a plain scalar; its text (trimmed) as written.
-    pub fn number(&mut self, file: &Path, node: &Node, field: &str) -> Option<String> {
+    pub(crate) fn number(&mut self, file: &Path, node: &Node, field: &str) -> Option<String> {
         match &node.value {
             Value::Scalar {
                 text,
@@ -206,7 +217,7 @@ impl Sink {
     }
 
     /// `true` or `false` written as a plain scalar.
-    pub fn boolean(&mut self, file: &Path, node: &Node, field: &str) -> Option<bool> {
+    pub(crate) fn boolean(&mut self, file: &Path, node: &Node, field: &str) -> Option<bool> {
         match &node.value {
             Value::Scalar {
                 text,
@@ -222,7 +233,7 @@ impl Sink {
 
     /// Warns about every key of a mapping outside `known` (the source tool ignores them too,
     /// so they change nothing, but a typo should not go unnoticed).
-    pub fn unknown_keys(
+    pub(crate) fn unknown_keys(
         &mut self,
         file: &Path,
         node: &Node,

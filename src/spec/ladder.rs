@@ -23,7 +23,7 @@ const STEPS: [(f64, i64, i64, Decision, Decision); 3] = [
 ];
 
 /// The default rules for one dimension at the given budget period.
-pub fn default_rules(dim: Dimension, period: &PromDuration) -> Vec<Rule> {
+pub(crate) fn default_rules(dim: Dimension, period: &PromDuration) -> Vec<Rule> {
     STEPS
         .iter()
         .map(|&(share, long, short, on_error, on_latency)| Rule {

@@ -16,7 +16,7 @@ use crate::duration::PromDuration;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-pub use super::fields::{Diagnostic, Severity};
+pub(crate) use super::fields::Diagnostic;
 
 /// The path tests and benches have always used; files of every format load through
 /// `specfiles`, which sits above this module and the importers.

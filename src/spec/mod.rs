@@ -4,12 +4,12 @@
 //! (with `fields`, the checks it shares with the importers) knows about YAML. A
 //! `ServiceSpec` exists only if its file had no errors.
 
-pub mod budget;
+pub(crate) mod budget;
 pub(crate) mod fields;
-pub mod ladder;
+pub(crate) mod ladder;
 pub mod load;
-pub mod plan;
-pub mod selector;
+pub(crate) mod plan;
+pub(crate) mod selector;
 pub mod yaml;
 
 use crate::decision::Decision;
@@ -22,9 +22,10 @@ use std::path::PathBuf;
 /// Where callers have always found them; loading files sits above this module, in
 /// `specfiles` (it dispatches to `import` too).
 pub use crate::specfiles::{LoadReport, load_paths};
-pub use fields::{Diagnostic, Severity};
+pub use fields::Diagnostic;
+pub(crate) use fields::Severity;
 
-pub const API_VERSION: &str = "burnrate/v1";
+pub(crate) const API_VERSION: &str = "burnrate/v1";
 /// The placeholder raw-PromQL SLIs use for the window (Sloth's convention).
 pub const WINDOW_PLACEHOLDER: &str = "{{.window}}";
 
@@ -64,7 +65,7 @@ impl Dimension {
     pub const ALL: [Dimension; 2] = [Dimension::Error, Dimension::Latency];
 
     /// Position in `ALL`, for per-dimension arrays.
-    pub fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         match self {
             Dimension::Error => 0,
             Dimension::Latency => 1,
@@ -92,7 +93,7 @@ pub struct ErrorSli {
     /// Share of good events, as a ratio (99.9 % → 0.999).
     pub objective: f64,
     /// `1 - objective`, computed from the objective's decimal text (see `budget`).
-    pub budget: f64,
+    pub(crate) budget: f64,
     pub events: ErrorEvents,
     pub matrix: Vec<Rule>,
 }
@@ -100,17 +101,17 @@ pub struct ErrorSli {
 #[derive(Debug, Clone)]
 pub struct LatencySli {
     /// Classic histogram base name with its matchers (`_bucket`/`_count` are appended).
-    pub histogram: Selector,
+    pub(crate) histogram: Selector,
     /// The quantile that must stay within `threshold`; it is also the objective.
     pub quantile: f64,
     /// `1 - quantile`, computed from the quantile's decimal text (see `budget`).
-    pub budget: f64,
-    pub threshold: PromDuration,
+    pub(crate) budget: f64,
+    pub(crate) threshold: PromDuration,
     pub matrix: Vec<Rule>,
 }
 
 impl LatencySli {
-    pub fn threshold_seconds(&self) -> f64 {
+    pub(crate) fn threshold_seconds(&self) -> f64 {
         self.threshold.seconds()
     }
 }
@@ -126,7 +127,7 @@ pub struct Rule {
 
 impl Rule {
     /// Stable identity of a rule, used to key hysteresis state across runs.
-    pub fn key(&self) -> String {
+    pub(crate) fn key(&self) -> String {
         match &self.short {
             Some(short) => format!("{}:{}:{}/{}", self.decision, self.burn, self.long, short),
             None => format!("{}:{}:{}", self.decision, self.burn, self.long),
@@ -144,7 +145,7 @@ impl SloSpec {
     }
 
     /// The error budget of a dimension (`1 - objective`, exact to the decimal written).
-    pub fn budget(&self, dim: Dimension) -> Option<f64> {
+    pub(crate) fn budget(&self, dim: Dimension) -> Option<f64> {
         match dim {
             Dimension::Error => self.error.as_ref().map(|e| e.budget),
             Dimension::Latency => self.latency.as_ref().map(|l| l.budget),
@@ -176,7 +177,7 @@ impl SloSpec {
     }
 
     /// The windows, rule positions and state keys of every dimension, derived once.
-    pub fn plan(&self) -> &SloPlan {
+    pub(crate) fn plan(&self) -> &SloPlan {
         self.plan.get_or_init(self)
     }
 }

@@ -10,47 +10,47 @@ use std::sync::OnceLock;
 /// The prepared form of one SLO, one entry per dimension (absent dimensions included, with no
 /// rules, so `windows_to_measure` answers for them as it always did).
 #[derive(Debug, Clone)]
-pub struct SloPlan {
+pub(crate) struct SloPlan {
     dims: [DimPlan; 2],
 }
 
 /// One dimension of an `SloPlan`.
 #[derive(Debug, Clone)]
-pub struct DimPlan {
+pub(crate) struct DimPlan {
     /// The windows a source measures, in this order: the matrix windows by length (then
     /// spelling), each once, then the period when it is not one of them. Measurements are
     /// aligned with it.
-    pub windows: Vec<PromDuration>,
+    pub(crate) windows: Vec<PromDuration>,
     /// How many of `windows` are matrix windows (the ones reports list).
-    pub matrix_windows: usize,
+    pub(crate) matrix_windows: usize,
     /// Index of the budget period in `windows`.
-    pub period: usize,
+    pub(crate) period: usize,
     /// `windows[i].seconds()`.
-    pub seconds: Vec<f64>,
+    pub(crate) seconds: Vec<f64>,
     /// One per matrix rule, in matrix order.
-    pub rules: Vec<RulePlan>,
+    pub(crate) rules: Vec<RulePlan>,
 }
 
 /// Where one rule's windows are in `DimPlan::windows`, and its state key.
 #[derive(Debug, Clone)]
-pub struct RulePlan {
-    pub long: usize,
-    pub short: Option<usize>,
+pub(crate) struct RulePlan {
+    pub(crate) long: usize,
+    pub(crate) short: Option<usize>,
     /// `Rule::key()`.
-    pub key: String,
+    pub(crate) key: String,
     /// Index of the first rule with the same key: rules with equal keys share their timers,
     /// as they do in a state file.
-    pub slot: usize,
+    pub(crate) slot: usize,
 }
 
 impl SloPlan {
-    pub fn new(slo: &SloSpec) -> SloPlan {
+    pub(crate) fn new(slo: &SloSpec) -> SloPlan {
         SloPlan {
             dims: Dimension::ALL.map(|dim| DimPlan::new(slo, dim)),
         }
     }
 
-    pub fn dim(&self, dim: Dimension) -> &DimPlan {
+    pub(crate) fn dim(&self, dim: Dimension) -> &DimPlan {
         &self.dims[dim.index()]
     }
 }
@@ -106,7 +106,7 @@ impl DimPlan {
     }
 
     /// The windows the matrix uses (the ones reports list).
-    pub fn matrix_windows(&self) -> &[PromDuration] {
+    pub(crate) fn matrix_windows(&self) -> &[PromDuration] {
         &self.windows[..self.matrix_windows]
     }
 }
@@ -114,7 +114,7 @@ impl DimPlan {
 /// The lazily built plan of an `SloSpec`. A spec is not meant to change once loaded; the
 /// plan is built at its first evaluation and cloned with it.
 #[derive(Clone, Default)]
-pub struct PlanCell(OnceLock<SloPlan>);
+pub(crate) struct PlanCell(OnceLock<SloPlan>);
 
 impl PlanCell {
     pub(super) fn get_or_init(&self, slo: &SloSpec) -> &SloPlan {

@@ -41,7 +41,7 @@ const ALLOWED_OPS: &str = r#""=", "!=", "=~" or "!~""#;
 
 /// A label matching operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MatchOp {
+pub(crate) enum MatchOp {
     /// `=`
     Equal,
     /// `!=`
@@ -54,7 +54,7 @@ pub enum MatchOp {
 
 impl MatchOp {
     /// The operator as written in PromQL.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             MatchOp::Equal => "=",
             MatchOp::NotEqual => "!=",
@@ -64,7 +64,8 @@ impl MatchOp {
     }
 
     /// Whether the value is a regular expression.
-    pub fn is_regex(self) -> bool {
+    #[cfg(test)]
+    fn is_regex(self) -> bool {
         matches!(self, MatchOp::RegexMatch | MatchOp::RegexNoMatch)
     }
 }
@@ -77,14 +78,14 @@ impl fmt::Display for MatchOp {
 
 /// One `label op "value"` matcher. `value` is the unescaped string.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Matcher {
-    pub label: String,
-    pub op: MatchOp,
-    pub value: String,
+pub(crate) struct Matcher {
+    pub(crate) label: String,
+    pub(crate) op: MatchOp,
+    pub(crate) value: String,
 }
 
 impl Matcher {
-    pub fn new(label: impl Into<String>, op: MatchOp, value: impl Into<String>) -> Self {
+    pub(crate) fn new(label: impl Into<String>, op: MatchOp, value: impl Into<String>) -> Self {
         Matcher {
             label: label.into(),
             op,
@@ -108,8 +109,8 @@ impl fmt::Display for Matcher {
 /// stay in `matchers`, in source order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Selector {
-    pub metric: Option<String>,
-    pub matchers: Vec<Matcher>,
+    pub(crate) metric: Option<String>,
+    pub(crate) matchers: Vec<Matcher>,
 }
 
 /// Why a selector was rejected, and where.
@@ -117,8 +118,8 @@ pub struct Selector {
 #[error("{message}")]
 pub struct SelectorError {
     /// `char` offset into the input (not a byte offset) where the problem is.
-    pub offset: usize,
-    pub message: String,
+    pub(crate) offset: usize,
+    pub(crate) message: String,
 }
 
 impl SelectorError {
@@ -133,7 +134,7 @@ impl SelectorError {
 /// Parses one PromQL instant vector selector, rejecting anything Prometheus 2.42 would
 /// reject and anything that is more than a plain selector (ranges, `offset`, `@`,
 /// operators, functions).
-pub fn parse_selector(input: &str) -> Result<Selector, SelectorError> {
+pub(crate) fn parse_selector(input: &str) -> Result<Selector, SelectorError> {
     Parser {
         chars: input.chars().collect(),
         pos: 0,
@@ -159,7 +160,7 @@ impl Selector {
     /// not a bare PromQL metric identifier (e.g. `foo-bar`, or the keyword `bool`) or when
     /// other `__name__` matchers are present (a name before the braces plus a `__name__`
     /// matcher is an error in PromQL).
-    pub fn to_promql(&self) -> String {
+    pub(crate) fn to_promql(&self) -> String {
         let name_matchers = self.matchers.iter().any(|m| m.label == NAME_LABEL);
         let mut out = String::new();
         let mut items: Vec<String> = Vec::with_capacity(self.matchers.len() + 1);
@@ -181,7 +182,7 @@ impl Selector {
     /// `h_bucket{job="x"}`. Returns `None` if there is no metric name (`{__name__="h"}`
     /// counts as a metric name: parsing normalises it into `metric`). Other `__name__`
     /// matchers, if any, are kept unchanged.
-    pub fn with_suffix(&self, suffix: &str) -> Option<Selector> {
+    pub(crate) fn with_suffix(&self, suffix: &str) -> Option<Selector> {
         let metric = self.metric.as_ref()?;
         Some(Selector {
             metric: Some(format!("{metric}{suffix}")),

@@ -9,9 +9,9 @@ use std::collections::HashMap;
 
 /// 1-based line and column of a node's first character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Pos {
-    pub line: usize,
-    pub col: usize,
+pub(crate) struct Pos {
+    pub(crate) line: usize,
+    pub(crate) col: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -29,12 +29,12 @@ pub enum Value {
 
 #[derive(Debug, Clone)]
 pub struct Node {
-    pub pos: Pos,
+    pub(crate) pos: Pos,
     pub value: Value,
 }
 
 impl Node {
-    pub fn kind_name(&self) -> &'static str {
+    pub(crate) fn kind_name(&self) -> &'static str {
         match &self.value {
             Value::Null => "null",
             Value::Scalar { .. } => "a scalar",
@@ -55,8 +55,8 @@ impl Node {
 /// A YAML syntax error with its position.
 #[derive(Debug, Clone)]
 pub struct SyntaxError {
-    pub pos: Pos,
-    pub message: String,
+    pub(crate) pos: Pos,
+    pub(crate) message: String,
 }
 
 fn pos_of(span: &Span) -> Pos {
@@ -80,7 +80,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
 
 /// Parses a YAML stream of any number of documents (separated by `---`), in file order.
 /// Positions are relative to the whole text. An empty document yields a `Null` node.
-pub fn parse_all(text: &str) -> Result<Vec<Node>, SyntaxError> {
+pub(crate) fn parse_all(text: &str) -> Result<Vec<Node>, SyntaxError> {
     parse_stream(text).map(|(documents, _)| documents)
 }
 

@@ -203,17 +203,12 @@ impl Alertmanager {
         within: Duration,
         mut accept: impl FnMut(&[Value]) -> bool,
     ) -> (Vec<Value>, bool) {
-        let deadline = Instant::now() + within;
-        loop {
-            let alerts = self.try_alerts().unwrap_or_default();
-            if accept(&alerts) {
-                return (alerts, true);
-            }
-            if Instant::now() > deadline {
-                return (alerts, false);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let mut alerts = Vec::new();
+        let accepted = super::poll_until(within, Duration::from_millis(100), || {
+            alerts = self.try_alerts().unwrap_or_default();
+            accept(&alerts)
+        });
+        (alerts, accepted)
     }
 }
 

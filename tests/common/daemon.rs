@@ -2,6 +2,8 @@
 //! port, waited for until `/healthz` answers, queried over HTTP, signalled, and killed on
 //! drop (also when the test panics). Its stderr goes to a log file for failure messages.
 
+#![allow(unsafe_code, reason = "libc: kill to signal the daemon")]
+
 use super::prometheus::{free_loopback_port, kill_with_parent};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -114,14 +116,7 @@ impl Daemon {
     /// Polls `check` every 100 ms until it returns true or `within` passes; returns whether
     /// it did.
     pub fn wait_for(&self, within: Duration, mut check: impl FnMut(&Daemon) -> bool) -> bool {
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if check(self) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+        super::poll_until(within, Duration::from_millis(100), || check(self))
     }
 
     pub fn signal(&self, signal: libc::c_int) {

@@ -461,10 +461,10 @@ impl History {
             for (i, series) in self.series.iter().enumerate() {
                 let life = series.life();
                 let st = &mut states[i];
-                if let Some(s) = life.starts_at {
-                    if t < s {
-                        continue;
-                    }
+                if let Some(s) = life.starts_at
+                    && t < s
+                {
+                    continue;
                 }
                 let first = !st.started;
                 st.started = true;

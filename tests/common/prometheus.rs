@@ -13,6 +13,8 @@
 //! *thread* that spawned the child exits: start a [`Prometheus`] from the thread that uses it
 //! (a test function's own thread, as usual), not from a short-lived helper thread.
 
+#![allow(unsafe_code, reason = "libc: prctl(PR_SET_PDEATHSIG) in the child")]
+
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -246,10 +248,10 @@ fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
             return Err(format!("prometheus exited during startup ({status})"));
         }
-        if let Ok(resp) = probe.get(&url).call() {
-            if resp.status() == 200 {
-                return Ok(());
-            }
+        if let Ok(resp) = probe.get(&url).call()
+            && resp.status() == 200
+        {
+            return Ok(());
         }
         if Instant::now() > deadline {
             return Err(format!("prometheus not ready after {READY_DEADLINE:?}"));

@@ -96,16 +96,11 @@ impl WebhookReceiver {
         within: Duration,
         mut accept: impl FnMut(&[Post]) -> bool,
     ) -> (Vec<Post>, bool) {
-        let deadline = Instant::now() + within;
-        loop {
-            let posts = self.posts();
-            if accept(&posts) {
-                return (posts, true);
-            }
-            if Instant::now() > deadline {
-                return (posts, false);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let mut posts = Vec::new();
+        let accepted = super::poll_until(within, Duration::from_millis(50), || {
+            posts = self.posts();
+            accept(&posts)
+        });
+        (posts, accepted)
     }
 }

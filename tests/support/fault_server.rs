@@ -216,6 +216,20 @@ pub struct FaultServer {
     acceptor: Option<JoinHandle<()>>,
 }
 
+/// Every `burnrate_key` tag a daemon query asks for, e.g. `["bad/5m", "total/5m", ...]`.
+pub fn requested_keys(query: &str) -> Vec<String> {
+    const TAG: &str = "\"burnrate_key\", \"";
+    let mut keys = Vec::new();
+    let mut rest = query;
+    while let Some(i) = rest.find(TAG) {
+        rest = &rest[i + TAG.len()..];
+        let end = rest.find('"').expect("closing quote of a burnrate_key tag");
+        keys.push(rest[..end].to_string());
+        rest = &rest[end..];
+    }
+    keys
+}
+
 impl FaultServer {
     pub fn start(script: Script) -> FaultServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");

@@ -44,10 +44,10 @@ pub struct SloChart<'a> {
 /// One rendered SLO section and what the page's table of contents says about it.
 pub struct Section {
     /// The `id` of its `<section>` tag (the contents link to it).
-    pub id: String,
+    pub(crate) id: String,
     /// `service / slo`, as text (escaped where it is written).
-    pub title: String,
-    pub decision: Decision,
+    pub(crate) title: String,
+    pub(crate) decision: Decision,
     pub html: String,
 }
 

@@ -151,7 +151,7 @@ fn yaml_str(s: &str) -> String {
 }
 
 /// The `promtool test rules` file for the rules of `specs`, which it loads from `rule_file`.
-pub fn test_file(specs: &[ServiceSpec], opts: &Options, rule_file: &str) -> String {
+pub(crate) fn test_file(specs: &[ServiceSpec], opts: &Options, rule_file: &str) -> String {
     let step = step_ms(specs);
     let step_text = format_millis(step);
     let mut out = String::new();
