@@ -85,6 +85,7 @@ pub(crate) fn parse(text: &str) -> Result<Query, QueryError> {
     check(text, &expr)?;
     Ok(Query {
         text: text.to_string(),
+        shared: super::shared::find(&expr),
         expr,
     })
 }

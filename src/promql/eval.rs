@@ -11,6 +11,7 @@
 use super::check::{LOOKBACK_MS, full_matchers, offset_ms};
 use super::{Flavor, Labels, Query, QueryError, RangeSeries, Steps, Storage, Value};
 use promql_parser::parser::{Expr, MatrixSelector, VectorSelector};
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 pub(crate) use super::check::{parse, selectors};
@@ -23,7 +24,7 @@ pub(crate) struct Series {
 }
 
 /// A node's value over all steps.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) enum Val {
     Scalar(Vec<f64>),
     Vector(Vec<Series>),
@@ -53,6 +54,10 @@ pub(crate) struct Ctx<'a, S: Storage + ?Sized> {
     pub vm_step_ms: i64,
     /// VictoriaMetrics: evaluate each step as its own instant query (see `eval_instants`).
     pub vm_instants: bool,
+    /// The query's repeated subtrees in this tree, by node address (`shared`), and the
+    /// values of those evaluated so far, by group.
+    pub shared: HashMap<*const Expr, usize>,
+    pub memo: RefCell<HashMap<usize, Val>>,
 }
 
 impl<S: Storage + ?Sized> Ctx<'_, S> {
@@ -225,6 +230,19 @@ pub(crate) fn check_distinct(series: &[Series]) -> Result<(), QueryError> {
 }
 
 pub(crate) fn eval<S: Storage + ?Sized>(ctx: &Ctx<S>, e: &Expr) -> Result<Val, QueryError> {
+    let Some(&group) = ctx.shared.get(&(e as *const Expr)) else {
+        return eval_once(ctx, e);
+    };
+    if let Some(v) = ctx.memo.borrow().get(&group) {
+        return Ok(v.clone());
+    }
+    let v = eval_once(ctx, e)?;
+    ctx.memo.borrow_mut().insert(group, v.clone());
+    Ok(v)
+}
+
+/// `eval` without looking for the value of an equal subtree.
+fn eval_once<S: Storage + ?Sized>(ctx: &Ctx<S>, e: &Expr) -> Result<Val, QueryError> {
     let v = eval_node(ctx, e)?;
     if !ctx.is_vm() {
         return Ok(v);
@@ -407,6 +425,8 @@ pub(crate) fn instant<S: Storage + ?Sized>(
         flavor,
         vm_step_ms: super::victoriametrics::INSTANT_STEP_MS,
         vm_instants: false,
+        shared: super::shared::resolve(&q.expr, &q.shared),
+        memo: RefCell::default(),
     };
     let mut v = eval(&ctx, &q.expr)?;
     if flavor == Flavor::Prometheus3
@@ -455,6 +475,8 @@ pub(crate) fn range<S: Storage + ?Sized>(
             steps.step_ms
         },
         vm_instants: as_instants && flavor == Flavor::VictoriaMetrics,
+        shared: super::shared::resolve(&q.expr, &q.shared),
+        memo: RefCell::default(),
     };
     let mut v = eval(&ctx, &q.expr)?;
     if flavor == Flavor::Prometheus3

@@ -29,6 +29,7 @@ mod gomath;
 mod histogram;
 pub(crate) mod rollup;
 pub(crate) mod series;
+mod shared;
 mod storage;
 mod victoriametrics;
 
@@ -83,6 +84,8 @@ impl std::error::Error for QueryError {}
 pub struct Query {
     text: String,
     expr: promql_parser::parser::Expr,
+    /// Subtrees it holds more than once (`shared`), evaluated once per evaluation.
+    shared: Vec<(shared::Path, usize)>,
 }
 
 /// One selector an evaluation reads and how far back from the evaluation time: its range,
