@@ -264,6 +264,19 @@ fn signature_ids(m: &Matching, l: &[Series], r: &[Series]) -> (Vec<u32>, Vec<u32
     (li, ri, n)
 }
 
+/// Whether `l or r` is `l` followed by `r`: no right-hand signature matches a left-hand one
+/// (so nothing on the right is hidden at any step) and neither side repeats a label set (so
+/// nothing is merged). The usual case of the tagged `or` chains burnrate measures with, where
+/// the per-step walk below would copy every earlier part again at each `or`.
+fn or_is_concatenation(l: &[Series], r: &[Series], lsig: &[u32], rsig: &[u32]) -> bool {
+    let left: HashSet<u32> = lsig.iter().copied().collect();
+    if rsig.iter().any(|s| left.contains(s)) {
+        return false;
+    }
+    let mut seen: HashSet<&Labels> = HashSet::new();
+    l.iter().chain(r).all(|s| seen.insert(&s.labels))
+}
+
 /// `VectorAnd`, `VectorOr`, `VectorUnless`.
 fn set_op(
     n: usize,
@@ -273,6 +286,13 @@ fn set_op(
     m: &Matching,
 ) -> Result<Vec<Series>, QueryError> {
     let (lsig, rsig, nsig) = signature_ids(m, &l, &r);
+    if op == Op::Or && or_is_concatenation(&l, &r, &lsig, &rsig) {
+        return Ok(l
+            .into_iter()
+            .chain(r)
+            .filter(|s| s.values.iter().any(Option::is_some))
+            .collect());
+    }
     let mut b = Builder::new(n);
     let lslot: Vec<usize> = l.iter().map(|s| b.slot(s.labels.clone())).collect();
     let rslot: Vec<usize> = if op == Op::Or {
@@ -404,6 +424,9 @@ fn vector_binop(
     } else {
         (l, r, lsig, rsig)
     };
+    if one_to_one && unique(&lsig) && unique(&rsig) {
+        return one_to_one_fixed(n, op, &l, &r, &lsig, &rsig, m, return_bool, v3);
+    }
     let mut b = Builder::new(n);
     let mut pair_slot: HashMap<(usize, usize), usize> = HashMap::new();
     // `right[sig] = (step + 1, index into r)` for the "one" side at this step.
@@ -477,6 +500,55 @@ fn vector_binop(
             if !keep && !return_bool {
                 continue;
             }
+            b.set(slot, step, value)?;
+        }
+    }
+    Ok(b.finish())
+}
+
+/// Whether no signature repeats on one side.
+fn unique(sigs: &[u32]) -> bool {
+    let mut seen = HashSet::new();
+    sigs.iter().all(|s| seen.insert(*s))
+}
+
+/// `vector_binop` one-to-one when no signature repeats on either side (`sum(a) / sum(b)`,
+/// the common case): each left series can only ever match one right series and neither
+/// matching error can occur, so the pairs are found once instead of at every step. The
+/// output, step by step, is the general walk's: the matched pairs in left-hand order.
+#[allow(clippy::too_many_arguments)]
+fn one_to_one_fixed(
+    n: usize,
+    op: Op,
+    l: &[Series],
+    r: &[Series],
+    lsig: &[u32],
+    rsig: &[u32],
+    m: &Matching,
+    return_bool: bool,
+    v3: bool,
+) -> Result<Vec<Series>, QueryError> {
+    let right: HashMap<u32, usize> = rsig.iter().enumerate().map(|(j, s)| (*s, j)).collect();
+    let mut b = Builder::new(n);
+    for (i, ls) in l.iter().enumerate() {
+        let Some(&j) = right.get(&lsig[i]) else {
+            continue;
+        };
+        let rs = &r[j];
+        let mut slot = None;
+        for step in 0..n {
+            let (Some(vl), Some(vr)) = (ls.values[step], rs.values[step]) else {
+                continue;
+            };
+            let (mut value, keep) = elem_binop(op, vl, vr);
+            if return_bool {
+                value = btos(keep);
+            } else if !keep {
+                continue;
+            }
+            let slot = *slot.get_or_insert_with(|| {
+                b.slot(result_metric(&ls.labels, &rs.labels, op, m, return_bool, v3))
+            });
             b.set(slot, step, value)?;
         }
     }

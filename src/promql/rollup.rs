@@ -378,10 +378,13 @@ pub(crate) fn eval_range_fn<S: Storage + ?Sized>(
     for (labels, samples) in ctx.storage.select(&matchers) {
         let mut values = vec![None; ctx.n];
         let mut any = false;
+        // Steps increase, so each window starts from the previous one's edges.
+        let mut edges = (0, 0);
         for (i, cell) in values.iter_mut().enumerate() {
             let maxt = ctx.time(i) - offset;
             let mint = maxt - range;
-            let (a, b) = samples.window(mint, maxt, open);
+            let (a, b) = samples.window_after(mint, maxt, open, edges);
+            edges = (a, b);
             if a == b {
                 continue;
             }
