@@ -412,6 +412,14 @@ fn matrix_selector<S: Storage + ?Sized>(
     Ok(Val::Matrix(out))
 }
 
+/// The whole query, with 3.x's delayed name removal applied at the end.
+fn eval_top<S: Storage + ?Sized>(ctx: &Ctx<S>, q: &Query) -> Result<Val, QueryError> {
+    match eval(ctx, &q.expr)? {
+        Val::Vector(vs) if ctx.flavor == Flavor::Prometheus3 => Ok(Val::Vector(cleanup_v3(vs)?)),
+        v => Ok(v),
+    }
+}
+
 pub(crate) fn instant<S: Storage + ?Sized>(
     q: &Query,
     storage: &S,
@@ -428,13 +436,7 @@ pub(crate) fn instant<S: Storage + ?Sized>(
         shared: super::shared::resolve(&q.expr, &q.shared),
         memo: RefCell::default(),
     };
-    let mut v = eval(&ctx, &q.expr)?;
-    if flavor == Flavor::Prometheus3
-        && let Val::Vector(vs) = v
-    {
-        v = Val::Vector(cleanup_v3(vs)?);
-    }
-    Ok(match v {
+    Ok(match eval_top(&ctx, q)? {
         Val::Scalar(v) => Value::Scalar(v[0]),
         Val::Vector(vs) => Value::Vector(
             vs.into_iter()
@@ -478,13 +480,7 @@ pub(crate) fn range<S: Storage + ?Sized>(
         shared: super::shared::resolve(&q.expr, &q.shared),
         memo: RefCell::default(),
     };
-    let mut v = eval(&ctx, &q.expr)?;
-    if flavor == Flavor::Prometheus3
-        && let Val::Vector(vs) = v
-    {
-        v = Val::Vector(cleanup_v3(vs)?);
-    }
-    match v {
+    match eval_top(&ctx, q)? {
         Val::Scalar(v) => Ok(vec![RangeSeries {
             labels: Labels::new(),
             values: v.into_iter().map(Some).collect(),
