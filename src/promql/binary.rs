@@ -547,7 +547,14 @@ fn one_to_one_fixed(
                 continue;
             }
             let slot = *slot.get_or_insert_with(|| {
-                b.slot(result_metric(&ls.labels, &rs.labels, op, m, return_bool, v3))
+                b.slot(result_metric(
+                    &ls.labels,
+                    &rs.labels,
+                    op,
+                    m,
+                    return_bool,
+                    v3,
+                ))
             });
             b.set(slot, step, value)?;
         }

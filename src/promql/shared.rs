@@ -19,7 +19,9 @@ pub(crate) type Path = Vec<usize>;
 /// The children of a node, in a fixed order.
 fn children(e: &Expr) -> Vec<&Expr> {
     match e {
-        Expr::Aggregate(a) => std::iter::once(&*a.expr).chain(a.param.as_deref()).collect(),
+        Expr::Aggregate(a) => std::iter::once(&*a.expr)
+            .chain(a.param.as_deref())
+            .collect(),
         Expr::Unary(u) => vec![&u.expr],
         Expr::Binary(b) => vec![&b.lhs, &b.rhs],
         Expr::Paren(p) => vec![&p.expr],
