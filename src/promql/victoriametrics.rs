@@ -34,29 +34,10 @@ pub(crate) fn reach_ms(range_ms: i64, step_ms: i64) -> i64 {
     MAX_SILENCE_INTERVAL_MS + range_ms.max(step_ms)
 }
 
-/// `quantile` of aggr.go: NaNs removed, sorted, Prometheus's interpolation.
+/// `quantile` of aggr.go: Prometheus's quantile over the values that are not NaN.
 pub(crate) fn quantile(phi: f64, values: &[f64]) -> f64 {
     let mut a: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
-    a.sort_by(|x, y| x.partial_cmp(y).expect("no NaN"));
-    quantile_sorted(phi, &a)
-}
-
-fn quantile_sorted(phi: f64, values: &[f64]) -> f64 {
-    if values.is_empty() || phi.is_nan() {
-        return f64::NAN;
-    }
-    if phi < 0.0 {
-        return f64::NEG_INFINITY;
-    }
-    if phi > 1.0 {
-        return f64::INFINITY;
-    }
-    let n = values.len() as f64;
-    let rank = phi * (n - 1.0);
-    let lower = 0f64.max(rank.floor());
-    let upper = (n - 1.0).min(lower + 1.0);
-    let weight = rank - rank.floor();
-    values[lower as usize] * (1.0 - weight) + values[upper as usize] * weight
+    super::histogram::quantile(phi, &mut a)
 }
 
 /// `getScrapeInterval`: the 0.6 quantile of the first 20 intervals of the fetched samples.
