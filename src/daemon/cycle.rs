@@ -86,7 +86,7 @@ impl CycleMeasurer {
     ) -> Self {
         if self.local.is_some() {
             match arg.fixed().or_else(|| detected.get().copied()) {
-                Some(flavor) => self.local = Some(self.local_history(flavor)),
+                Some(flavor) => self.use_flavor(flavor),
                 None => self.detect = Some(detected),
             }
         }
@@ -105,20 +105,20 @@ impl CycleMeasurer {
                 None => return false,
             },
         };
-        // Nothing is fetched before the flavor is known, and its reach decides what is.
-        if self.local.is_some() {
-            self.local = Some(self.local_history(flavor));
-        }
+        self.use_flavor(flavor);
         self.detect = None;
         true
     }
 
-    /// A fresh (unseeded) local history of every SLO measured, under `flavor`.
-    fn local_history(&self, flavor: Flavor) -> LocalHistory {
-        LocalHistory::new(
-            self.slos.iter().map(|&(s, i)| &self.specs[s].slos[i]),
-            flavor,
-        )
+    /// Replans the (not yet seeded) local history for `flavor` if it was planned for another:
+    /// nothing is fetched before the flavor is known, and its reach decides what is.
+    fn use_flavor(&mut self, flavor: Flavor) {
+        if self.local.as_ref().is_some_and(|l| l.flavor() != flavor) {
+            self.local = Some(LocalHistory::new(
+                self.slos.iter().map(|&(s, i)| &self.specs[s].slos[i]),
+                flavor,
+            ));
+        }
     }
 
     pub fn slos(&self) -> impl Iterator<Item = (&ServiceSpec, &SloSpec)> {

@@ -185,6 +185,11 @@ impl LocalHistory {
         }
     }
 
+    /// Whose semantics the local evaluation follows.
+    pub(crate) fn flavor(&self) -> Flavor {
+        self.flavor
+    }
+
     /// Raw samples held.
     pub(crate) fn held_samples(&self) -> usize {
         self.groups
