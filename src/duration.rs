@@ -3,6 +3,7 @@
 //! Windows are keyed in every output by the spelling the user wrote, so a duration keeps its
 //! text next to its value: `60m` and `1h` are the same length but different keys.
 
+use crate::limits::MAX_DURATION_MS;
 use std::fmt;
 use thiserror::Error;
 
@@ -22,6 +23,8 @@ pub enum DurationError {
     UnitOrder(String),
     #[error("duration {0:?} is out of range")]
     OutOfRange(String),
+    #[error("duration {0:?} is longer than 1y, the longest burnrate accepts")]
+    TooLong(String),
 }
 
 /// Spec checks collect messages as text.
@@ -51,6 +54,9 @@ const UNITS: [(&str, i64); 7] = [
 impl PromDuration {
     /// Parses the Prometheus duration syntax: one or more `<integer><unit>` terms, units
     /// in decreasing order (`y w d h m s ms`), each at most once. `0` alone is allowed.
+    /// At most [`MAX_DURATION_MS`] (1y): no period, window, `for`, `hold`, step or timeout
+    /// means anything beyond, and everything downstream may then add and multiply
+    /// durations and instants without overflow.
     pub fn parse(text: &str) -> Result<PromDuration, DurationError> {
         let s = text.trim();
         if s.is_empty() {
@@ -102,6 +108,9 @@ impl PromDuration {
                 .checked_mul(UNITS[rank].1)
                 .and_then(|v| v.checked_add(total))
                 .ok_or_else(|| DurationError::OutOfRange(s.to_string()))?;
+        }
+        if total > MAX_DURATION_MS {
+            return Err(DurationError::TooLong(s.to_string()));
         }
         Ok(PromDuration {
             millis: total,
@@ -164,6 +173,10 @@ mod tests {
         assert_eq!(PromDuration::parse("3d").unwrap().millis(), 259_200_000);
         assert_eq!(PromDuration::parse("300ms").unwrap().millis(), 300);
         assert_eq!(PromDuration::parse("1y").unwrap().millis(), 31_536_000_000);
+        assert_eq!(
+            PromDuration::parse("365d").unwrap().millis(),
+            31_536_000_000
+        );
         assert_eq!(PromDuration::parse("0").unwrap().millis(), 0);
         assert_eq!(PromDuration::parse("60m").unwrap().as_str(), "60m");
     }
@@ -176,6 +189,29 @@ mod tests {
                 "{bad:?} should be rejected"
             );
         }
+    }
+
+    #[test]
+    fn durations_beyond_a_year_are_refused() {
+        for long in [
+            "1y1ms",
+            "366d",
+            "53w",
+            "292471208y",
+            "9223372036854775807ms",
+        ] {
+            assert!(
+                matches!(PromDuration::parse(long), Err(DurationError::TooLong(_))),
+                "{long}: {:?}",
+                PromDuration::parse(long)
+            );
+        }
+        let e = PromDuration::parse("292471208y").unwrap_err().to_string();
+        assert!(e.contains("longer than 1y"), "{e}");
+        assert!(matches!(
+            PromDuration::parse("99999999999999999999y"),
+            Err(DurationError::OutOfRange(_))
+        ));
     }
 
     #[test]

@@ -18,6 +18,7 @@ mod error;
 mod fsutil;
 pub mod history;
 pub mod import;
+mod limits;
 pub mod measure;
 pub mod output;
 pub mod promql;

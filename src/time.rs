@@ -1,26 +1,35 @@
 //! Instants as users write them (RFC 3339 or Unix seconds) and as outputs print them.
 
+use crate::limits::{MAX_ABS_SECONDS, is_instant};
+
 /// Why a text is not an instant.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum TimeError {
-    #[error("time {0:?} is out of range")]
+pub enum TimeError {
+    #[error(
+        "time {0:?} is out of range (burnrate reads instants from 0000-01-01T00:00:00Z to 100000000000 seconds after 1970, in year 5138)"
+    )]
     OutOfRange(String),
     #[error("not a time: {0:?} (expected RFC 3339 like 2026-11-17T10:00:00Z, or Unix seconds)")]
     Syntax(String),
 }
 
-/// Parses `--at`-style times: RFC 3339 or Unix seconds (fractions allowed). Unix ms.
-pub(crate) fn parse_time(text: &str) -> Result<i64, TimeError> {
+/// Parses `--at`-style times: RFC 3339 or Unix seconds (fractions allowed). Unix ms, an
+/// instant as `limits::is_instant` bounds them all.
+pub fn parse_time(text: &str) -> Result<i64, TimeError> {
     let t = text.trim();
-    if let Ok(secs) = t.parse::<f64>() {
-        if secs.is_finite() && secs.abs() < 1e13 {
-            return Ok((secs * 1000.0).round() as i64);
+    let ms = match t.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs.abs() < MAX_ABS_SECONDS as f64 => {
+            (secs * 1000.0).round() as i64
         }
+        Ok(_) => return Err(TimeError::OutOfRange(t.to_string())),
+        Err(_) => chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| d.timestamp_millis())
+            .map_err(|_| TimeError::Syntax(t.to_string()))?,
+    };
+    if !is_instant(ms) {
         return Err(TimeError::OutOfRange(t.to_string()));
     }
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| d.timestamp_millis())
-        .map_err(|_| TimeError::Syntax(t.to_string()))
+    Ok(ms)
 }
 
 /// RFC 3339 in UTC, with milliseconds only when the instant has them.
@@ -102,6 +111,33 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_beyond_the_bound_are_errors_not_1970() {
+        for bad in [
+            "-9999999999999",
+            "9999999999999",
+            "100000000000",
+            "1e300",
+            "NaN",
+            "9999-12-31T00:00:00Z",
+            "-62170000000",
+        ] {
+            let e = parse_time(bad).unwrap_err();
+            assert!(matches!(e, TimeError::OutOfRange(_)), "{bad}: {e}");
+            assert!(e.to_string().contains("out of range"), "{e}");
+        }
+        assert_eq!(parse_time("99999999999").unwrap(), 99_999_999_999_000);
+        assert_eq!(parse_time("-1.5").unwrap(), -1500);
+        assert_eq!(
+            parse_time("0000-01-01T00:00:00Z").unwrap(),
+            -62_167_219_200_000
+        );
+        assert_eq!(
+            parse_time("2026-11-17T10:00:00Z").unwrap(),
+            1_794_909_600_000
+        );
+    }
 
     #[test]
     fn format_time_matches_chrono() {

@@ -3,6 +3,7 @@
 //! one command where more than one can produce it. Only loopback is used: the backend of
 //! the 69 case is a local port nothing listens on.
 //!
+//! Every command is covered: `validate`, `check`, `backtest`, `run`, `rules` and `convert`.
 //! The outcome codes are pinned elsewhere: `check`'s 0-3 against a real Prometheus
 //! (`check_matches_prometheus`), 4 and 69 under backend faults (`check_backend_faults`),
 //! and `backtest`'s 4 for a skipped SLO (`demo_backtest`).
@@ -17,6 +18,8 @@ use common::{burnrate, closed_port_url};
 const SPEC: &str = "tests/fixtures/faults/two-slos.yaml";
 const INVALID_SPEC: &str = "tests/fixtures/invalid/objective.yaml";
 const HISTORY: &str = "tests/fixtures/history/sample.om";
+const INVALID_SLOTH: &str = "tests/fixtures/import/invalid/sloth-unsupported.yml";
+const SLOTH: &str = "tests/fixtures/import/sloth/go-map.yml";
 
 fn assert_code(out: &Output, code: i32, what: &str) {
     assert_eq!(
@@ -55,21 +58,54 @@ fn usage_errors_exit_64() {
 #[test]
 fn an_invalid_spec_exits_65_from_every_command() {
     let url = closed_port_url();
-    let cases: [&[&str]; 4] = [
+    let cases: [&[&str]; 6] = [
         &["validate", INVALID_SPEC],
         &["check", INVALID_SPEC, "--prometheus", &url],
         &["backtest", INVALID_SPEC, "--history", HISTORY],
         &["rules", INVALID_SPEC],
+        &[
+            "run",
+            INVALID_SPEC,
+            "--prometheus",
+            &url,
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &["convert", INVALID_SLOTH],
     ];
     for args in cases {
         let out = burnrate(args);
         assert_code(&out, 65, &format!("{args:?}"));
+        let file = if args[1] == INVALID_SLOTH {
+            "sloth-unsupported.yml:"
+        } else {
+            "objective.yaml:"
+        };
         assert!(
-            stderr(&out).contains("objective.yaml:"),
+            stderr(&out).contains(file),
             "{args:?}: the problem names its file: {}",
             stderr(&out)
         );
     }
+}
+
+#[test]
+fn convert_uses_the_same_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_dir = dir.path().to_str().unwrap();
+    let out = burnrate(&["convert", SLOTH, "-o", out_dir]);
+    assert_code(&out, 0, "convert -o DIR");
+    let out = burnrate(&["convert", SLOTH, "-o", out_dir]);
+    assert_code(
+        &out,
+        64,
+        "convert -o DIR over existing files, without --force",
+    );
+    assert!(stderr(&out).contains("--force"), "{}", stderr(&out));
+    let out = burnrate(&["convert", SLOTH, "-o", out_dir, "--force"]);
+    assert_code(&out, 0, "convert -o DIR --force");
+    let out = burnrate(&["convert", "--no-such-flag", SLOTH]);
+    assert_code(&out, 64, "convert --no-such-flag");
 }
 
 #[test]

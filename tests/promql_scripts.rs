@@ -6,7 +6,8 @@
 mod promql_script;
 
 use burnrate::promql::Flavor;
-use promql_script::{Report, run_script};
+use burnrate::promql::MemStorage;
+use promql_script::{Report, run_script, run_script_over};
 use std::path::PathBuf;
 
 fn scripts_dir(version: &str) -> PathBuf {
@@ -32,6 +33,13 @@ fn run_dir(version: &str, flavor: Flavor) -> Option<(Vec<(String, Report)>, Repo
         let text = std::fs::read_to_string(&f).expect("read script");
         let r = run_script(&name, &text, flavor);
         total.add(&r);
+        if flavor == Flavor::Prometheus2 {
+            // The same cases over the daemon's compact blocks must give the same answers.
+            let compact = run_script_over(&name, &text, flavor, MemStorage::compact());
+            for f in compact.failures {
+                total.failures.push(format!("over compact history: {f}"));
+            }
+        }
         per_file.push((name, r));
     }
     Some((per_file, total))

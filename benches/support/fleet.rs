@@ -5,8 +5,9 @@
 //! Needs `crate::history` (tests/common/history.rs) in the including crate.
 //!
 //! Series per service (8): `requests_total{svc,code="200"|"500"}` and
-//! `latency_seconds_{bucket,count,sum}{svc}` with `le` 0.1, 0.3, 1, +Inf. Names are short on
-//! purpose: 30 days of 1-minute samples of a 20-service fleet stay around 400 MB of text.
+//! `latency_seconds_{bucket,count,sum}{svc}` with `le` 0.1, 0.3, 1, +Inf (or the 13
+//! `FINE_BOUNDS`: 18 series). Names are short on purpose: 30 days of 1-minute samples of a
+//! 20-service fleet stay around 400 MB of text.
 
 use crate::history::{Counter, DAY, HOUR, Histogram, History, LogLogistic, MINUTE, Rng};
 use std::path::Path;
@@ -14,6 +15,12 @@ use std::sync::Arc;
 
 /// Histogram bucket bounds, as written in `le`.
 pub const BOUNDS: [&str; 3] = ["0.1", "0.3", "1"];
+
+/// Finer bounds (13, so 18 series per service): what a default client-library histogram
+/// looks like, for the benches and tests about the size of the daemon's history.
+pub const FINE_BOUNDS: [&str; 13] = [
+    "0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.3", "0.5", "0.75", "1", "2.5", "5",
+];
 
 /// What a service suffers during an incident.
 #[derive(Debug, Clone, Copy)]
@@ -119,6 +126,17 @@ pub fn service_name(index: usize) -> String {
 
 /// Adds the 8 series of service `index` to `history`.
 pub fn add_service(history: History, index: usize, start: i64, end: i64) -> History {
+    add_service_with(history, index, start, end, &BOUNDS)
+}
+
+/// [`add_service`] with the histogram's bucket bounds given (2 + bounds + 3 series).
+pub fn add_service_with(
+    history: History,
+    index: usize,
+    start: i64,
+    end: i64,
+    bounds: &[&str],
+) -> History {
     let svc = service_name(index);
     let profile = Arc::new(Profile {
         base: 5.0 + (index % 7) as f64 * 6.0,
@@ -148,7 +166,7 @@ pub fn add_service(history: History, index: usize, start: i64, end: i64) -> Hist
         .histogram(
             Histogram::new("latency_seconds")
                 .label("svc", &svc)
-                .bounds(&BOUNDS)
+                .bounds(bounds)
                 .rate(move |t| hist.traffic(t))
                 .latency(move |t| lat.latency(t)),
         )
@@ -235,13 +253,18 @@ pub const BOTH_ONLY: [SloDef; 1] = [MIXED[4]];
 
 /// The spec YAML of service `index` with the given SLOs.
 pub fn spec_yaml(index: usize, slos: &[SloDef]) -> String {
+    spec_yaml_over(index, slos, "30d")
+}
+
+/// [`spec_yaml`] with another budget period (the default ladder scales to it).
+pub fn spec_yaml_over(index: usize, slos: &[SloDef], period: &str) -> String {
     let svc = service_name(index);
     let mut out = format!(
         "apiVersion: burnrate/v1\nservice: {svc}\nlabels: {{team: team{}}}\nslos:\n",
         index % 4
     );
     for slo in slos {
-        out.push_str(&format!("  - name: {}\n    period: 30d\n", slo.name));
+        out.push_str(&format!("  - name: {}\n    period: {period}\n", slo.name));
         if slo.kind != Kind::Latency {
             out.push_str(&format!(
                 "    error:\n      objective: {}\n      bad: 'requests_total{{svc=\"{svc}\",code=~\"5..\"}}'\n      total: 'requests_total{{svc=\"{svc}\"}}'\n",
@@ -261,10 +284,29 @@ pub fn spec_yaml(index: usize, slos: &[SloDef]) -> String {
 
 /// Writes one spec file per service into `dir`.
 pub fn write_specs(dir: &Path, services: usize, slos: &[SloDef]) {
+    write_specs_over(dir, services, slos, "30d")
+}
+
+/// [`write_specs`] with another budget period.
+pub fn write_specs_over(dir: &Path, services: usize, slos: &[SloDef], period: &str) {
     std::fs::create_dir_all(dir).expect("create spec dir");
     for i in 0..services {
         let path = dir.join(format!("{}.yaml", service_name(i)));
-        std::fs::write(&path, spec_yaml(i, slos))
+        std::fs::write(&path, spec_yaml_over(i, slos, period))
             .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
     }
+}
+
+/// The case of issue 12 (at `days` = 4): four SLOs (one per service, both dimensions) over
+/// a 365-day period, 72 series of 4 days of 15 s scrapes (1.66 M samples): a seed that
+/// reaches a year back over a history that holds four days. Writes the specs into `specs`
+/// and returns the history, which ends at `start + days`.
+pub fn sparse_year(specs: &Path, start: i64, days: i64) -> History {
+    const SERVICES: usize = 4;
+    let end = start + days * DAY;
+    write_specs_over(specs, SERVICES, &BOTH_ONLY, "365d");
+    (0..SERVICES).fold(
+        History::new(start, end - start).interval(15).seed(7),
+        |h, i| add_service_with(h, i, start, end, &FINE_BOUNDS),
+    )
 }

@@ -21,9 +21,7 @@ use std::fmt;
 pub(crate) const NATIVE_HISTOGRAMS: &str =
     "native histograms are not supported; use classic buckets";
 
-/// Beyond this many seconds (year 5138) a timestamp is almost surely milliseconds, the unit
-/// of the older Prometheus text format; guessing would shift the data by a factor 1000.
-pub(crate) const MAX_ABS_SECONDS: u64 = 100_000_000_000;
+pub(crate) use crate::limits::MAX_ABS_SECONDS;
 
 /// `{"status", "data", "errorType", "error", "warnings"}`. Fields are optional so that a
 /// reader can say which one is missing. `D` = [`IgnoredAny`] reads only the error fields,
@@ -138,7 +136,11 @@ fn seconds_to_ms(t: f64) -> Result<i64, PointError> {
     if !t.is_finite() || t.abs() >= MAX_ABS_SECONDS as f64 {
         return Err(PointError::Timestamp(t));
     }
-    Ok((t * 1000.0).round() as i64)
+    let ms = (t * 1000.0).round() as i64;
+    if !crate::limits::is_instant(ms) {
+        return Err(PointError::Timestamp(t));
+    }
+    Ok(ms)
 }
 
 fn parse_value(text: &str) -> Result<f64, PointError> {

@@ -10,6 +10,7 @@ use crate::retry::{RetryPolicy, retryable_status, retryable_transport};
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -226,17 +227,44 @@ impl PromClient {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<RangeResult, SourceError> {
+        self.range_with(query, start_ms, end_ms, step_ms, &[]).await
+    }
+
+    /// [`range`](Self::range) evaluated exactly at `start + k * step`. VictoriaMetrics moves
+    /// the start and end of a cacheable range query of 50 points or more onto multiples of
+    /// the step; `nocache=1` keeps them where asked (Prometheus ignores the parameter).
+    pub(crate) async fn range_on_grid(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+    ) -> Result<RangeResult, SourceError> {
+        self.range_with(query, start_ms, end_ms, step_ms, &[("nocache", "1")])
+            .await
+    }
+
+    async fn range_with(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        extra: &[(&'static str, &str)],
+    ) -> Result<RangeResult, SourceError> {
         let step = format!("{}", step_ms as f64 / 1000.0);
         let mut forms = Vec::new();
         let mut chunk_start = start_ms;
         while chunk_start <= end_ms {
             let chunk_end = (chunk_start + step_ms * (MAX_POINTS_PER_QUERY - 1)).min(end_ms);
-            forms.push(vec![
+            let mut form = vec![
                 ("query", query.to_string()),
                 ("start", format_unix(chunk_start)),
                 ("end", format_unix(chunk_end)),
                 ("step", step.clone()),
-            ]);
+            ];
+            form.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+            forms.push(form);
             chunk_start = chunk_end + step_ms;
         }
         self.matrix_chunks("/api/v1/query_range", forms).await
@@ -271,30 +299,40 @@ impl PromClient {
         Ok(body.to_vec())
     }
 
-    /// The raw samples of every series matching `selector` in `[start, end]`, fetched as range
-    /// vectors (`SEL[chunk]` at each chunk's end) so no sample is resampled or skipped.
-    /// Range selectors include both ends, so a boundary sample comes twice and is kept once.
-    pub(crate) async fn raw_samples(
+    /// The raw samples of every series matching `selector` in `spans` (oldest first), fetched
+    /// as range vectors (`SEL[span]` at each span's end) so no sample is resampled or
+    /// skipped. Each response's series go to `each` as it arrives, points sorted by time, so
+    /// what a fetch costs in memory is one response, not all of them. Range selectors include
+    /// both ends, so a sample on the boundary of two spans comes twice: a consumer that keeps
+    /// only samples newer than the last one it took ([`SeriesSamples::push`]) keeps it once.
+    /// `each` may stop the fetch (`ControlFlow::Break`); the answer then says so.
+    ///
+    /// [`SeriesSamples::push`]: crate::promql::SeriesSamples::push
+    pub(crate) async fn raw_samples_each(
         &self,
         selector: &str,
-        start_ms: i64,
-        end_ms: i64,
-    ) -> Result<RangeResult, SourceError> {
-        let mut forms = Vec::new();
-        let mut chunk_end = end_ms;
-        loop {
-            let span = RAW_CHUNK_MS.min(chunk_end - start_ms).max(1);
-            let range = crate::duration::format_millis(span);
-            forms.push(vec![
-                ("query", format!("{selector}[{range}]")),
-                ("time", format_unix(chunk_end)),
-            ]);
-            if chunk_end - span <= start_ms {
-                break;
+        spans: &[Span],
+        mut each: impl FnMut(RangeSeries) -> ControlFlow<()>,
+    ) -> Result<RawFetch, SourceError> {
+        let mut fetch = RawFetch::default();
+        for span in spans {
+            let range = crate::duration::format_millis((span.end_ms - span.start_ms).max(1));
+            let query = format!("{selector}[{range}]");
+            let time = format_unix(span.end_ms);
+            let form = [("query", query.as_str()), ("time", time.as_str())];
+            let (data, mut warnings, shown) = self.post("/api/v1/query", &form).await?;
+            fetch.warnings.append(&mut warnings);
+            for mut series in parse_matrix(data, &shown)? {
+                if !series.points.is_sorted_by_key(|p| p.0) {
+                    series.points.sort_by_key(|p| p.0);
+                }
+                if each(series).is_break() {
+                    fetch.stopped = true;
+                    return Ok(fetch);
+                }
             }
-            chunk_end -= span;
         }
-        self.matrix_chunks("/api/v1/query", forms).await
+        Ok(fetch)
     }
 
     /// Posts every form, each answering a matrix, and merges the series across them.
@@ -449,8 +487,21 @@ pub struct Sample {
 
 /// Query-range points per series the Prometheus API accepts in one request.
 const MAX_POINTS_PER_QUERY: i64 = 11_000;
-/// Span of one raw-sample request: a day of 15 s scrapes is 5,760 samples per series.
-const RAW_CHUNK_MS: i64 = 24 * 3600 * 1000;
+
+/// One raw-sample request: `SEL[end - start]` evaluated at `end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub(crate) start_ms: i64,
+    pub(crate) end_ms: i64,
+}
+
+/// How a [`PromClient::raw_samples_each`] fetch ended.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawFetch {
+    pub(crate) warnings: Vec<String>,
+    /// The consumer stopped it before the last span.
+    pub(crate) stopped: bool,
+}
 
 /// One series of a range or raw-sample query: labels and `(Unix ms, value)` points.
 #[derive(Debug, Clone, PartialEq)]

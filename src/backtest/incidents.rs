@@ -19,8 +19,8 @@ pub struct Incident {
 /// (or the file alone when it cannot be read).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} error(s)", .problems.len())]
-pub(crate) struct InvalidIncidents {
-    pub(crate) problems: Vec<String>,
+pub struct InvalidIncidents {
+    pub problems: Vec<String>,
 }
 
 impl From<Vec<String>> for InvalidIncidents {
@@ -39,7 +39,8 @@ pub(crate) fn load(path: &Path) -> Result<Vec<Incident>, InvalidIncidents> {
     parse(path, &text)
 }
 
-pub(crate) fn parse(path: &Path, text: &str) -> Result<Vec<Incident>, InvalidIncidents> {
+/// [`load`] of a text already read; `path` names it in every problem.
+pub fn parse(path: &Path, text: &str) -> Result<Vec<Incident>, InvalidIncidents> {
     let at = |n: &Node| format!("{}:{}:{}", path.display(), n.pos.line, n.pos.col);
     let root = match yaml::parse(text) {
         Ok(Some(root)) => root,

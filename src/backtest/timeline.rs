@@ -135,6 +135,7 @@ mod tests {
             time: format_time(at_ms),
             service: "s".into(),
             slo: "x".into(),
+            group: Default::default(),
             labels: Default::default(),
             decision,
             previous: None,

@@ -11,6 +11,7 @@ use crate::duration::PromDuration;
 use crate::engine::SourceError;
 use crate::error::{Error, Result, exit};
 use crate::history::parse::load_file;
+use crate::limits::MAX_STEPS;
 use crate::measure::{MeasurePlan, StepRates, local, range, raw_store};
 use crate::output::{Format, json_line, table};
 use crate::promql::{Flavor, MemStorage, QueryError, Steps};
@@ -89,6 +90,26 @@ pub(crate) fn run(args: BacktestArgs) -> Result<i32> {
     if steps.count() == 0 {
         return Err(Error::Usage("--from must not be after --to".into()));
     }
+    if steps.count() > MAX_STEPS {
+        let why = format!(
+            "{} to {} at --step {step} is {} steps, more than the {MAX_STEPS} a replay may take: \
+             use a longer --step or a shorter range",
+            crate::time::format_time(steps.start_ms),
+            crate::time::format_time(steps.end_ms),
+            steps.count()
+        );
+        // A range the flags gave is a usage error; one taken from the history's samples is
+        // the file's.
+        return Err(match (&args.history, &args.from, &args.to) {
+            (Some(path), from, to) if from.is_none() || to.is_none() => {
+                Error::InvalidInput(format!(
+                    "--history {}: its samples span {why} (--from/--to)",
+                    path.display()
+                ))
+            }
+            _ => Error::Usage(why),
+        });
+    }
     let rt = runtime()?;
     let flavor = match &origin {
         Origin::History(..) => args
@@ -130,20 +151,20 @@ pub(crate) fn run(args: BacktestArgs) -> Result<i32> {
                     continue;
                 }
             };
-            let mut replay = rt.block_on(replay_slo(
+            for mut replay in replay_slo(
                 &rates,
                 service,
                 slo,
-                steps,
                 &label,
                 &incidents,
                 args.report.is_some(),
-            ));
-            replay.summary.backend_flavor = Some(flavor_name(flavor));
-            let _ = stdout.write_all(render_replay(&replay, args.format).as_bytes());
-            let _ = stdout.flush();
-            if args.report.is_some() {
-                sections.push(section(service, slo, &replay, &incidents));
+            ) {
+                replay.summary.backend_flavor = Some(flavor_name(flavor));
+                let _ = stdout.write_all(render_replay(&replay, args.format).as_bytes());
+                let _ = stdout.flush();
+                if args.report.is_some() {
+                    sections.push(section(service, slo, &replay, &incidents));
+                }
             }
         }
     }

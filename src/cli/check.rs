@@ -1,12 +1,13 @@
-//! `burnrate check`: one evaluation of every SLO; the exit code is the decision.
+//! `burnrate check`: one evaluation of every SLO (of every group of one with `group_by`); the
+//! exit code is the most severe decision.
 
 use super::CheckArgs;
 use super::common::{build_client, load_specs, now_ms, parse_time, runtime};
 use crate::daemon::state_dir;
 use crate::decision::Decision;
-use crate::engine::evaluate_all;
 use crate::engine::hysteresis::StateStore;
-use crate::error::{Error, Result};
+use crate::engine::{Evaluation, evaluate_all};
+use crate::error::{Error, Result, exit};
 use crate::measure::PrometheusSource;
 use crate::output::render;
 use std::collections::BTreeMap;
@@ -33,7 +34,7 @@ pub(crate) fn run(args: CheckArgs) -> Result<i32> {
         if owned == 0 {
             // Not `no_data`: nothing is missing, this shard simply has nothing to do.
             eprintln!("burnrate: note: shard {shard} owns none of the {total} SLO(s)");
-            return Ok(0);
+            return Ok(exit::OK);
         }
     }
     if args.state.is_none()
@@ -52,13 +53,22 @@ pub(crate) fn run(args: CheckArgs) -> Result<i32> {
         None => StateStore::default(),
     };
     let source = PrometheusSource::new(client);
-    let evals = runtime()?.block_on(evaluate_all(
+    let per_slo = runtime()?.block_on(evaluate_all(
         &source,
         &specs,
         at_ms,
         &mut state,
         args.concurrency,
     ));
+    for (slo, e) in specs.iter().flat_map(|s| &s.slos).zip(&per_slo) {
+        if e.dropped > 0 {
+            eprintln!(
+                "burnrate: warning: {}/{}: {} group(s) beyond max_groups ({}) not evaluated (the least traffic)",
+                e.evals[0].service, slo.name, e.dropped, slo.max_groups
+            );
+        }
+    }
+    let evals: Vec<Evaluation> = per_slo.into_iter().flat_map(|e| e.evals).collect();
 
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(render(&evals, args.format).as_bytes());
@@ -68,10 +78,7 @@ pub(crate) fn run(args: CheckArgs) -> Result<i32> {
     let mut failures: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for e in &evals {
         for err in &e.errors {
-            failures
-                .entry(err)
-                .or_default()
-                .push(format!("{}/{}", e.service, e.slo));
+            failures.entry(err).or_default().push(e.instance_name());
         }
     }
     for (err, slos) in failures {

@@ -3,8 +3,10 @@
 
 use super::{BackendArgs, LogFormat};
 use crate::backend::{ClientConfig, PromClient};
+use crate::daemon::shard::Shard;
 use crate::duration::PromDuration;
 use crate::error::{Error, Result};
+use crate::limits::MAX_SHARDS;
 use crate::spec::ServiceSpec;
 use crate::specfiles::{LoadReport, load_paths};
 use std::path::PathBuf;
@@ -90,6 +92,18 @@ pub(crate) fn build_client(args: &BackendArgs) -> Result<PromClient> {
     }
     config.timeout = Duration::from_millis(timeout.millis() as u64);
     PromClient::new(config).map_err(|e| Error::Usage(e.to_string()))
+}
+
+/// `--shard i/n` of `check` and `run`, with at most [`MAX_SHARDS`] replicas: every SLO is
+/// scored once per replica, so `0/4294967295` would take seconds per SLO.
+pub(crate) fn parse_shard(text: &str) -> std::result::Result<Shard, String> {
+    let shard = Shard::parse(text).map_err(|e| e.to_string())?;
+    if shard.count > MAX_SHARDS {
+        return Err(format!(
+            "{text:?}: at most {MAX_SHARDS} replicas (every SLO is scored once per replica)"
+        ));
+    }
+    Ok(shard)
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {

@@ -5,7 +5,7 @@
 //! be converted, 0 otherwise.
 
 use super::ConvertArgs;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
 use crate::import::Import;
 use crate::spec::{Diagnostic, Severity};
 use crate::specfiles;
@@ -66,13 +66,13 @@ pub(crate) fn run(args: ConvertArgs) -> Result<i32> {
             "burnrate: {errors} error(s); converted {} service(s), {slos} SLO(s); the SLOs in error were not converted",
             conversion.services.len()
         );
-        return Ok(65);
+        return Err(Error::InvalidSpec(errors));
     }
     eprintln!(
         "converted {} service(s), {slos} SLO(s)",
         conversion.services.len()
     );
-    Ok(0)
+    Ok(exit::OK)
 }
 
 fn write_files(dir: &Path, services: &[crate::import::Converted], force: bool) -> Result<()> {

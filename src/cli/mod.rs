@@ -139,7 +139,7 @@ pub(crate) struct RunArgs {
     pub(crate) webhook_backoff: String,
     /// Replica `i` of `n` (e.g. `0/3`): evaluate only the SLOs this replica owns
     /// (rendezvous hashing of `service/slo`); replicas need no coordination.
-    #[arg(long, value_name = "I/N", value_parser = crate::daemon::shard::Shard::parse)]
+    #[arg(long, value_name = "I/N", value_parser = common::parse_shard)]
     pub(crate) shard: Option<crate::daemon::shard::Shard>,
     /// `incremental`: keep raw samples between cycles and compute windows locally (one
     /// short request per fetch group per cycle); `direct`: query every window every cycle.
@@ -149,6 +149,12 @@ pub(crate) struct RunArgs {
     /// spends more CPU per dimension on long `or` chains, see the README).
     #[arg(long, default_value_t = 5)]
     pub(crate) batch: usize,
+    /// Memory the incremental history's raw samples may take (`512MiB`, `2GiB`, `300MB`, or
+    /// bytes). When the SLOs' windows would need more, the SLOs with the longest windows
+    /// take those from direct queries instead (logged, and counted in
+    /// `burnrate_local_history_fallback_windows`).
+    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = run::parse_bytes)]
+    pub(crate) max_history_bytes: u64,
 }
 
 #[derive(Debug, Args)]
@@ -206,7 +212,7 @@ pub(crate) struct CheckArgs {
     pub(crate) concurrency: usize,
     /// Replica `i` of `n` (e.g. `0/3`): evaluate only the SLOs this shard owns, as
     /// `burnrate run --shard` does (one CronJob per shard).
-    #[arg(long, value_name = "I/N", value_parser = crate::daemon::shard::Shard::parse)]
+    #[arg(long, value_name = "I/N", value_parser = common::parse_shard)]
     pub(crate) shard: Option<crate::daemon::shard::Shard>,
 }
 

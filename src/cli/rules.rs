@@ -3,7 +3,7 @@
 use super::RulesArgs;
 use super::common::{load_specs, write_atomic};
 use crate::duration::PromDuration;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
 use crate::rules::{self, Buckets, Options, yaml};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -104,7 +104,7 @@ pub(crate) fn run(args: RulesArgs) -> Result<i32> {
         let text = rules::unittest::test_file(&specs, &opts, &rule_file);
         write_file(tests, &text)?;
     }
-    Ok(0)
+    Ok(exit::OK)
 }
 
 fn write_file(path: &Path, text: &str) -> Result<()> {

@@ -4,7 +4,7 @@ use super::RunArgs;
 use super::common::{build_client, load_specs};
 use crate::daemon::{self, DaemonConfig};
 use crate::duration::PromDuration;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, exit};
 use crate::sinks::alertmanager::AlertmanagerConfig;
 use crate::sinks::webhook::WebhookConfig;
 use std::time::Duration;
@@ -48,6 +48,7 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         evaluation: args.evaluation,
         flavor: args.backend.backend_flavor,
         batch: args.batch.max(1),
+        max_history_bytes: args.max_history_bytes,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -57,5 +58,49 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
     rt.block_on(daemon::run(config, client, specs))?;
     // Abandoned cycles may still hold sockets: do not wait for them.
     rt.shutdown_timeout(Duration::from_millis(500));
-    Ok(0)
+    Ok(exit::OK)
+}
+
+/// A size in bytes: a number with an optional unit, decimal (`kB`, `MB`, `GB`, `TB`) or
+/// binary (`KiB`, `MiB`, `GiB`, `TiB`); `B` or none means bytes.
+pub(crate) fn parse_bytes(text: &str) -> std::result::Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "kB" | "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        "TB" => 1_000_000_000_000,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} (expected B, kB, MB, GB, TB, KiB, MiB, GiB or TiB)"
+            ));
+        }
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a size such as 512MiB"))?;
+    Ok((value * scale as f64).round() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn sizes_take_decimal_and_binary_units() {
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1.5GB"), Ok(1_500_000_000));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert!(parse_bytes("12 parsecs").is_err());
+        assert!(parse_bytes("MiB").is_err());
+    }
 }

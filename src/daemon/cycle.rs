@@ -5,8 +5,11 @@
 use crate::backend::PromClient;
 use crate::backend::client::TrafficSnapshot;
 use crate::backend::flavor::{self, FlavorArg};
-use crate::engine::{Measurement, SourceError};
+use crate::duration::PromDuration;
+use crate::engine::{Grouped, SourceError};
 use crate::measure::direct::{BatchItem, measure_batched};
+use crate::measure::plan::WindowSplit;
+pub use crate::measure::raw_store::DEFAULT_MAX_HISTORY_BYTES;
 use crate::measure::raw_store::LocalHistory;
 use crate::promql::Flavor;
 use crate::spec::{Dimension, ServiceSpec, SloSpec};
@@ -23,8 +26,8 @@ pub enum EvaluationMode {
     Direct,
 }
 
-/// The measurements of one SLO: one entry per dimension.
-pub type SloMeasurements = Vec<(Dimension, Result<Measurement, SourceError>)>;
+/// The measurements of one SLO: one entry per dimension, each per group.
+pub type SloMeasurements = Vec<(Dimension, Result<Grouped, SourceError>)>;
 
 /// What one cycle cost and how it was served.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,10 +35,21 @@ pub struct CycleReport {
     pub traffic: TrafficSnapshot,
     /// Dimensions computed from the local history.
     pub local: usize,
-    /// Dimensions measured with direct queries.
+    /// Dimensions measured with direct queries (for some or all of their windows).
     pub direct: usize,
     /// Raw samples the local history holds after the cycle.
     pub held_samples: usize,
+    /// Heap bytes those samples take.
+    pub held_bytes: usize,
+}
+
+/// A dimension (some of) whose windows this cycle asks the backend for.
+struct Pending<'a> {
+    slo: usize,
+    dim: usize,
+    windows: &'a [PromDuration],
+    /// The local part to merge the answer with, when the history measured the others.
+    local: Option<(&'a WindowSplit, Grouped)>,
 }
 
 /// Measures a fixed list of SLOs cycle after cycle.
@@ -51,6 +65,17 @@ pub struct CycleMeasurer {
     /// Dimensions per batched request.
     batch: usize,
     concurrency: usize,
+    /// `--max-history-bytes`, kept for a history planned again for another flavor.
+    history_budget: u64,
+}
+
+/// The SLOs at `slos` with their service names, as the local history takes them.
+fn owned<'a>(
+    specs: &'a [ServiceSpec],
+    slos: &'a [(usize, usize)],
+) -> impl Iterator<Item = (&'a str, &'a SloSpec)> {
+    slos.iter()
+        .map(|&(s, i)| (specs[s].service.as_str(), &specs[s].slos[i]))
 }
 
 impl CycleMeasurer {
@@ -64,7 +89,7 @@ impl CycleMeasurer {
         concurrency: usize,
     ) -> CycleMeasurer {
         let local = (mode == EvaluationMode::Incremental)
-            .then(|| LocalHistory::new(slos.iter().map(|&(s, i)| &specs[s].slos[i]), flavor));
+            .then(|| LocalHistory::new(owned(&specs, &slos), flavor, DEFAULT_MAX_HISTORY_BYTES));
         CycleMeasurer {
             client,
             specs,
@@ -73,7 +98,17 @@ impl CycleMeasurer {
             detect: None,
             batch,
             concurrency,
+            history_budget: DEFAULT_MAX_HISTORY_BYTES,
         }
+    }
+
+    /// The same measurer, its local history held within `bytes` (`--max-history-bytes`).
+    pub fn with_history_budget(mut self, bytes: u64) -> Self {
+        if let Some(local) = &mut self.local {
+            local.set_budget(bytes);
+        }
+        self.history_budget = bytes;
+        self
     }
 
     /// The same measurer, its local evaluation following `arg`: a flavor given, or (`auto`)
@@ -115,10 +150,26 @@ impl CycleMeasurer {
     fn use_flavor(&mut self, flavor: Flavor) {
         if self.local.as_ref().is_some_and(|l| l.flavor() != flavor) {
             self.local = Some(LocalHistory::new(
-                self.slos.iter().map(|&(s, i)| &self.specs[s].slos[i]),
+                owned(&self.specs, &self.slos),
                 flavor,
+                self.history_budget,
             ));
         }
+    }
+
+    /// Per SLO and dimension whose longest windows are measured directly to keep the local
+    /// history within its budget: how many windows.
+    pub fn history_fallbacks(&self) -> Vec<(&ServiceSpec, &SloSpec, Dimension, usize)> {
+        let Some(local) = &self.local else {
+            return Vec::new();
+        };
+        local
+            .fallbacks()
+            .map(|(n, dim, windows)| {
+                let (s, i) = self.slos[n];
+                (&self.specs[s], &self.specs[s].slos[i], dim, windows)
+            })
+            .collect()
     }
 
     pub fn slos(&self) -> impl Iterator<Item = (&ServiceSpec, &SloSpec)> {
@@ -136,38 +187,43 @@ impl CycleMeasurer {
             unavailable = local.refresh(&self.client, at_ms, self.concurrency).await;
         }
         let mut out: Vec<SloMeasurements> = Vec::with_capacity(self.slos.len());
-        let mut direct: Vec<(usize, usize)> = Vec::new();
+        let mut direct: Vec<Pending<'_>> = Vec::new();
         let mut report = CycleReport::default();
+        let local = self.local.as_ref().filter(|_| local_ready);
         for (n, &(s, i)) in self.slos.iter().enumerate() {
             let slo = &self.specs[s].slos[i];
             let mut dims = Vec::new();
             for dim in slo.dimensions() {
-                let local = self
-                    .local
-                    .as_ref()
-                    .filter(|_| local_ready)
-                    .and_then(|l| l.measure(n, slo, dim, at_ms));
-                match local {
-                    Some(m) => {
+                let pending = |windows, local| Pending {
+                    slo: n,
+                    dim: dims.len(),
+                    windows,
+                    local,
+                };
+                match local.and_then(|l| l.measure(n, slo, dim, at_ms)) {
+                    Some(part) if part.direct.is_empty() => {
                         report.local += 1;
-                        dims.push((dim, Ok(m)));
+                        dims.push((dim, Ok(part.measurement)));
+                        continue;
                     }
-                    None => {
-                        direct.push((n, dims.len()));
-                        dims.push((dim, Err(SourceError::failed("not measured"))));
+                    Some(part) => {
+                        direct.push(pending(part.direct, Some((part.split, part.measurement))));
                     }
+                    None => direct.push(pending(slo.measured_windows(dim), None)),
                 }
+                dims.push((dim, Err(SourceError::failed("not measured"))));
             }
             out.push(dims);
         }
         report.direct = direct.len();
         let items: Vec<BatchItem<'_>> = direct
             .iter()
-            .map(|&(n, d)| {
-                let (s, i) = self.slos[n];
+            .map(|p| {
+                let (s, i) = self.slos[p.slo];
                 BatchItem {
                     slo: &self.specs[s].slos[i],
-                    dimension: out[n][d].0,
+                    dimension: out[p.slo][p.dim].0,
+                    windows: p.windows,
                 }
             })
             .collect();
@@ -179,11 +235,21 @@ impl CycleMeasurer {
                 measure_batched(&self.client, &items, at_ms, self.batch, self.concurrency).await
             }
         };
-        for (&(n, d), m) in direct.iter().zip(measured) {
-            out[n][d].1 = m;
+        for (p, m) in direct.into_iter().zip(measured) {
+            out[p.slo][p.dim].1 = match p.local {
+                None => m,
+                Some((split, local)) => m.and_then(|m| {
+                    split.merge_grouped(local, m).ok_or_else(|| {
+                        SourceError::failed(
+                            "the local and direct parts measured different dimensions",
+                        )
+                    })
+                }),
+            };
         }
         report.traffic = self.client.traffic().snapshot().since(before);
         report.held_samples = self.local.as_ref().map_or(0, LocalHistory::held_samples);
+        report.held_bytes = self.local.as_ref().map_or(0, LocalHistory::held_bytes);
         (out, report)
     }
 }

@@ -50,8 +50,8 @@ async fn healthz() -> impl IntoResponse {
     (StatusCode::OK, "ok\n")
 }
 
-/// The latest evaluation of every SLO, sorted by service and SLO name, each as
-/// `check --format json` prints it.
+/// The latest evaluation of every SLO (of every group of one with `group_by`), sorted by
+/// service, SLO name and group, each as `check --format json` prints it.
 async fn decisions(State(shared): State<Arc<Shared>>) -> Response {
     let latest = shared.latest.read().await;
     let list: Vec<&crate::engine::Evaluation> = latest.values().collect();

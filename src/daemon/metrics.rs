@@ -13,10 +13,23 @@ use std::sync::atomic::AtomicU64;
 
 type FloatGauge = Gauge<f64, AtomicU64>;
 
+/// The labels of a group (`group_by`), added to every series of its SLO instance; none for
+/// an SLO without groups.
+pub(crate) type GroupLabelSet = Vec<(String, String)>;
+
+fn group_labels(eval: &Evaluation) -> GroupLabelSet {
+    eval.group
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct WindowLabels {
     pub(crate) service: String,
     pub(crate) slo: String,
+    #[prometheus(flatten)]
+    pub(crate) group: GroupLabelSet,
     pub(crate) dimension: String,
     pub(crate) window: String,
 }
@@ -25,6 +38,8 @@ pub(crate) struct WindowLabels {
 pub(crate) struct DecisionLabels {
     pub(crate) service: String,
     pub(crate) slo: String,
+    #[prometheus(flatten)]
+    pub(crate) group: GroupLabelSet,
     pub(crate) decision: String,
 }
 
@@ -32,6 +47,8 @@ pub(crate) struct DecisionLabels {
 pub(crate) struct DimensionLabels {
     pub(crate) service: String,
     pub(crate) slo: String,
+    #[prometheus(flatten)]
+    pub(crate) group: GroupLabelSet,
     pub(crate) dimension: String,
 }
 
@@ -39,6 +56,8 @@ pub(crate) struct DimensionLabels {
 pub(crate) struct QuantileLabels {
     pub(crate) service: String,
     pub(crate) slo: String,
+    #[prometheus(flatten)]
+    pub(crate) group: GroupLabelSet,
     /// The SLO's quantile as a percentile (`99` for P99): a label named `quantile` is
     /// reserved for summaries.
     pub(crate) percentile: String,
@@ -49,7 +68,15 @@ pub(crate) struct QuantileLabels {
 pub(crate) struct ResultLabels {
     pub(crate) service: String,
     pub(crate) slo: String,
+    #[prometheus(flatten)]
+    pub(crate) group: GroupLabelSet,
     pub(crate) result: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct SloLabels {
+    pub(crate) service: String,
+    pub(crate) slo: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -77,6 +104,7 @@ pub(crate) struct Metrics {
     pub(crate) budget_remaining: Family<DimensionLabels, FloatGauge>,
     pub(crate) quantile_seconds: Family<QuantileLabels, FloatGauge>,
     pub(crate) evaluations: Family<ResultLabels, Counter>,
+    pub(crate) groups_dropped: Family<SloLabels, Gauge>,
     pub(crate) backend_request_duration: Family<OutcomeLabels, Histogram>,
     pub(crate) sink_deliveries: Family<SinkLabels, Counter>,
     pub(crate) webhook_queue_dropped: Counter,
@@ -88,6 +116,9 @@ pub(crate) struct Metrics {
     pub(crate) cycle_duration: FloatGauge,
     pub(crate) cycle_dimensions: Family<SourceLabels, Gauge>,
     pub(crate) local_history_samples: Gauge,
+    pub(crate) local_history_bytes: Gauge,
+    pub(crate) local_history_max_bytes: Gauge,
+    pub(crate) local_history_fallback_windows: Family<DimensionLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -105,6 +136,7 @@ impl Metrics {
             budget_remaining: Family::default(),
             quantile_seconds: Family::default(),
             evaluations: Family::default(),
+            groups_dropped: Family::default(),
             backend_request_duration: Family::new_with_constructor(|| {
                 Histogram::new([
                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
@@ -120,6 +152,9 @@ impl Metrics {
             cycle_duration: FloatGauge::default(),
             cycle_dimensions: Family::default(),
             local_history_samples: Gauge::default(),
+            local_history_bytes: Gauge::default(),
+            local_history_max_bytes: Gauge::default(),
+            local_history_fallback_windows: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -146,6 +181,11 @@ impl Metrics {
             "evaluations",
             "Evaluations per SLO by result (ok, no_data, failed)",
             m.evaluations.clone(),
+        );
+        registry.register(
+            "groups_dropped",
+            "Groups of an SLO with group_by not evaluated in the last cycle because of max_groups (the least traffic)",
+            m.groups_dropped.clone(),
         );
         registry.register(
             "backend_request_duration_seconds",
@@ -197,6 +237,21 @@ impl Metrics {
             "local_history_samples",
             "Raw samples held for incremental evaluation",
             m.local_history_samples.clone(),
+        );
+        registry.register(
+            "local_history_bytes",
+            "Heap bytes of the raw samples held for incremental evaluation",
+            m.local_history_bytes.clone(),
+        );
+        registry.register(
+            "local_history_max_bytes",
+            "The budget of the local history (--max-history-bytes)",
+            m.local_history_max_bytes.clone(),
+        );
+        registry.register(
+            "local_history_fallback_windows",
+            "Windows of an SLO dimension measured with direct queries because the local history would exceed --max-history-bytes",
+            m.local_history_fallback_windows.clone(),
         );
         Metrics { registry, ..m }
     }
@@ -257,12 +312,14 @@ impl Metrics {
             .get_or_create(&ResultLabels {
                 service: eval.service.clone(),
                 slo: eval.slo.clone(),
+                group: group_labels(eval),
                 result: result.into(),
             })
             .inc();
     }
 
-    /// Drops every series of an SLO that is no longer evaluated (after a reload).
+    /// Drops every series of an SLO instance that is no longer evaluated (after a reload, or
+    /// a group that is gone or beyond `max_groups`).
     pub(crate) fn forget(&self, last: &Evaluation) {
         for d in Decision::ALL {
             self.decision.remove(&decision_labels(last, d));
@@ -278,6 +335,7 @@ impl Metrics {
             self.evaluations.remove(&ResultLabels {
                 service: last.service.clone(),
                 slo: last.slo.clone(),
+                group: group_labels(last),
                 result: result.into(),
             });
         }
@@ -288,6 +346,7 @@ fn decision_labels(eval: &Evaluation, d: Decision) -> DecisionLabels {
     DecisionLabels {
         service: eval.service.clone(),
         slo: eval.slo.clone(),
+        group: group_labels(eval),
         decision: d.as_str().into(),
     }
 }
@@ -306,6 +365,7 @@ fn gauges_of(eval: &Evaluation) -> Vec<GaugeValue> {
             let labels = WindowLabels {
                 service: eval.service.clone(),
                 slo: eval.slo.clone(),
+                group: group_labels(eval),
                 dimension: dim.into(),
                 window: window.into(),
             };
@@ -314,6 +374,7 @@ fn gauges_of(eval: &Evaluation) -> Vec<GaugeValue> {
         let labels = DimensionLabels {
             service: eval.service.clone(),
             slo: eval.slo.clone(),
+            group: group_labels(eval),
             dimension: dim.into(),
         };
         out.push(GaugeValue::Budget(labels, report.budget_remaining));
@@ -322,6 +383,7 @@ fn gauges_of(eval: &Evaluation) -> Vec<GaugeValue> {
                 let labels = QuantileLabels {
                     service: eval.service.clone(),
                     slo: eval.slo.clone(),
+                    group: group_labels(eval),
                     percentile: format!("{}", (q * 1e6).round() / 1e4),
                     window: window.into(),
                 };

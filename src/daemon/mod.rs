@@ -1,6 +1,7 @@
 //! `burnrate run`: the daemon. Evaluates every SLO on an interval through the same path as
-//! `check`, publishes decisions (metrics, Alertmanager, webhooks), keeps `for`/`hold` state
-//! across restarts, reloads specs on SIGHUP and exits cleanly on SIGTERM/SIGINT.
+//! `check`, publishes decisions (metrics, Alertmanager, webhooks; per group of an SLO with
+//! `group_by`), keeps `for`/`hold` state across restarts, reloads specs on SIGHUP and exits
+//! cleanly on SIGTERM/SIGINT.
 //!
 //! One cycle task per set of specs measures every owned SLO at once (`cycle`: local
 //! history first, batched direct queries for the rest), so a cycle never overlaps the next
@@ -16,16 +17,16 @@ pub(crate) mod state_dir;
 use crate::backend::PromClient;
 use crate::backend::flavor::FlavorArg;
 use crate::decision::Decision;
-use crate::engine::Evaluation;
-use crate::engine::evaluate::evaluate_slo;
+use crate::engine::evaluate::evaluate_groups;
 use crate::engine::hysteresis::StateStore;
+use crate::engine::{Evaluation, SloEvaluation};
 use crate::error::{Error, Result};
 use crate::promql::Flavor;
 use crate::sinks::alertmanager::{Alertmanager, AlertmanagerConfig};
 use crate::sinks::webhook::{WebhookConfig, Webhooks};
 use crate::spec::{ServiceSpec, load_paths};
 use cycle::{CycleMeasurer, CycleReport, EvaluationMode};
-use metrics::{Metrics, SinkLabels, SourceLabels};
+use metrics::{DimensionLabels, Metrics, SinkLabels, SloLabels, SourceLabels};
 use shard::Shard;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -55,6 +56,8 @@ pub(crate) struct DaemonConfig {
     pub(crate) flavor: FlavorArg,
     /// SLO dimensions per batched direct query.
     pub(crate) batch: usize,
+    /// Heap bytes the incremental history may hold (`--max-history-bytes`).
+    pub(crate) max_history_bytes: u64,
 }
 
 /// What the HTTP handlers read.
@@ -62,7 +65,8 @@ pub(crate) struct Shared {
     pub(crate) metrics: Metrics,
     /// The spec generation currently running (incremented by each successful reload).
     pub(crate) generation: std::sync::atomic::AtomicU64,
-    /// Latest evaluation per `service/slo`.
+    /// Latest evaluation per SLO instance (`StateStore::instance_key`: `service/slo`, and a
+    /// group's labels).
     pub(crate) latest: RwLock<BTreeMap<String, Evaluation>>,
 }
 
@@ -70,13 +74,15 @@ fn key(service: &str, slo: &str) -> String {
     StateStore::key(service, slo)
 }
 
-/// One evaluation and the decision before it (from the state, so it survives restarts).
+/// One cycle's evaluations of one SLO (one per group) and the decision before each (from
+/// the state, so it survives restarts).
 struct Update {
     /// The spec generation whose task produced it; updates of a replaced generation that
     /// were still queued at reload are dropped.
     generation: u64,
-    eval: Evaluation,
-    previous: Option<Decision>,
+    evaluated: SloEvaluation,
+    /// Whether the SLO has `group_by` (it then reports `burnrate_groups_dropped`).
+    grouped: bool,
 }
 
 /// What every cycle task needs.
@@ -86,6 +92,7 @@ struct Context {
     concurrency: usize,
     batch: usize,
     evaluation: EvaluationMode,
+    max_history_bytes: u64,
     flavor: FlavorArg,
     /// The flavor once known: given, or detected by the first cycle that reached the backend.
     detected_flavor: Arc<std::sync::OnceLock<Flavor>>,
@@ -132,6 +139,7 @@ impl Generation {
             cx.batch,
             cx.concurrency,
         )
+        .with_history_budget(cx.max_history_bytes)
         .with_flavor_from(cx.flavor, cx.detected_flavor.clone());
         let tasks = vec![tokio::spawn(cycle_loop(cx, measurer, id, stop_rx))];
         Generation {
@@ -166,6 +174,8 @@ async fn cycle_loop(
     generation: u64,
     mut stop: watch::Receiver<bool>,
 ) {
+    // The previous generation's plan said which SLOs fell back; this one says it anew.
+    cx.shared.metrics.local_history_fallback_windows.clear();
     let mut ticker = tokio::time::interval(cx.interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     loop {
@@ -180,20 +190,27 @@ async fn cycle_loop(
             _ = stop.wait_for(|s| *s) => return,
         };
         record_cycle(&cx.shared.metrics, &report, started.elapsed());
+        for (service, slo, dim, windows) in measurer.history_fallbacks() {
+            cx.shared
+                .metrics
+                .local_history_fallback_windows
+                .get_or_create(&DimensionLabels {
+                    service: service.service.clone(),
+                    slo: slo.name.clone(),
+                    group: Vec::new(),
+                    dimension: dim.as_str().into(),
+                })
+                .set(windows as i64);
+        }
         let updates: Vec<Update> = {
             let mut store = cx.store.lock().await;
             measurer
                 .slos()
-                .zip(&measurements)
-                .map(|((service, slo), measured)| {
-                    let state = store.slo(&service.service, &slo.name);
-                    let previous = state.last_decision;
-                    let eval = evaluate_slo(service, slo, at_ms, measured, state);
-                    Update {
-                        generation,
-                        eval,
-                        previous,
-                    }
+                .zip(measurements)
+                .map(|((service, slo), measured)| Update {
+                    generation,
+                    evaluated: evaluate_groups(service, slo, at_ms, measured, &mut store),
+                    grouped: !slo.group_by.is_empty(),
                 })
                 .collect()
         };
@@ -228,6 +245,7 @@ fn record_cycle(metrics: &Metrics, report: &CycleReport, took: Duration) {
     metrics
         .local_history_samples
         .set(report.held_samples as i64);
+    metrics.local_history_bytes.set(report.held_bytes as i64);
 }
 
 /// Turns updates into metrics, the decisions API, webhooks and alerts.
@@ -240,10 +258,12 @@ async fn publish(
     // Failures are logged when they start, change or end, not at every cycle: a backend
     // outage with a thousand SLOs must not flood the log.
     let mut failing: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // Groups dropped per SLO, warned about when the count changes, not every cycle.
+    let mut dropped_before: BTreeMap<String, usize> = BTreeMap::new();
     while let Some(Update {
         generation,
-        eval,
-        previous,
+        evaluated,
+        grouped,
     }) = updates.recv().await
     {
         if generation != shared.generation.load(std::sync::atomic::Ordering::SeqCst) {
@@ -252,37 +272,102 @@ async fn publish(
         // Metrics and the decisions API change together: a reader holding the decisions lock
         // never sees metrics of a newer evaluation than the API shows.
         let mut latest = shared.latest.write().await;
-        shared.metrics.record(&eval);
-        let k = key(&eval.service, &eval.slo);
-        if failing.get(&k).map(Vec::as_slice).unwrap_or_default() != eval.errors.as_slice() {
-            if eval.errors.is_empty() {
-                tracing::info!(service = %eval.service, slo = %eval.slo, "queries succeed again");
-                failing.remove(&k);
-            } else {
-                for e in &eval.errors {
-                    tracing::warn!(service = %eval.service, slo = %eval.slo, "{e}");
-                }
-                failing.insert(k.clone(), eval.errors.clone());
+        let (service, slo) = {
+            let first = &evaluated.evals[0];
+            (first.service.clone(), first.slo.clone())
+        };
+        let slo_labels = SloLabels {
+            service: service.clone(),
+            slo: slo.clone(),
+        };
+        if !grouped {
+            // No longer grouped after a reload.
+            shared.metrics.groups_dropped.remove(&slo_labels);
+        } else {
+            shared
+                .metrics
+                .groups_dropped
+                .get_or_create(&slo_labels)
+                .set(evaluated.dropped as i64);
+            let before = dropped_before.insert(key(&service, &slo), evaluated.dropped);
+            if evaluated.dropped > 0 && before != Some(evaluated.dropped) {
+                tracing::warn!(%service, %slo, dropped = evaluated.dropped,
+                    "groups beyond max_groups are not evaluated (the least traffic)");
             }
         }
-        // A change, or a first decision that already calls for action.
-        let changed = match previous {
-            Some(p) => p != eval.decision,
-            None => eval.decision.severity().is_some_and(|s| s > 0),
-        };
-        if changed {
-            tracing::info!(service = %eval.service, slo = %eval.slo, decision = %eval.decision,
-                previous = previous.map(|p| p.as_str()).unwrap_or("none"), "decision changed");
-            let mut change = eval.clone();
-            change.previous = previous;
-            webhooks.send(&change);
+        let mut current = BTreeSet::new();
+        for (eval, previous) in evaluated.evals.into_iter().zip(evaluated.previous) {
+            let k = StateStore::instance_key(&eval.service, &eval.slo, &eval.group);
+            current.insert(k.clone());
+            publish_one(
+                &shared,
+                &webhooks,
+                alerts.as_ref(),
+                &mut failing,
+                &k,
+                &eval,
+                previous,
+            );
+            latest.insert(k, eval);
         }
-        if let Some(tx) = &alerts
-            && tx.try_send((eval.clone(), previous)).is_err()
-        {
-            tracing::warn!(service = %eval.service, slo = %eval.slo, "alertmanager sink is behind; this cycle's alert is skipped (the next cycle re-sends it)");
+        // Instances of this SLO evaluated before but not now (a group that is gone or beyond
+        // max_groups, or the SLO as a whole once its groups appear) leave the metrics and the
+        // API; an alert they had expires on its own, as one without new data does.
+        let slo_key = key(&service, &slo);
+        let stale: Vec<String> = latest
+            .range(slo_key.clone()..)
+            .take_while(|(k, _)| k.starts_with(&slo_key))
+            .filter(|(k, e)| e.service == service && e.slo == slo && !current.contains(*k))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            if let Some(last) = latest.remove(&k) {
+                shared.metrics.forget(&last);
+            }
+            failing.remove(&k);
         }
-        latest.insert(k, eval);
+    }
+}
+
+/// Publishes one SLO instance's evaluation: metrics, the failure log, webhooks and alerts.
+fn publish_one(
+    shared: &Shared,
+    webhooks: &Webhooks,
+    alerts: Option<&mpsc::Sender<(Evaluation, Option<Decision>)>>,
+    failing: &mut BTreeMap<String, Vec<String>>,
+    k: &str,
+    eval: &Evaluation,
+    previous: Option<Decision>,
+) {
+    shared.metrics.record(eval);
+    let name = eval.instance_name();
+    if failing.get(k).map(Vec::as_slice).unwrap_or_default() != eval.errors.as_slice() {
+        if eval.errors.is_empty() {
+            tracing::info!(slo = %name, "queries succeed again");
+            failing.remove(k);
+        } else {
+            for e in &eval.errors {
+                tracing::warn!(slo = %name, "{e}");
+            }
+            failing.insert(k.to_string(), eval.errors.clone());
+        }
+    }
+    // A change, or a first decision that already calls for action.
+    let changed = match previous {
+        Some(p) => p != eval.decision,
+        None => eval.decision.severity().is_some_and(|s| s > 0),
+    };
+    if changed {
+        tracing::info!(slo = %name, decision = %eval.decision,
+            previous = previous.map(|p| p.as_str()).unwrap_or("none"), "decision changed");
+        let mut change = eval.clone();
+        change.previous = previous;
+        webhooks.send(&change);
+    }
+    if let Some(tx) = alerts
+        && tx.try_send((eval.clone(), previous)).is_err()
+    {
+        tracing::warn!(slo = %name, "alertmanager sink is behind; this cycle's alert is skipped (the next cycle re-sends it)");
     }
 }
 
@@ -387,6 +472,7 @@ pub(crate) async fn run(
         concurrency: config.concurrency.max(1),
         batch: config.batch.max(1),
         evaluation: config.evaluation,
+        max_history_bytes: config.max_history_bytes,
         flavor: config.flavor,
         detected_flavor: Arc::default(),
         store: store.clone(),
@@ -394,12 +480,16 @@ pub(crate) async fn run(
         shard: config.shard,
         shared: shared.clone(),
     });
+    shared
+        .metrics
+        .local_history_max_bytes
+        .set(i64::try_from(config.max_history_bytes).unwrap_or(i64::MAX));
     let mut generation = Generation::start(Arc::new(specs), cx.clone(), 0);
     shared.metrics.slos.set(generation.keys.len() as i64);
     let shard = config
         .shard
         .map_or_else(|| "none".to_string(), |s| s.to_string());
-    tracing::info!(slos = generation.keys.len(), total = generation.total, %shard, listen = %config.listen, interval = ?config.interval, evaluation = ?config.evaluation, "burnrate daemon started");
+    tracing::info!(slos = generation.keys.len(), total = generation.total, %shard, listen = %config.listen, interval = ?config.interval, evaluation = ?config.evaluation, max_history_bytes = config.max_history_bytes, "burnrate daemon started");
 
     let mut term = signal(SignalKind::terminate()).map_err(|e| Error::Internal(e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| Error::Internal(e.to_string()))?;
@@ -428,14 +518,22 @@ pub(crate) async fn run(
                 old.stop().await;
                 generation = Generation::start(Arc::new(report.specs), cx.clone(), id);
                 shared.metrics.slos.set(generation.keys.len() as i64);
-                let removed: Vec<String> = old_keys.difference(&generation.keys).cloned().collect();
+                let removed: BTreeSet<String> = old_keys.difference(&generation.keys).cloned().collect();
                 let mut latest = shared.latest.write().await;
                 let mut store_guard = store.lock().await;
-                for k in &removed {
-                    if let Some(last) = latest.remove(k) {
-                        shared.metrics.forget(&last);
+                latest.retain(|_, last| {
+                    let gone = removed.contains(&key(&last.service, &last.slo));
+                    if gone {
+                        shared.metrics.forget(last);
+                        shared.metrics.groups_dropped.remove(&SloLabels {
+                            service: last.service.clone(),
+                            slo: last.slo.clone(),
+                        });
                     }
-                    store_guard.slos.remove(k);
+                    !gone
+                });
+                for k in &removed {
+                    store_guard.remove_slo(k);
                 }
                 tracing::info!(slos = generation.keys.len(), total = generation.total, removed = removed.len(), "specs reloaded");
             }

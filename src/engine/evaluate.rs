@@ -2,45 +2,46 @@
 //! rates, apply the matrix and the hysteresis machine, and produce an `Evaluation`.
 //!
 //! `check`, `run` and `backtest` differ only in the `Source` they pass and in what they do
-//! with the result, so they cannot disagree about a decision. The work is split in two:
-//! `step_slo` computes the numbers, statuses and decision into a `Worksheet`, and
+//! with the result, so they cannot disagree about a decision. With `group_by`, each group is
+//! evaluated as an SLO of its own (`evaluate_groups`, `engine::groups`). The work is split in
+//! two: `step_slo` computes the numbers, statuses and decision into a `Worksheet`, and
 //! `sheet_evaluation` turns them into the `Evaluation`; a replay runs the first at every
 //! step and the second only for the steps it keeps.
 
 use super::evaluation::{DimensionReport, Evaluation, RuleRef, WindowMap};
+use super::groups::{self, Instances};
 use super::hysteresis::{RuleStatus, SloState, StateStore, TimerStore};
 use super::matrix::fires;
-use super::measure::{Bucket, Measurement, SourceError};
+use super::measure::{Bucket, GroupLabels, Grouped, Measurement, SourceError};
 use super::sli::{self, WindowValue};
 use crate::decision::Decision;
 use crate::spec::{Dimension, ServiceSpec, SloSpec};
 use crate::time::format_time;
 use futures::StreamExt;
 
-/// Anything that can measure the rates of a dimension at an instant: the backend
-/// (`measure::PrometheusSource`), or columns already computed for a replay
-/// (`measure::StepRates`). Both are `measure`'s; the windows are always
-/// `slo.measured_windows(dimension)`.
+/// Anything that can measure the rates of a dimension at an instant, per group: the backend
+/// (`measure::PrometheusSource`). The windows are always `slo.measured_windows(dimension)`;
+/// a replay reads its columns (`measure::StepRates`) directly.
 pub trait Source {
-    /// Rates for `slo.measured_windows(dimension)` at `at_ms` (Unix ms), one entry per window.
+    /// Rates for `slo.measured_windows(dimension)` at `at_ms` (Unix ms), one entry per window,
+    /// for every group the answer holds.
     fn measure(
         &self,
         slo: &SloSpec,
         dimension: Dimension,
         at_ms: i64,
-    ) -> impl std::future::Future<Output = Result<Measurement, SourceError>>;
+    ) -> impl std::future::Future<Output = Result<Grouped, SourceError>>;
+}
 
-    /// `measure`, into `out`: a source may reuse the buffers of the measurement already
-    /// there (a replay measures at every step).
-    fn measure_into(
-        &self,
-        slo: &SloSpec,
-        dimension: Dimension,
-        at_ms: i64,
-        out: &mut Result<Measurement, SourceError>,
-    ) -> impl std::future::Future<Output = ()> {
-        async move { *out = self.measure(slo, dimension, at_ms).await }
-    }
+/// The evaluations of one SLO at one instant: one per group evaluated.
+#[derive(Debug, Clone)]
+pub struct SloEvaluation {
+    /// Ordered by group labels; never empty (an SLO without `group_by` has exactly one).
+    pub evals: Vec<Evaluation>,
+    /// Per evaluation, the decision before it, as the state remembers it.
+    pub previous: Vec<Option<Decision>>,
+    /// Groups not evaluated because of `max_groups` (the least traffic).
+    pub dropped: usize,
 }
 
 /// Measures and evaluates every SLO of every spec at `at_ms`, at most `concurrency`
@@ -51,7 +52,7 @@ pub(crate) async fn evaluate_all<S: Source>(
     at_ms: i64,
     state: &mut StateStore,
     concurrency: usize,
-) -> Vec<Evaluation> {
+) -> Vec<SloEvaluation> {
     let jobs: Vec<(&ServiceSpec, &SloSpec)> = specs
         .iter()
         .flat_map(|s| s.slos.iter().map(move |slo| (s, slo)))
@@ -64,8 +65,7 @@ pub(crate) async fn evaluate_all<S: Source>(
     jobs.iter()
         .zip(measured)
         .map(|(&(service, slo), measurements)| {
-            let slo_state = state.slo(&service.service, &slo.name);
-            evaluate_slo(service, slo, at_ms, &measurements, slo_state)
+            evaluate_groups(service, slo, at_ms, measurements, state)
         })
         .collect()
 }
@@ -75,7 +75,7 @@ pub(crate) async fn measure_slo<S: Source>(
     source: &S,
     slo: &SloSpec,
     at_ms: i64,
-) -> Vec<(Dimension, Result<Measurement, SourceError>)> {
+) -> Vec<(Dimension, Result<Grouped, SourceError>)> {
     futures::future::join_all(
         slo.dimensions()
             .map(|dim| async move { (dim, source.measure(slo, dim, at_ms).await) }),
@@ -83,7 +83,49 @@ pub(crate) async fn measure_slo<S: Source>(
     .await
 }
 
-/// Pure: turns one SLO's measurements at `at_ms` into its evaluation, stepping its state.
+/// Turns one SLO's grouped measurements at `at_ms` into the evaluation of each of its
+/// instances (`engine::groups`), stepping each one's state in `store`. The state keeps
+/// exactly the instances evaluated: a group that is gone or beyond `max_groups` loses its
+/// timers.
+pub fn evaluate_groups(
+    service: &ServiceSpec,
+    slo: &SloSpec,
+    at_ms: i64,
+    measured: Vec<(Dimension, Result<Grouped, SourceError>)>,
+    store: &mut StateStore,
+) -> SloEvaluation {
+    let known = if measured.iter().any(|(_, r)| r.is_err()) {
+        store.groups_of(&service.service, &slo.name)
+    } else {
+        Vec::new()
+    };
+    let Instances { instances, dropped } = groups::instances(slo, measured, known);
+    let mut out = SloEvaluation {
+        evals: Vec::with_capacity(instances.len()),
+        previous: Vec::with_capacity(instances.len()),
+        dropped,
+    };
+    for instance in instances {
+        let state = store.instance(&service.service, &slo.name, &instance.group);
+        out.previous.push(state.last_decision);
+        out.evals.push(evaluate_instance(
+            service,
+            slo,
+            &instance.group,
+            at_ms,
+            &instance.measurements,
+            state,
+        ));
+    }
+    // The instances come ordered by group labels.
+    store.retain_instances(&StateStore::key(&service.service, &slo.name), |g| {
+        out.evals.binary_search_by(|e| e.group.cmp(g)).is_ok()
+    });
+    out
+}
+
+/// Pure: turns the measurements at `at_ms` of an SLO without groups into its evaluation,
+/// stepping its state.
 pub fn evaluate_slo(
     service: &ServiceSpec,
     slo: &SloSpec,
@@ -91,9 +133,28 @@ pub fn evaluate_slo(
     measurements: &[(Dimension, Result<Measurement, SourceError>)],
     state: &mut SloState,
 ) -> Evaluation {
+    evaluate_instance(
+        service,
+        slo,
+        &GroupLabels::new(),
+        at_ms,
+        measurements,
+        state,
+    )
+}
+
+/// One SLO instance (one group's, or an SLO's without groups) at `at_ms`.
+fn evaluate_instance(
+    service: &ServiceSpec,
+    slo: &SloSpec,
+    group: &GroupLabels,
+    at_ms: i64,
+    measurements: &[(Dimension, Result<Measurement, SourceError>)],
+    state: &mut SloState,
+) -> Evaluation {
     let mut sheet = Worksheet::default();
     let decision = step_slo(slo, at_ms, measurements, state, &mut sheet);
-    sheet_evaluation(service, slo, at_ms, measurements, &sheet, decision)
+    sheet_evaluation(service, slo, group, at_ms, measurements, &sheet, decision)
 }
 
 /// The numbers of one SLO's evaluation at one instant, before they become an `Evaluation`:
@@ -182,10 +243,7 @@ fn defined<'m>(
 /// What is wrong with a measurement that does not fit its SLO, if anything: it counts as no
 /// data for that dimension instead of stopping the evaluation.
 fn misfit(slo: &SloSpec, dim: Dimension, measurement: &Measurement) -> Option<String> {
-    let delivered = match measurement {
-        Measurement::Error(_) => Dimension::Error,
-        Measurement::Latency(_) => Dimension::Latency,
-    };
+    let delivered = measurement.dimension();
     if slo.objective(dim).is_none() || slo.budget(dim).is_none() {
         Some(format!(
             "measured, but the SLO has no {} objective; ignored",
@@ -298,6 +356,7 @@ fn step_dimension(
 pub(crate) fn sheet_evaluation(
     service: &ServiceSpec,
     slo: &SloSpec,
+    group: &GroupLabels,
     at_ms: i64,
     measurements: &[(Dimension, Result<Measurement, SourceError>)],
     sheet: &Worksheet,
@@ -307,6 +366,7 @@ pub(crate) fn sheet_evaluation(
         time: format_time(at_ms),
         service: service.service.clone(),
         slo: slo.name.clone(),
+        group: group.clone(),
         labels: service.labels.clone(),
         decision,
         previous: None,
@@ -394,6 +454,80 @@ mod tests {
     use crate::engine::hysteresis::SloState;
     use crate::spec::load::load_str;
     use std::path::Path;
+
+    #[test]
+    fn groups_keep_their_own_timers_and_lose_them_when_gone() {
+        let yaml = "apiVersion: burnrate/v1\nservice: edge\nslos:\n  - name: api\n    \
+                    for: 2m\n    group_by: [cluster]\n    error:\n      objective: 99\n      \
+                    bad: errors_total\n      total: requests_total\n    matrix:\n      error:\n        \
+                    - {decision: warn, burn: 2, long: 1h}\n";
+        let (spec, diagnostics) = load_str(Path::new("edge.yaml"), yaml);
+        let spec = spec.unwrap_or_else(|| panic!("{diagnostics:?}"));
+        let slo = &spec.slos[0];
+        let group = |c: &str| GroupLabels::from([("cluster".to_string(), c.to_string())]);
+        // `eu1` fails 5% (burn 5), `us1` none; both windows (1h, the 30d period) alike.
+        let rates = |bad: f64| {
+            Measurement::Error(vec![
+                ErrorRates {
+                    bad: Some(bad),
+                    total: Some(100.0)
+                };
+                2
+            ])
+        };
+        let measured = |groups: &[(&str, f64)]| {
+            vec![(
+                Dimension::Error,
+                Ok(Grouped(
+                    groups
+                        .iter()
+                        .map(|&(c, bad)| (group(c), rates(bad)))
+                        .collect(),
+                )),
+            )]
+        };
+        let mut store = StateStore::default();
+        let decisions = |e: &SloEvaluation| -> Vec<(String, Decision)> {
+            e.evals
+                .iter()
+                .map(|e| (e.group["cluster"].clone(), e.decision))
+                .collect()
+        };
+        let first = evaluate_groups(
+            &spec,
+            slo,
+            0,
+            measured(&[("eu1", 5.0), ("us1", 0.0)]),
+            &mut store,
+        );
+        assert_eq!(
+            decisions(&first),
+            [("eu1".into(), Decision::Ok), ("us1".into(), Decision::Ok)],
+            "eu1's rule is pending"
+        );
+        let later = evaluate_groups(
+            &spec,
+            slo,
+            120_000,
+            measured(&[("eu1", 5.0), ("us1", 0.0)]),
+            &mut store,
+        );
+        assert_eq!(decisions(&later)[0], ("eu1".into(), Decision::Warn));
+        assert_eq!(later.previous, [Some(Decision::Ok), Some(Decision::Ok)]);
+        // us1 is gone: its state goes with it; eu1 keeps its timers.
+        evaluate_groups(&spec, slo, 180_000, measured(&[("eu1", 5.0)]), &mut store);
+        assert_eq!(store.groups_of("edge", "api"), [group("eu1")]);
+        // A failed query keeps the known groups, without data.
+        let failed = evaluate_groups(
+            &spec,
+            slo,
+            240_000,
+            vec![(Dimension::Error, Err(SourceError::failed("down")))],
+            &mut store,
+        );
+        assert_eq!(decisions(&failed), [("eu1".into(), Decision::NoData)]);
+        assert_eq!(failed.evals[0].errors, ["error SLI: down"]);
+    }
 
     #[test]
     fn measurements_that_do_not_fit_the_slo_are_errors_not_panics() {

@@ -3,6 +3,7 @@
 //! Field names and order are the contract users script against (PRODUCT.md, "Outputs");
 //! the table view and the daemon's API render this same structure.
 
+use super::measure::GroupLabels;
 use crate::decision::Decision;
 use crate::spec::Rule;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -138,6 +139,9 @@ pub struct Evaluation {
     pub time: String,
     pub service: String,
     pub slo: String,
+    /// The group's labels (`group_by`); absent for an SLO without groups.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group: GroupLabels,
     pub labels: BTreeMap<String, String>,
     pub decision: Decision,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,6 +166,17 @@ impl Evaluation {
         ]
         .into_iter()
         .filter_map(|(name, d)| d.map(|d| (name, d)))
+    }
+
+    /// `service/slo`, with the group's labels when it has some: how logs and messages name
+    /// this SLO instance.
+    pub(crate) fn instance_name(&self) -> String {
+        format!(
+            "{}/{}{}",
+            self.service,
+            self.slo,
+            super::groups::format_group(&self.group)
+        )
     }
 
     /// True when every query behind this evaluation failed (not merely returned nothing).

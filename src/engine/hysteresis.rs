@@ -3,7 +3,10 @@
 //! Pure and serializable: `check --state`, the daemon's `--state-dir` and the backtest all
 //! step the same machine, so a decision is reached at the same instant whichever runs it.
 
+use super::groups::format_group;
+use super::measure::GroupLabels;
 use crate::decision::Decision;
+use crate::limits::is_instant;
 use crate::spec::Dimension;
 use crate::spec::plan::DimPlan;
 use serde::{Deserialize, Serialize};
@@ -32,34 +35,65 @@ impl RuleStatus {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RuleTimers {
     /// Start of the current uninterrupted firing streak.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "instant"
+    )]
     pub(crate) firing_since: Option<i64>,
     /// Last instant the rule's decision counted because it fired (not because it was held).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "instant"
+    )]
     pub(crate) last_fired: Option<i64>,
 }
 
 impl RuleTimers {
     /// Advances the timers to `now`. A streak is broken by any evaluation where the rule does
     /// not fire, including one without data: missing data never counts towards `for`.
+    ///
+    /// Timers may come from a state file someone else wrote: the arithmetic saturates, and a
+    /// timer later than `now` counts for nothing (a streak starts over, nothing is held), so
+    /// no file can make a rule count that did not fire.
     pub fn step(&mut self, now: i64, firing: bool, for_ms: i64, hold_ms: i64) -> RuleStatus {
+        let held = |last_fired: Option<i64>| {
+            last_fired.is_some_and(|t| hold_ms > 0 && t <= now && now.saturating_sub(t) <= hold_ms)
+        };
         if !firing {
             self.firing_since = None;
-            return match self.last_fired {
-                Some(t) if hold_ms > 0 && now - t <= hold_ms => RuleStatus::Held,
-                _ => RuleStatus::Idle,
+            return if held(self.last_fired) {
+                RuleStatus::Held
+            } else {
+                RuleStatus::Idle
             };
         }
-        let since = *self.firing_since.get_or_insert(now);
-        if now - since >= for_ms {
+        let since = match self.firing_since {
+            Some(t) if t <= now => t,
+            _ => *self.firing_since.insert(now),
+        };
+        if now.saturating_sub(since) >= for_ms {
             self.last_fired = Some(now);
             RuleStatus::Fired
+        } else if held(self.last_fired) {
+            RuleStatus::Held
         } else {
-            match self.last_fired {
-                Some(t) if hold_ms > 0 && now - t <= hold_ms => RuleStatus::Held,
-                _ => RuleStatus::Pending,
-            }
+            RuleStatus::Pending
         }
+    }
+}
+
+/// A timer read from a state file: an instant as `limits::is_instant` bounds every instant
+/// burnrate writes; anything else makes the file corrupt (exit 65, with its `line:column`),
+/// never a decision.
+fn instant<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    let t = Option::<i64>::deserialize(d)?;
+    match t {
+        Some(ms) if !is_instant(ms) => Err(serde::de::Error::custom(format!(
+            "timer {ms} is out of range (Unix milliseconds from 0000-01-01 to year 5138)"
+        ))),
+        _ => Ok(t),
     }
 }
 
@@ -67,20 +101,26 @@ impl RuleTimers {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SloState {
     /// Instant of the last step; a step back in time resets the state.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "instant")]
     pub(crate) updated_at: Option<i64>,
     #[serde(default)]
     pub(crate) last_decision: Option<Decision>,
     /// `dimension -> rule key -> timers`.
     #[serde(default)]
     pub(crate) rules: BTreeMap<String, BTreeMap<String, RuleTimers>>,
+    /// The group's labels (`group_by`), so the groups of an SLO are known from the state.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub(crate) group: GroupLabels,
 }
 
 impl SloState {
     /// Prepares a step at `now`; an evaluation earlier than the last one cannot reuse timers.
     pub(crate) fn begin(&mut self, now: i64) {
         if self.updated_at.is_some_and(|t| now < t) {
-            *self = SloState::default();
+            *self = SloState {
+                group: std::mem::take(&mut self.group),
+                ..SloState::default()
+            };
         }
         self.updated_at = Some(now);
     }
@@ -159,7 +199,9 @@ impl TimerStore for PlanTimers {
     fn set_last_decision(&mut self, _decision: Decision) {}
 }
 
-/// State of every SLO, keyed by `service/slo`; what `--state` files hold.
+/// State of every SLO instance, keyed by `service/slo` and, for a group, its labels
+/// (`service/slo{cluster="eu1"}`), so groups never share timers; what `--state` files hold.
+/// Files written before groups existed hold only `service/slo` keys and load as they are.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StateStore {
     #[serde(default)]
@@ -167,12 +209,74 @@ pub struct StateStore {
 }
 
 impl StateStore {
+    /// The key of an SLO (and of its instance without group labels): what shards hash.
     pub(crate) fn key(service: &str, slo: &str) -> String {
         format!("{service}/{slo}")
     }
 
+    /// The key of one group of an SLO.
+    pub(crate) fn instance_key(service: &str, slo: &str, group: &GroupLabels) -> String {
+        format!("{service}/{slo}{}", format_group(group))
+    }
+
     pub fn slo(&mut self, service: &str, slo: &str) -> &mut SloState {
         self.slos.entry(StateStore::key(service, slo)).or_default()
+    }
+
+    /// The state of one group of an SLO (the SLO's own without labels).
+    pub fn instance(&mut self, service: &str, slo: &str, group: &GroupLabels) -> &mut SloState {
+        let state = self
+            .slos
+            .entry(StateStore::instance_key(service, slo, group))
+            .or_default();
+        if state.group != *group {
+            state.group = group.clone();
+        }
+        state
+    }
+
+    /// The instances of the SLO keyed `slo_key` (`StateStore::key`) the state holds, as
+    /// `(key, group)`.
+    fn instances_of<'a>(
+        &'a self,
+        slo_key: &'a str,
+    ) -> impl Iterator<Item = (&'a String, &'a GroupLabels)> + 'a {
+        self.slos
+            .range(slo_key.to_string()..)
+            .take_while(move |(k, _)| k.starts_with(slo_key))
+            .filter(move |(k, s)| k[slo_key.len()..] == format_group(&s.group))
+            .map(|(k, s)| (k, &s.group))
+    }
+
+    /// The groups of an SLO evaluated before (those with labels).
+    pub(crate) fn groups_of(&self, service: &str, slo: &str) -> Vec<GroupLabels> {
+        self.instances_of(&StateStore::key(service, slo))
+            .filter(|(_, g)| !g.is_empty())
+            .map(|(_, g)| g.clone())
+            .collect()
+    }
+
+    /// Drops the state of every instance of the SLO keyed `slo_key` whose group `keep`
+    /// rejects: a group that is gone, or not evaluated (`max_groups`), starts afresh if it
+    /// comes back.
+    pub(crate) fn retain_instances(
+        &mut self,
+        slo_key: &str,
+        mut keep: impl FnMut(&GroupLabels) -> bool,
+    ) {
+        let gone: Vec<String> = self
+            .instances_of(slo_key)
+            .filter(|(_, g)| !keep(g))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in gone {
+            self.slos.remove(&k);
+        }
+    }
+
+    /// Drops the state of every instance of the SLO keyed `slo_key` (removed from the specs).
+    pub(crate) fn remove_slo(&mut self, slo_key: &str) {
+        self.retain_instances(slo_key, |_| false);
     }
 }
 
@@ -207,6 +311,68 @@ mod tests {
         assert_eq!(t.step(MIN, false, 0, 10 * MIN), RuleStatus::Held);
         assert_eq!(t.step(10 * MIN, false, 0, 10 * MIN), RuleStatus::Held);
         assert_eq!(t.step(10 * MIN + 1, false, 0, 10 * MIN), RuleStatus::Idle);
+    }
+
+    #[test]
+    fn timers_from_a_corrupt_file_never_make_a_rule_count() {
+        // Timers at the ends of i64 (wrapping once made `now - t` negative: "held").
+        let mut t = RuleTimers {
+            firing_since: Some(i64::MAX),
+            last_fired: Some(i64::MIN),
+        };
+        assert_eq!(t.step(10 * MIN, false, 0, 10 * MIN), RuleStatus::Idle);
+        let mut t = RuleTimers {
+            firing_since: Some(i64::MAX),
+            last_fired: Some(i64::MAX),
+        };
+        assert_eq!(
+            t.step(10 * MIN, true, 2 * MIN, 10 * MIN),
+            RuleStatus::Pending
+        );
+        assert_eq!(t.firing_since, Some(10 * MIN), "the streak starts over now");
+        let mut t = RuleTimers {
+            firing_since: Some(i64::MIN),
+            last_fired: None,
+        };
+        assert_eq!(t.step(i64::MAX, true, 5 * MIN, 0), RuleStatus::Fired);
+    }
+
+    #[test]
+    fn a_state_file_with_instants_out_of_range_does_not_load() {
+        let ok = r#"{"slos":{"a/b":{"updated_at":1700000000000,"rules":{"error":{"k":{"last_fired":1700000000000}}}}}}"#;
+        assert!(serde_json::from_str::<StateStore>(ok).is_ok());
+        for bad in [
+            r#"{"slos":{"a/b":{"rules":{"error":{"k":{"last_fired":-9223372036854775808}}}}}}"#,
+            r#"{"slos":{"a/b":{"rules":{"error":{"k":{"firing_since":9223372036854775807}}}}}}"#,
+            r#"{"slos":{"a/b":{"updated_at":100000000000000}}}"#,
+        ] {
+            let e = serde_json::from_str::<StateStore>(bad).unwrap_err();
+            assert!(e.to_string().contains("out of range"), "{e}");
+            assert!(e.line() == 1 && e.column() > 0);
+        }
+    }
+
+    #[test]
+    fn groups_have_their_own_state_and_old_files_load() {
+        let old = r#"{"slos":{"a/b":{"updated_at":1700000000000,"last_decision":"warn"}}}"#;
+        let mut store: StateStore = serde_json::from_str(old).unwrap();
+        assert_eq!(store.slo("a", "b").last_decision, Some(Decision::Warn));
+        let eu = GroupLabels::from([("cluster".to_string(), "eu1".to_string())]);
+        let us = GroupLabels::from([("cluster".to_string(), "us1".to_string())]);
+        store.instance("a", "b", &eu).last_decision = Some(Decision::CircuitBreak);
+        store.instance("a", "b", &us);
+        store.instance("a", "b-other", &eu);
+        assert!(store.slos.contains_key(r#"a/b{cluster="eu1"}"#));
+        assert_eq!(store.groups_of("a", "b"), [eu.clone(), us.clone()]);
+        let text = serde_json::to_string(&store).unwrap();
+        let mut back: StateStore = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, store);
+        back.retain_instances("a/b", |g| *g == eu);
+        assert_eq!(back.groups_of("a", "b"), std::slice::from_ref(&eu));
+        assert!(back.slos.contains_key("a/b-other{cluster=\"eu1\"}"));
+        back.remove_slo("a/b");
+        assert!(back.groups_of("a", "b").is_empty());
+        assert_eq!(back.slos.len(), 1);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! Sources deliver rates (per second, summed over all matching series), never burn rates:
 //! the math from rates to burns lives in one place (`sli`) whichever source measured them.
 
+use crate::spec::Dimension;
+use std::collections::BTreeMap;
 use thiserror::Error;
 
 /// `sum(rate(BAD[w]))` and `sum(rate(TOTAL[w]))`. `None` means the selector matched no
@@ -35,6 +37,46 @@ pub struct HistogramRates {
 pub enum Measurement {
     Error(Vec<ErrorRates>),
     Latency(Vec<HistogramRates>),
+}
+
+impl Measurement {
+    /// A measurement of `dim` with no window measured (every window without series): what a
+    /// group that one dimension's answer lacks measured there.
+    pub fn empty(dim: Dimension) -> Measurement {
+        match dim {
+            Dimension::Error => Measurement::Error(Vec::new()),
+            Dimension::Latency => Measurement::Latency(Vec::new()),
+        }
+    }
+
+    pub(crate) fn dimension(&self) -> Dimension {
+        match self {
+            Measurement::Error(_) => Dimension::Error,
+            Measurement::Latency(_) => Dimension::Latency,
+        }
+    }
+}
+
+/// The values of an SLO's `group_by` labels that one group's series carry (a label a series
+/// lacks is absent, as in Prometheus's `sum by`); empty for an SLO without `group_by`.
+pub type GroupLabels = BTreeMap<String, String>;
+
+/// One dimension's rates, per group, ordered by the groups' labels: what a source delivers,
+/// since one query measures every group (`sum by (G, ...)`). An SLO without `group_by` has
+/// exactly one group, with no labels, whether or not any series matched; an SLO with it has
+/// the groups the answer holds, which may be none.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Grouped(pub Vec<(GroupLabels, Measurement)>);
+
+impl Grouped {
+    /// The one measurement of an SLO without `group_by`.
+    pub fn single(measurement: Measurement) -> Grouped {
+        Grouped(vec![(GroupLabels::new(), measurement)])
+    }
+
+    pub fn get(&self, group: &GroupLabels) -> Option<&Measurement> {
+        self.0.iter().find(|(g, _)| g == group).map(|(_, m)| m)
+    }
 }
 
 /// Why a source could not measure a dimension. The message is shown to users, so it must

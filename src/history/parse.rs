@@ -35,6 +35,7 @@ use std::path::Path;
 
 use super::{History, Sample, Series};
 use crate::backend::api::{self, MAX_ABS_SECONDS};
+use crate::limits::{MAX_GZIP_RATIO, MIN_GZIP_INFLATED_BYTES, MIN_INSTANT_MS, is_instant};
 
 /// Why a history could not be read. `line` is 1-based when the problem is on a known line.
 #[derive(Debug, Clone, PartialEq)]
@@ -439,7 +440,16 @@ fn parse_timestamp(text: &str) -> Result<i64, String> {
         (x.abs() * 1000.0).round() as u64
     };
     let ms = ms as i64;
-    Ok(if negative { -ms } else { ms })
+    let ms = if negative { -ms } else { ms };
+    if ms < MIN_INSTANT_MS {
+        return Err(format!(
+            "timestamp {text} is before 0000-01-01T00:00:00Z, the first instant burnrate reads"
+        ));
+    }
+    if !is_instant(ms) {
+        return Err(too_large());
+    }
+    Ok(ms)
 }
 
 fn token(line: &str, start: usize) -> (&str, usize) {
@@ -750,11 +760,8 @@ pub(crate) fn load_file_with_stats(path: &Path) -> Result<(History, ParseStats),
     let raw = std::fs::read(path)
         .map_err(|e| HistoryError::general(format!("cannot read {shown}: {e}")))?;
     let bytes = if raw.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        flate2::read::MultiGzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| HistoryError::general(format!("cannot decompress {shown} (gzip): {e}")))?;
-        out
+        inflate(&raw)
+            .map_err(|e| HistoryError::general(format!("cannot decompress {shown} (gzip): {e}")))?
     } else if raw.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
         return Err(HistoryError::general(format!(
             "{shown} is zstd-compressed; only gzip is supported (decompress it, or recompress with gzip)"
@@ -781,6 +788,28 @@ pub(crate) fn load_file_with_stats(path: &Path) -> Result<(History, ParseStats),
         line: e.line,
         message: format!("{} (in {shown})", e.message),
     })
+}
+
+/// Inflates gzip under a cap ([`MAX_GZIP_RATIO`] times the compressed size, at least
+/// [`MIN_GZIP_INFLATED_BYTES`]): a small file must not turn into gigabytes of memory
+/// before a single line is read.
+fn inflate(compressed: &[u8]) -> Result<Vec<u8>, String> {
+    let cap = (compressed.len() as u64)
+        .saturating_mul(MAX_GZIP_RATIO)
+        .max(MIN_GZIP_INFLATED_BYTES);
+    let mut out = Vec::new();
+    flate2::read::MultiGzDecoder::new(compressed)
+        .take(cap + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    if out.len() as u64 > cap {
+        return Err(format!(
+            "it inflates to more than {cap} bytes ({MAX_GZIP_RATIO} times its size, at least \
+             {} MiB): a gzip bomb, or decompress it yourself and pass the plain file",
+            MIN_GZIP_INFLATED_BYTES >> 20
+        ));
+    }
+    Ok(out)
 }
 
 /// `[` or `{"key":` starts JSON; `{"name"}` or `{"name",...` is an OpenMetrics line whose

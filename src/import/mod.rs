@@ -22,7 +22,7 @@ use crate::spec::fields::{Sink, has_errors};
 use crate::spec::yaml::{self, Node};
 use crate::spec::{Diagnostic, ServiceSpec, Severity};
 use emit::{Origin, ServiceDoc, Val};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// The foreign formats burnrate reads.
@@ -135,11 +135,12 @@ impl Import {
                 continue;
             }
             let (yaml, spec, diagnostics) = emit::load(&doc);
-            sink.diagnostics.extend(diagnostics);
+            sink.extend(diagnostics);
             if let (true, Some(spec)) = (ok, spec) {
                 let mut sources: Vec<PathBuf> = Vec::new();
+                let mut seen: HashSet<&Path> = HashSet::new();
                 for slo in &doc.slos {
-                    if !sources.contains(&slo.from.file) {
+                    if seen.insert(&slo.from.file) {
                         sources.push(slo.from.file.clone());
                     }
                 }
@@ -151,22 +152,21 @@ impl Import {
                 });
             }
         }
-        let order: Vec<&PathBuf> = self.files.iter().map(|(f, _, _)| f).collect();
+        let mut order: HashMap<&Path, usize> = HashMap::new();
+        for (i, (f, _, _)) in self.files.iter().enumerate() {
+            order.entry(f).or_insert(i);
+        }
         let mut diagnostics = sink.diagnostics;
         diagnostics.sort_by_key(|d| {
             (
-                order.iter().position(|f| **f == d.file),
+                order.get(d.file.as_path()).copied(),
                 d.pos.map(|p| (p.line, p.col)),
             )
         });
         // An object referenced twice (an SLI shared by two SLOs) reports its problems once.
-        let mut unique: Vec<Diagnostic> = Vec::with_capacity(diagnostics.len());
-        for d in diagnostics {
-            if !unique.contains(&d) {
-                unique.push(d);
-            }
-        }
-        conversion.diagnostics = unique;
+        let mut seen: HashSet<Diagnostic> = HashSet::with_capacity(diagnostics.len());
+        diagnostics.retain(|d| seen.insert(d.clone()));
+        conversion.diagnostics = diagnostics;
         conversion
     }
 }

@@ -3,14 +3,17 @@
 //!
 //! Every path answers the same tagged query (`measure::query`): the backend's instant query
 //! (one instant), `query_range` (every step), or burnrate's own evaluator over raw samples
-//! (either). Their series go through [`decode_dimension`] into these columns, and
-//! `engine::Source` reads them back as `Measurement`s, so no path decodes differently.
+//! (either). Their series go through [`decode_dimension`] into these columns, split by the
+//! SLO's group labels, and are read back as `Measurement`s (an instant answer at once, a
+//! replay step by step), so no path decodes differently.
 
 use super::query::{KEY_LABEL, parse_float};
 use crate::duration::PromDuration;
-use crate::engine::{Bucket, ErrorRates, HistogramRates, Measurement, Source, SourceError};
+use crate::engine::{
+    Bucket, ErrorRates, GroupLabels, Grouped, HistogramRates, Measurement, SourceError,
+};
 use crate::promql::{Labels, Steps};
-use crate::spec::{Dimension, SloSpec};
+use crate::spec::Dimension;
 use std::collections::BTreeMap;
 
 /// One value per step; `None` where the sum had no series.
@@ -50,80 +53,124 @@ pub fn key_of(labels: &Labels) -> Option<&str> {
     labels.get(KEY_LABEL).map(String::as_str)
 }
 
-/// Sorts the tagged series of one dimension's query back into per-window columns of `n`
-/// steps, aligned with `windows`. Series without a recognizable tag are ignored (they cannot
-/// be attributed to a window); values that are not numbers are kept as NaN and the engine
-/// treats them as missing; a bucket whose `le` does not parse makes its window unusable, as
-/// in Prometheus.
-pub(crate) fn decode_dimension<'a>(
-    dim: Dimension,
-    windows: &[PromDuration],
-    n: usize,
-    series: impl IntoIterator<Item = TaggedSeries<'a>>,
-) -> DimensionColumns {
-    let tagged = series.into_iter().filter_map(|s| {
-        let (part, window) = s.key.split_once('/')?;
-        let i = windows.iter().position(|w| w.as_str() == window)?;
-        Some((part, i, s))
-    });
-    match dim {
-        Dimension::Error => {
-            let mut out: Vec<ErrorColumns> = windows
-                .iter()
-                .map(|_| ErrorColumns {
-                    bad: vec![None; n],
-                    total: vec![None; n],
-                })
-                .collect();
-            for (part, i, s) in tagged {
-                match part {
-                    "bad" => out[i].bad = s.values,
-                    "total" => out[i].total = s.values,
-                    _ => {}
-                }
-            }
-            DimensionColumns::Error(out)
+/// What a dimension's series fill in, per window, before they become columns.
+enum Partial {
+    Error(Vec<ErrorColumns>),
+    Latency(Vec<LatencyPartial>),
+}
+
+/// One window of a latency dimension being decoded: per `le` as written, its bound and
+/// column; and the count column.
+type LatencyPartial = (BTreeMap<String, (f64, Column)>, Column);
+
+impl Partial {
+    fn new(dim: Dimension, windows: usize, n: usize) -> Partial {
+        match dim {
+            Dimension::Error => Partial::Error(
+                (0..windows)
+                    .map(|_| ErrorColumns {
+                        bad: vec![None; n],
+                        total: vec![None; n],
+                    })
+                    .collect(),
+            ),
+            Dimension::Latency => Partial::Latency(
+                (0..windows)
+                    .map(|_| (BTreeMap::new(), vec![None; n]))
+                    .collect(),
+            ),
         }
-        Dimension::Latency => {
-            let mut by_le: Vec<BTreeMap<String, (f64, Column)>> =
-                windows.iter().map(|_| BTreeMap::new()).collect();
-            let mut count: Vec<Column> = windows.iter().map(|_| vec![None; n]).collect();
-            for (part, i, s) in tagged {
-                match part {
-                    "count" => count[i] = s.values,
-                    "bucket" => {
-                        let le = s.labels.get("le").cloned().unwrap_or_default();
-                        let bound = parse_float(&le).unwrap_or(f64::NAN);
-                        by_le[i].insert(le, (bound, s.values));
-                    }
-                    _ => {}
-                }
+    }
+
+    fn add(&mut self, part: &str, i: usize, labels: &Labels, values: Column) {
+        match (self, part) {
+            (Partial::Error(w), "bad") => w[i].bad = values,
+            (Partial::Error(w), "total") => w[i].total = values,
+            (Partial::Latency(w), "count") => w[i].1 = values,
+            (Partial::Latency(w), "bucket") => {
+                let le = labels.get("le").cloned().unwrap_or_default();
+                let bound = parse_float(&le).unwrap_or(f64::NAN);
+                w[i].0.insert(le, (bound, values));
             }
-            DimensionColumns::Latency(
-                by_le
-                    .into_iter()
-                    .zip(count)
+            _ => {}
+        }
+    }
+
+    fn finish(self) -> DimensionColumns {
+        match self {
+            Partial::Error(w) => DimensionColumns::Error(w),
+            Partial::Latency(w) => DimensionColumns::Latency(
+                w.into_iter()
                     .map(|(by_le, count)| {
                         let mut buckets: Vec<(f64, Column)> = by_le.into_values().collect();
                         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
                         LatencyColumns { buckets, count }
                     })
                     .collect(),
-            )
+            ),
         }
     }
 }
 
-/// The instant answer `(labels, value)` of one dimension's query as its `Measurement`.
-pub fn decode_instant<'a>(
+/// The values of the `group_by` labels a series carries (none without `group_by`); a label
+/// it lacks, or has empty, is absent, as Prometheus drops empty labels.
+fn group_of(group_by: &[String], labels: &Labels) -> GroupLabels {
+    group_by
+        .iter()
+        .filter_map(|l| {
+            let v = labels.get(l).filter(|v| !v.is_empty())?;
+            Some((l.clone(), v.clone()))
+        })
+        .collect()
+}
+
+/// Sorts the tagged series of one dimension's query back into per-group, per-window columns
+/// of `n` steps, aligned with `windows`, groups ordered by their labels (`group_of`). Without
+/// `group_by` there is exactly one group, with no labels, even when no series came back.
+/// Series without a recognizable tag are ignored (they cannot be attributed to a window);
+/// values that are not numbers are kept as NaN and the engine treats them as missing; a
+/// bucket whose `le` does not parse makes its window unusable, as in Prometheus.
+pub(crate) fn decode_dimension<'a>(
     dim: Dimension,
     windows: &[PromDuration],
+    n: usize,
+    group_by: &[String],
+    series: impl IntoIterator<Item = TaggedSeries<'a>>,
+) -> Vec<(GroupLabels, DimensionColumns)> {
+    let mut groups: BTreeMap<GroupLabels, Partial> = BTreeMap::new();
+    if group_by.is_empty() {
+        groups.insert(GroupLabels::new(), Partial::new(dim, windows.len(), n));
+    }
+    for s in series {
+        let Some((part, window)) = s.key.split_once('/') else {
+            continue;
+        };
+        let Some(i) = windows.iter().position(|w| w.as_str() == window) else {
+            continue;
+        };
+        groups
+            .entry(group_of(group_by, s.labels))
+            .or_insert_with(|| Partial::new(dim, windows.len(), n))
+            .add(part, i, s.labels, s.values);
+    }
+    groups
+        .into_iter()
+        .map(|(group, partial)| (group, partial.finish()))
+        .collect()
+}
+
+/// The instant answer `(tag, labels, value)` of one dimension's query, per group.
+pub fn decode_instant_grouped<'a>(
+    dim: Dimension,
+    windows: &[PromDuration],
+    group_by: &[String],
     samples: impl IntoIterator<Item = (&'a str, &'a Labels, f64)>,
-) -> Measurement {
+) -> Grouped {
     let columns = decode_dimension(
         dim,
         windows,
         1,
+        group_by,
         samples
             .into_iter()
             .map(|(key, labels, value)| TaggedSeries {
@@ -132,13 +179,32 @@ pub fn decode_instant<'a>(
                 values: vec![Some(value)],
             }),
     );
-    let mut out = Measurement::Error(Vec::new());
-    fill(&columns, 0, &mut out);
-    out
+    Grouped(
+        columns
+            .into_iter()
+            .map(|(group, columns)| {
+                let mut out = Measurement::empty(dim);
+                fill(&columns, 0, &mut out);
+                (group, out)
+            })
+            .collect(),
+    )
+}
+
+/// The instant answer of one dimension's query of an SLO without groups.
+pub fn decode_instant<'a>(
+    dim: Dimension,
+    windows: &[PromDuration],
+    samples: impl IntoIterator<Item = (&'a str, &'a Labels, f64)>,
+) -> Measurement {
+    decode_instant_grouped(dim, windows, &[], samples)
+        .0
+        .pop()
+        .map_or_else(|| Measurement::empty(dim), |(_, m)| m)
 }
 
 /// The rates of one dimension at step `i`, written into `out`, reusing its buffers.
-fn fill(columns: &DimensionColumns, i: usize, out: &mut Measurement) {
+pub(crate) fn fill(columns: &DimensionColumns, i: usize, out: &mut Measurement) {
     match (columns, out) {
         (DimensionColumns::Error(windows), Measurement::Error(out)) => {
             out.clear();
@@ -171,12 +237,28 @@ fn fill(columns: &DimensionColumns, i: usize, out: &mut Measurement) {
     }
 }
 
-/// Every rate one SLO needs, at every step of a replay.
+impl DimensionColumns {
+    /// Whether any series of these columns has a value at step `i`: whether the instant
+    /// query at that step would have answered anything for the group.
+    pub(crate) fn present(&self, i: usize) -> bool {
+        match self {
+            DimensionColumns::Error(w) => {
+                w.iter().any(|c| c.bad[i].is_some() || c.total[i].is_some())
+            }
+            DimensionColumns::Latency(w) => w
+                .iter()
+                .any(|c| c.count[i].is_some() || c.buckets.iter().any(|(_, col)| col[i].is_some())),
+        }
+    }
+}
+
+/// Every rate one SLO needs, at every step of a replay, per group.
 #[derive(Debug, Clone)]
 pub struct StepRates {
     steps: Steps,
-    /// By `Dimension::index`; `None` for a dimension the SLO does not have.
-    dims: [Option<DimensionColumns>; 2],
+    /// By `Dimension::index`, per group (ordered by labels); `None` for a dimension the SLO
+    /// does not have.
+    dims: [Option<BTreeMap<GroupLabels, DimensionColumns>>; 2],
 }
 
 impl StepRates {
@@ -187,64 +269,40 @@ impl StepRates {
         }
     }
 
-    pub(crate) fn set(&mut self, dim: Dimension, columns: DimensionColumns) {
-        self.dims[dim.index()] = Some(columns);
+    pub(crate) fn steps(&self) -> Steps {
+        self.steps
     }
 
-    fn fill(&self, dim: Dimension, i: usize, out: &mut Measurement) -> Result<(), SourceError> {
+    pub(crate) fn set(&mut self, dim: Dimension, columns: Vec<(GroupLabels, DimensionColumns)>) {
+        self.dims[dim.index()] = Some(columns.into_iter().collect());
+    }
+
+    /// Every group any dimension has series of, ordered by labels.
+    pub(crate) fn groups(&self) -> Vec<GroupLabels> {
+        let mut groups: Vec<GroupLabels> = self
+            .dims
+            .iter()
+            .flatten()
+            .flat_map(|by_group| by_group.keys().cloned())
+            .collect();
+        groups.sort();
+        groups.dedup();
+        groups
+    }
+
+    /// The columns of one group in one dimension: `Err` when the dimension was not
+    /// prepared, `Ok(None)` when it has no series of the group.
+    pub(crate) fn columns(
+        &self,
+        dim: Dimension,
+        group: &GroupLabels,
+    ) -> Result<Option<&DimensionColumns>, SourceError> {
         match &self.dims[dim.index()] {
-            Some(columns) => {
-                fill(columns, i, out);
-                Ok(())
-            }
+            Some(by_group) => Ok(by_group.get(group)),
             None => Err(SourceError::failed(format!(
                 "dimension {} was not prepared",
                 dim.as_str()
             ))),
-        }
-    }
-
-    fn step_index(&self, at_ms: i64) -> Result<usize, SourceError> {
-        self.steps.index(at_ms).ok_or_else(|| {
-            SourceError::failed(format!(
-                "no replay step at {}",
-                crate::time::format_time(at_ms)
-            ))
-        })
-    }
-}
-
-impl Source for StepRates {
-    async fn measure(
-        &self,
-        _slo: &SloSpec,
-        dimension: Dimension,
-        at_ms: i64,
-    ) -> Result<Measurement, SourceError> {
-        let i = self.step_index(at_ms)?;
-        let mut out = Measurement::Error(Vec::new());
-        self.fill(dimension, i, &mut out)?;
-        Ok(out)
-    }
-
-    async fn measure_into(
-        &self,
-        _slo: &SloSpec,
-        dimension: Dimension,
-        at_ms: i64,
-        out: &mut Result<Measurement, SourceError>,
-    ) {
-        let filled = self.step_index(at_ms).and_then(|i| match out {
-            Ok(m) => self.fill(dimension, i, m),
-            Err(_) => {
-                let mut m = Measurement::Error(Vec::new());
-                self.fill(dimension, i, &mut m)?;
-                *out = Ok(m);
-                Ok(())
-            }
-        });
-        if let Err(e) = filled {
-            *out = Err(e);
         }
     }
 }
@@ -290,5 +348,57 @@ mod tests {
         );
         assert_eq!(m[0].count, Some(4.0));
         assert_eq!(m[1], HistogramRates::default());
+    }
+
+    #[test]
+    fn decode_splits_series_by_group() {
+        let w = [PromDuration::parse("5m").unwrap()];
+        let labels = |pairs: &[(&str, &str)]| -> Labels {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let (eu, us, bare) = (
+            labels(&[("cluster", "eu1"), ("zone", "")]),
+            labels(&[("cluster", "us1")]),
+            labels(&[]),
+        );
+        let group_by = ["cluster".to_string(), "zone".to_string()];
+        let grouped = decode_instant_grouped(
+            Dimension::Error,
+            &w,
+            &group_by,
+            [
+                ("total/5m", &us, 10.0),
+                ("bad/5m", &eu, 1.0),
+                ("total/5m", &eu, 4.0),
+                ("total/5m", &bare, 2.0),
+            ],
+        );
+        let groups: Vec<&GroupLabels> = grouped.0.iter().map(|(g, _)| g).collect();
+        assert_eq!(
+            groups,
+            [
+                &labels(&[]),
+                &labels(&[("cluster", "eu1")]),
+                &labels(&[("cluster", "us1")])
+            ],
+            "ordered by labels, an empty label absent"
+        );
+        let rates = |total, bad| Measurement::Error(vec![ErrorRates { bad, total }]);
+        assert_eq!(grouped.0[1].1, rates(Some(4.0), Some(1.0)));
+        assert_eq!(grouped.0[2].1, rates(Some(10.0), None));
+        assert!(
+            decode_instant_grouped(Dimension::Error, &w, &group_by, [])
+                .0
+                .is_empty()
+        );
+        assert_eq!(
+            decode_instant_grouped(Dimension::Error, &w, &[], [])
+                .0
+                .len(),
+            1
+        );
     }
 }

@@ -7,18 +7,33 @@
 //! the batch (one raw `bad_query` that does not parse must not blind the others), every item
 //! is asked alone; if it is down, every item gets the error without further requests.
 
-use super::columns::{decode_instant, key_of};
+use super::columns::{decode_instant_grouped, key_of};
 use super::query::{KEY_LABEL, dimension_query, tagged_dimension_query};
 use crate::backend::PromClient;
 use crate::backend::client::Sample;
-use crate::engine::{Measurement, SourceError};
+use crate::duration::PromDuration;
+use crate::engine::{Grouped, SourceError};
 use crate::spec::{Dimension, SloSpec};
 
-/// One dimension of one SLO to measure.
+/// One dimension of one SLO to measure, over some of its windows (the daemon's history may
+/// answer the others).
 #[derive(Debug, Clone, Copy)]
 pub struct BatchItem<'a> {
     pub slo: &'a SloSpec,
     pub dimension: Dimension,
+    /// The windows to measure; the measurement is aligned with them.
+    pub windows: &'a [PromDuration],
+}
+
+impl<'a> BatchItem<'a> {
+    /// Every window the SLO measures in `dimension`.
+    pub fn new(slo: &'a SloSpec, dimension: Dimension) -> BatchItem<'a> {
+        BatchItem {
+            slo,
+            dimension,
+            windows: slo.measured_windows(dimension),
+        }
+    }
 }
 
 /// Measures every item at `at_ms`, `per_request` items per request and at most
@@ -29,7 +44,7 @@ pub(crate) async fn measure_batched(
     at_ms: i64,
     per_request: usize,
     concurrency: usize,
-) -> Vec<Result<Measurement, SourceError>> {
+) -> Vec<Result<Grouped, SourceError>> {
     // `join_all` collects the futures before awaiting, so no closure type lives across an
     // await (spawned daemon tasks must be `Send` for every lifetime).
     let permits = tokio::sync::Semaphore::new(concurrency.max(1));
@@ -50,16 +65,17 @@ pub(crate) async fn measure_one(
     client: &PromClient,
     item: BatchItem<'_>,
     at_ms: i64,
-) -> Result<Measurement, SourceError> {
-    let windows = item.slo.measured_windows(item.dimension);
+) -> Result<Grouped, SourceError> {
+    let windows = item.windows;
     let query = dimension_query(item.slo, item.dimension, windows);
     let result = client.instant(&query, at_ms).await?;
     for warning in &result.warnings {
         tracing::warn!(slo = %item.slo.name, dimension = item.dimension.as_str(), "backend warning: {warning}");
     }
-    Ok(decode_instant(
+    Ok(decode_instant_grouped(
         item.dimension,
         windows,
+        &item.slo.group_by,
         result
             .samples
             .iter()
@@ -71,7 +87,7 @@ async fn measure_chunk(
     client: &PromClient,
     items: &[BatchItem<'_>],
     at_ms: i64,
-) -> Vec<Result<Measurement, SourceError>> {
+) -> Vec<Result<Grouped, SourceError>> {
     if let [item] = items {
         return vec![measure_one(client, *item, at_ms).await];
     }
@@ -79,12 +95,7 @@ async fn measure_chunk(
         .iter()
         .enumerate()
         .map(|(i, item)| {
-            tagged_dimension_query(
-                item.slo,
-                item.dimension,
-                item.slo.measured_windows(item.dimension),
-                &format!("{i}:"),
-            )
+            tagged_dimension_query(item.slo, item.dimension, item.windows, &format!("{i}:"))
         })
         .collect::<Vec<_>>()
         .join(" or ");
@@ -105,7 +116,7 @@ async fn measure_chunk(
 }
 
 /// Sorts a batch's samples back to their items by the tag prefix.
-fn split(items: &[BatchItem<'_>], samples: &[Sample]) -> Vec<Result<Measurement, SourceError>> {
+fn split(items: &[BatchItem<'_>], samples: &[Sample]) -> Vec<Result<Grouped, SourceError>> {
     let mut by_item: Vec<Vec<(&str, &Sample)>> = vec![Vec::new(); items.len()];
     for s in samples {
         let Some((i, key)) = s
@@ -124,9 +135,10 @@ fn split(items: &[BatchItem<'_>], samples: &[Sample]) -> Vec<Result<Measurement,
         .iter()
         .zip(by_item)
         .map(|(item, samples)| {
-            Ok(decode_instant(
+            Ok(decode_instant_grouped(
                 item.dimension,
-                item.slo.measured_windows(item.dimension),
+                item.windows,
+                &item.slo.group_by,
                 samples
                     .into_iter()
                     .map(|(key, s)| (key, &s.labels, s.value)),

@@ -36,7 +36,8 @@ struct MergeKey {
     alone: Option<usize>,
 }
 
-fn equal_matchers(sel: &Selector) -> Vec<(String, String)> {
+/// The `=` matchers of a selector, the metric name as `__name__`, sorted by label.
+pub(crate) fn equal_matchers(sel: &Selector) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = sel
         .metric
         .iter()
@@ -104,7 +105,7 @@ pub(crate) fn plan_fetches(selectors: &[(Selector, i64)]) -> Vec<FetchGroup> {
 }
 
 /// One selector matching every series any of `members` matches (they share a merge key).
-fn merged_selector<'a>(members: impl Iterator<Item = &'a Selector>) -> Selector {
+pub(crate) fn merged_selector<'a>(members: impl Iterator<Item = &'a Selector>) -> Selector {
     let members: Vec<&Selector> = members.collect();
     let mut values: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for sel in &members {

@@ -2,9 +2,9 @@
 //! over raw samples (a history file, raw samples fetched once from a backend, or the
 //! daemon's growing history), decoded by the same decoder as the backend's answers.
 
-use super::columns::{StepRates, TaggedSeries, decode_dimension, decode_instant, key_of};
+use super::columns::{StepRates, TaggedSeries, decode_dimension, decode_instant_grouped, key_of};
 use super::plan::{DimensionQuery, MeasurePlan};
-use crate::engine::{Measurement, SourceError};
+use crate::engine::{Grouped, SourceError};
 use crate::history::History;
 use crate::promql::{
     Flavor, MemStorage, QueryError, SeriesSamples, Steps, Storage, Value, eval_instant,
@@ -43,6 +43,7 @@ pub fn step_rates<S: Storage + ?Sized>(
             dq.dimension,
             slo.measured_windows(dq.dimension),
             steps.count(),
+            &slo.group_by,
             series.iter_mut().filter_map(|s| {
                 Some(TaggedSeries {
                     key: key_of(&s.labels)?,
@@ -56,23 +57,22 @@ pub fn step_rates<S: Storage + ?Sized>(
     Ok(rates)
 }
 
-/// One dimension at one instant, evaluated locally.
+/// One dimension at one instant, evaluated locally (the windows of `dq`), per group.
 pub(crate) fn measure_instant<S: Storage + ?Sized>(
     dq: &DimensionQuery,
-    slo: &SloSpec,
     storage: &S,
     at_ms: i64,
     flavor: Flavor,
-) -> Result<Measurement, SourceError> {
+) -> Result<Grouped, SourceError> {
     let query = dq
         .local
         .as_ref()
         .map_err(|e| SourceError::failed(e.message.clone()))?;
-    let windows = slo.measured_windows(dq.dimension);
     match eval_instant(query, storage, at_ms, flavor) {
-        Ok(Value::Vector(samples)) => Ok(decode_instant(
+        Ok(Value::Vector(samples)) => Ok(decode_instant_grouped(
             dq.dimension,
-            windows,
+            &dq.windows,
+            &dq.group_by,
             samples
                 .iter()
                 .filter_map(|(labels, v)| Some((key_of(labels)?, labels, *v))),

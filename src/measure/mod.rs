@@ -1,8 +1,8 @@
 //! The one measurement layer: how every command gets the rates an SLO's evaluation needs.
 //!
 //! A [`plan::MeasurePlan`] per SLO holds, per dimension, the one tagged query that measures
-//! every window (`query`). Sources answer it in four ways, all decoded by the one decoder in
-//! [`columns`]:
+//! every window (`query`), every group of an SLO with `group_by` at once. Sources answer it in
+//! four ways, all decoded (and split by group) by the one decoder in [`columns`]:
 //! - the backend, per instant ([`direct`], [`PrometheusSource`]): `check`, and the daemon
 //!   for what it cannot compute locally;
 //! - the backend over a range with `query_range` ([`range`]): a backtest of a query outside
@@ -15,6 +15,7 @@
 //! evaluation path, `engine::evaluate`.
 
 pub mod columns;
+pub(crate) mod density;
 pub mod direct;
 pub(crate) mod fetch_plan;
 pub mod local;

@@ -3,7 +3,7 @@
 
 use super::direct::{BatchItem, measure_one};
 use crate::backend::PromClient;
-use crate::engine::{Measurement, Source, SourceError};
+use crate::engine::{Grouped, Source, SourceError};
 use crate::spec::{Dimension, SloSpec};
 
 #[derive(Debug, Clone)]
@@ -27,7 +27,7 @@ impl Source for PrometheusSource {
         slo: &SloSpec,
         dimension: Dimension,
         at_ms: i64,
-    ) -> Result<Measurement, SourceError> {
-        measure_one(&self.client, BatchItem { slo, dimension }, at_ms).await
+    ) -> Result<Grouped, SourceError> {
+        measure_one(&self.client, BatchItem::new(slo, dimension), at_ms).await
     }
 }

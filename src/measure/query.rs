@@ -9,6 +9,10 @@
 //! through `label_replace` and the parts are joined with `or`, so one instant query returns
 //! all the rates a dimension needs. Parts with no series simply do not appear.
 //!
+//! With `group_by`, every sum keeps the group labels (`sum by (cluster) (...)`, buckets
+//! `sum by (cluster, le)`, raw queries `sum by (cluster) (QUERY)`), so one answer holds
+//! every group and the decoder splits it by them.
+//!
 //! A batch joins the queries of several SLO dimensions the same way, each tag prefixed with
 //! the item's position (`3:bad/5m`), so one request serves many SLOs.
 
@@ -34,6 +38,7 @@ pub fn tagged_dimension_query(
     prefix: &str,
 ) -> String {
     let tag = |expr: &str, key: &str| tag(expr, &format!("{prefix}{key}"));
+    let sum = sum_by(&slo.group_by, &[]);
     let mut parts = Vec::new();
     for w in windows {
         let w = w.as_str();
@@ -42,12 +47,12 @@ pub fn tagged_dimension_query(
                 let Some(error) = &slo.error else { continue };
                 let (bad, total) = match &error.events {
                     ErrorEvents::Selectors { bad, total } => (
-                        format!("sum(rate({bad}[{w}]))"),
-                        format!("sum(rate({total}[{w}]))"),
+                        format!("{sum}(rate({bad}[{w}]))"),
+                        format!("{sum}(rate({total}[{w}]))"),
                     ),
                     ErrorEvents::Queries { bad, total } => (
-                        format!("sum({})", bad.replace(WINDOW_PLACEHOLDER, w)),
-                        format!("sum({})", total.replace(WINDOW_PLACEHOLDER, w)),
+                        format!("{sum}({})", bad.replace(WINDOW_PLACEHOLDER, w)),
+                        format!("{sum}({})", total.replace(WINDOW_PLACEHOLDER, w)),
                     ),
                 };
                 parts.push(tag(&bad, &format!("bad/{w}")));
@@ -66,17 +71,33 @@ pub fn tagged_dimension_query(
                     .with_suffix("_count")
                     .expect("validated: has a metric name");
                 parts.push(tag(
-                    &format!("sum by (le) (rate({bucket}[{w}]))"),
+                    &format!("{}(rate({bucket}[{w}]))", sum_by(&slo.group_by, &["le"])),
                     &format!("bucket/{w}"),
                 ));
                 parts.push(tag(
-                    &format!("sum(rate({count}[{w}]))"),
+                    &format!("{sum}(rate({count}[{w}]))"),
                     &format!("count/{w}"),
                 ));
             }
         }
     }
     parts.join(" or ")
+}
+
+/// The aggregation every part of a query starts with: `sum`, or `sum by (G, extra) ` with
+/// the SLO's group labels `G` first (`sum by (le) ` for buckets without groups). The rules
+/// export writes the same.
+pub(crate) fn sum_by(group_by: &[String], extra: &[&str]) -> String {
+    let labels: Vec<&str> = group_by
+        .iter()
+        .map(String::as_str)
+        .chain(extra.iter().copied())
+        .collect();
+    if labels.is_empty() {
+        "sum".to_string()
+    } else {
+        format!("sum by ({}) ", labels.join(", "))
+    }
 }
 
 /// Parses a Prometheus sample value or `le` label: `"NaN"`, `"+Inf"`, `"-Inf"`, `"1e-07"`.
@@ -92,6 +113,14 @@ pub(crate) fn parse_float(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn groups_keep_their_labels_in_every_sum() {
+        assert_eq!(sum_by(&[], &[]), "sum");
+        assert_eq!(sum_by(&[], &["le"]), "sum by (le) ");
+        let g = ["cluster".to_string(), "zone".to_string()];
+        assert_eq!(sum_by(&g, &["le"]), "sum by (cluster, zone, le) ");
+    }
 
     #[test]
     fn parses_prometheus_value_strings() {

@@ -35,8 +35,9 @@ pub(crate) async fn step_rates(
         };
         let columns = decode_dimension(
             dq.dimension,
-            slo.measured_windows(dq.dimension),
+            &dq.windows,
             n,
+            &slo.group_by,
             result.series.iter().filter_map(|s| {
                 Some(TaggedSeries {
                     key: key_of(&s.labels)?,

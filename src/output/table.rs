@@ -1,4 +1,5 @@
-//! The human view of evaluations: one block per SLO, one line per dimension.
+//! The human view of evaluations: one block per SLO (per group, named by its labels, of an
+//! SLO with `group_by`), one line per dimension.
 
 use crate::engine::{DimensionReport, Evaluation, RuleRef};
 use std::fmt::Write;
@@ -8,8 +9,14 @@ pub(crate) fn render_replay(changes: &[Evaluation], summary: &crate::backtest::S
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "== {}/{}  {} .. {}  step {}  ({})",
-        summary.service, summary.slo, summary.from, summary.to, summary.step, summary.rates
+        "== {}/{}{}  {} .. {}  step {}  ({})",
+        summary.service,
+        summary.slo,
+        crate::engine::groups::format_group(&summary.group),
+        summary.from,
+        summary.to,
+        summary.step,
+        summary.rates
     );
     for e in changes {
         let change = match e.previous {
@@ -85,9 +92,8 @@ pub(crate) fn render(evals: &[Evaluation]) -> String {
     for e in evals {
         let _ = writeln!(
             out,
-            "{}/{}  {}  at {}",
-            e.service,
-            e.slo,
+            "{}  {}  at {}",
+            e.instance_name(),
             e.decision.as_str().to_uppercase(),
             e.time
         );
@@ -220,6 +226,7 @@ mod tests {
             time: "2026-11-17T10:00:00Z".into(),
             service: "go-map".into(),
             slo: "map-update".into(),
+            group: Default::default(),
             labels: Default::default(),
             decision: Decision::CircuitBreak,
             previous: None,
@@ -228,7 +235,7 @@ mod tests {
             errors: vec!["error SLI: boom".into()],
             at_ms: 0,
         };
-        let text = render(&[eval]);
+        let text = render(std::slice::from_ref(&eval));
         assert!(
             text.starts_with("go-map/map-update  CIRCUIT_BREAK  at 2026-11-17T10:00:00Z\n"),
             "{text}"
@@ -245,5 +252,11 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("error    error SLI: boom"), "{text}");
+        let mut grouped = eval.clone();
+        grouped.group.insert("cluster".into(), "eu1".into());
+        assert!(
+            render(&[grouped]).starts_with("go-map/map-update{cluster=\"eu1\"}  CIRCUIT_BREAK"),
+            "the group names the block"
+        );
     }
 }

@@ -339,14 +339,14 @@ fn vector_selector<S: Storage + ?Sized>(ctx: &Ctx<S>, vs: &VectorSelector) -> Ve
     let open = ctx.open_left();
     let mut out = Vec::new();
     for (labels, samples) in ctx.storage.select(&matchers) {
-        let times = samples.times();
-        let values = samples.values();
+        let mut reader = samples.reader();
         let mut any = false;
         let mut col = vec![None; ctx.n];
         for (i, cell) in col.iter_mut().enumerate() {
             let rt = ctx.time(i) - offset;
-            let k = times.partition_point(|&t| t <= rt);
-            let sample_t = (k > 0).then(|| times[k - 1]);
+            let k = reader.partition_point(|t| t <= rt);
+            let newest = (k > 0).then(|| reader.sample(k - 1));
+            let sample_t = newest.map(|(t, _)| t);
             let stale_t = samples.last_stale_at_or_before(rt);
             let (t, is_stale) = match (sample_t, stale_t) {
                 (None, None) => continue,
@@ -368,7 +368,7 @@ fn vector_selector<S: Storage + ?Sized>(ctx: &Ctx<S>, vs: &VectorSelector) -> Ve
             if too_old || is_stale {
                 continue;
             }
-            *cell = Some(values[k - 1]);
+            *cell = newest.map(|(_, v)| v);
             any = true;
         }
         if any {
@@ -398,15 +398,14 @@ fn matrix_selector<S: Storage + ?Sized>(
     let mint = maxt - range;
     let mut out = Vec::new();
     for (labels, samples) in ctx.storage.select(&matchers) {
-        let (a, b) = samples.window(mint, maxt, ctx.open_left());
+        let mut reader = samples.reader();
+        let (a, b) = reader.window(mint, maxt, ctx.open_left());
         if a == b {
             continue;
         }
-        let pts = samples.times()[a..b]
-            .iter()
-            .copied()
-            .zip(samples.values()[a..b].iter().copied())
-            .collect();
+        let (mut times, mut values) = (Vec::new(), Vec::new());
+        reader.fill(a, b, &mut times, &mut values);
+        let pts = times.into_iter().zip(values).collect();
         out.push((labels.clone(), pts));
     }
     Ok(Val::Matrix(out))

@@ -146,9 +146,9 @@ pub(crate) fn eval_call<S: Storage + ?Sized>(ctx: &Ctx<S>, c: &Call) -> Result<V
             let repl = string_arg(args[2])?;
             let src = string_arg(args[3])?;
             let re_s = string_arg(args[4])?;
-            let re = regex::Regex::new(&format!("^(?:{re_s})$")).map_err(|_| {
+            let re = crate::limits::bounded_regex(&format!("^(?:{re_s})$")).map_err(|why| {
                 err(format!(
-                    "invalid regular expression in label_replace(): {re_s}"
+                    "invalid regular expression in label_replace(): {re_s}: {why}"
                 ))
             })?;
             if !valid_label_name(dst) {

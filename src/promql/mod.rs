@@ -23,6 +23,7 @@
 mod aggregate;
 mod binary;
 mod check;
+pub(crate) mod chunk;
 mod eval;
 mod functions;
 mod gomath;
@@ -33,6 +34,7 @@ mod shared;
 mod storage;
 mod victoriametrics;
 
+pub(crate) use check::within_limits;
 pub use series::SeriesSamples;
 pub use storage::{MemStorage, Storage};
 
@@ -117,11 +119,14 @@ impl Steps {
         }
     }
 
+    /// How many steps; never overflows, whatever the bounds (callers bound it, e.g.
+    /// `limits::MAX_STEPS` for a replay).
     pub fn count(&self) -> usize {
         if self.end_ms < self.start_ms || self.step_ms <= 0 {
             0
         } else {
-            ((self.end_ms - self.start_ms) / self.step_ms + 1) as usize
+            let steps = self.end_ms.abs_diff(self.start_ms) / self.step_ms.unsigned_abs() + 1;
+            usize::try_from(steps).unwrap_or(usize::MAX)
         }
     }
 

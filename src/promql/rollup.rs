@@ -1,6 +1,6 @@
 //! Functions over range vectors (`rate`, `increase`, `delta`, `irate`, `idelta`, `resets`,
 //! `changes`, `*_over_time`), evaluated per series for every step straight from
-//! [`SeriesSamples`], never materializing the window.
+//! [`SeriesSamples`](super::SeriesSamples): the rate family never materializes the window.
 //!
 //! Why here and not as "a matrix value": `rate(x[30d])` at 43,200 steps must cost
 //! O(log n + resets in the window) per step, so the window edges are binary searches and
@@ -10,10 +10,10 @@
 //! `(t-w, t]`, `extrapolatedRate`'s order of its edge rules, Kahan-compensated means.
 //! VictoriaMetrics's rollups are another model altogether ([`super::victoriametrics`]).
 
-use super::SeriesSamples;
 use super::check::{full_matchers, offset_ms};
 use super::eval::{Ctx, Series, check_distinct};
 use super::histogram::quantile;
+use super::series::Reader;
 use super::{QueryError, Storage};
 use promql_parser::parser::MatrixSelector;
 
@@ -195,11 +195,14 @@ fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
     (t, c)
 }
 
-/// One function over the samples `[a, b)` of a series (non-empty), at one step.
+/// One function over the samples `[a, b)` of a series (non-empty), at one step. The rate
+/// family reads only the window's edges (and the reset index); the others decode the
+/// window into `scratch`.
 #[allow(clippy::too_many_arguments)]
 fn apply(
     f: RangeFn,
-    s: &SeriesSamples,
+    r: &mut Reader<'_>,
+    scratch: &mut (Vec<i64>, Vec<f64>),
     a: usize,
     b: usize,
     mint: i64,
@@ -208,22 +211,20 @@ fn apply(
     q: f64,
     v3: bool,
 ) -> Option<f64> {
-    let ts = &s.times()[a..b];
-    let vs = &s.values()[a..b];
-    let n = vs.len();
+    let n = b - a;
     match f {
         RangeFn::Rate | RangeFn::Increase | RangeFn::Delta => {
             if n < 2 {
                 return None;
             }
             let is_counter = f != RangeFn::Delta;
-            let mut result = vs[n - 1] - vs[0];
+            let (first, last) = (r.sample(a), r.sample(b - 1));
+            let mut result = last.1 - first.1;
             if is_counter {
-                for &(_, prev) in s.resets_in(a, b) {
+                for &(_, prev) in r.series().resets_in(a, b) {
                     result += prev;
                 }
             }
-            let (first, last) = ((ts[0], vs[0]), (ts[n - 1], vs[n - 1]));
             let secs = (f == RangeFn::Rate).then_some(range_secs);
             Some(if v3 {
                 extrapolate_v3(first, last, n, result, mint, maxt, is_counter, secs)
@@ -235,14 +236,14 @@ fn apply(
             if n < 2 {
                 return None;
             }
-            let (last, prev) = (vs[n - 1], vs[n - 2]);
+            let ((last_t, last), (prev_t, prev)) = (r.sample(b - 1), r.sample(b - 2));
             let is_rate = f == RangeFn::Irate;
             let mut result = if is_rate && last < prev {
                 last
             } else {
                 last - prev
             };
-            let interval = ts[n - 1] - ts[n - 2];
+            let interval = last_t - prev_t;
             if interval == 0 {
                 return None;
             }
@@ -251,7 +252,21 @@ fn apply(
             }
             Some(result)
         }
-        RangeFn::Resets => Some(s.resets_in(a, b).len() as f64),
+        RangeFn::Resets => Some(r.series().resets_in(a, b).len() as f64),
+        RangeFn::Count => Some(n as f64),
+        RangeFn::Last => Some(r.sample(b - 1).1),
+        RangeFn::Present => Some(1.0),
+        _ => {
+            let (times, values) = scratch;
+            r.fill(a, b, times, values);
+            over_values(f, values, q, v3)
+        }
+    }
+}
+
+/// The `*_over_time` functions (and `changes`) that read every value of the window.
+fn over_values(f: RangeFn, vs: &[f64], q: f64, v3: bool) -> Option<f64> {
+    match f {
         RangeFn::Changes => {
             let mut changes = 0usize;
             let mut prev = vs[0];
@@ -332,7 +347,6 @@ fn apply(
             }
             Some(if sum.is_infinite() { sum } else { sum + c })
         }
-        RangeFn::Count => Some(n as f64),
         RangeFn::Quantile => {
             let mut vals = vs.to_vec();
             Some(quantile(q, &mut vals))
@@ -353,8 +367,15 @@ fn apply(
                 var
             })
         }
-        RangeFn::Last => Some(vs[n - 1]),
-        RangeFn::Present => Some(1.0),
+        RangeFn::Rate
+        | RangeFn::Increase
+        | RangeFn::Delta
+        | RangeFn::Irate
+        | RangeFn::Idelta
+        | RangeFn::Resets
+        | RangeFn::Count
+        | RangeFn::Last
+        | RangeFn::Present => unreachable!("read from the window's edges by `apply`"),
     }
 }
 
@@ -375,21 +396,34 @@ pub(crate) fn eval_range_fn<S: Storage + ?Sized>(
     let open = ctx.open_left();
     let v3 = ctx.flavor == super::Flavor::Prometheus3;
     let mut out = Vec::new();
+    let mut scratch = (Vec::new(), Vec::new());
     for (labels, samples) in ctx.storage.select(&matchers) {
         let mut values = vec![None; ctx.n];
         let mut any = false;
-        // Steps increase, so each window starts from the previous one's edges.
+        // Steps increase, so each window's edges move forward from the previous one's.
+        let mut reader = samples.reader();
         let mut edges = (0, 0);
         for (i, cell) in values.iter_mut().enumerate() {
             let maxt = ctx.time(i) - offset;
             let mint = maxt - range;
-            let (a, b) = samples.window_after(mint, maxt, open, edges);
+            let (a, b) = reader.window_after(mint, maxt, open, edges);
             edges = (a, b);
             if a == b {
                 continue;
             }
             let qv = q.map_or(f64::NAN, |q| q[i]);
-            *cell = apply(f, samples, a, b, mint, maxt, range_secs, qv, v3);
+            *cell = apply(
+                f,
+                &mut reader,
+                &mut scratch,
+                a,
+                b,
+                mint,
+                maxt,
+                range_secs,
+                qv,
+                v3,
+            );
             any |= cell.is_some();
         }
         if any {
@@ -409,8 +443,9 @@ pub(crate) fn eval_range_fn<S: Storage + ?Sized>(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::promql::{Flavor, MemStorage, Query, Steps, eval_instant, eval_range};
+    use crate::promql::{
+        Flavor, MemStorage, Query, SeriesSamples, Steps, eval_instant, eval_range,
+    };
 
     /// The reset index gives the floats of a walk of the window, at every step.
     #[test]

@@ -21,11 +21,22 @@ pub struct MemStorage {
     series: BTreeMap<Labels, SeriesSamples>,
     /// `__name__` value to the labels of the series carrying it.
     by_name: HashMap<String, BTreeSet<Labels>>,
+    /// Whether series created by `series_mut` are [`SeriesSamples::compact`].
+    compact: bool,
 }
 
 impl MemStorage {
     pub fn new() -> MemStorage {
         MemStorage::default()
+    }
+
+    /// A storage whose series grown by [`series_mut`](Self::series_mut) are compact: the
+    /// daemon's history.
+    pub fn compact() -> MemStorage {
+        MemStorage {
+            compact: true,
+            ..MemStorage::default()
+        }
     }
 
     /// Adds a series, replacing one with the same labels.
@@ -40,7 +51,12 @@ impl MemStorage {
     pub fn series_mut(&mut self, labels: &Labels) -> &mut SeriesSamples {
         if !self.series.contains_key(labels) {
             self.index(labels);
-            self.series.insert(labels.clone(), SeriesSamples::new());
+            let samples = if self.compact {
+                SeriesSamples::compact()
+            } else {
+                SeriesSamples::new()
+            };
+            self.series.insert(labels.clone(), samples);
         }
         self.series.get_mut(labels).expect("inserted above")
     }

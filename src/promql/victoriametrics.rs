@@ -515,11 +515,13 @@ pub(crate) fn default_rollup<S: Storage + ?Sized>(
 
 /// The samples and staleness markers (as NaN) of `[lo, hi]`, merged in time order.
 fn fetch_with_markers(s: &super::SeriesSamples, lo: i64, hi: i64) -> (Vec<i64>, Vec<f64>) {
-    let (a, b) = s.window(lo, hi, false);
+    let mut reader = s.reader();
+    let (a, b) = reader.window(lo, hi, false);
     let stale = s.stale_times();
     let sa = stale.partition_point(|&t| t < lo);
     let sb = stale.partition_point(|&t| t <= hi).max(sa);
-    let (times, values) = (&s.times()[a..b], &s.values()[a..b]);
+    let (mut times, mut values) = (Vec::new(), Vec::new());
+    reader.fill(a, b, &mut times, &mut values);
     let stale = &stale[sa..sb];
     let mut ts = Vec::with_capacity(times.len() + stale.len());
     let mut vs = Vec::with_capacity(times.len() + stale.len());
@@ -548,14 +550,16 @@ pub(crate) fn rollup<S: Storage + ?Sized>(
     let matchers = full_matchers(&ms.vs);
     let p = plan(ctx, offset_ms(&ms.vs.offset), ms.range.as_millis() as i64);
     let mut out = Vec::new();
+    let (mut ts, mut vs) = (Vec::new(), Vec::new());
     for (labels, samples) in ctx.storage.select(&matchers) {
         // Staleness markers are dropped for every rollup but `default_rollup`.
-        let (a, b) = samples.window(p.fetch_min, p.fetch_max, false);
+        let mut reader = samples.reader();
+        let (a, b) = reader.window(p.fetch_min, p.fetch_max, false);
         if a == b {
             continue;
         }
-        let ts = &samples.times()[a..b];
-        let col = rollup_column(ctx, &p, Some(f), ts, &samples.values()[a..b], q);
+        reader.fill(a, b, &mut ts, &mut vs);
+        let col = rollup_column(ctx, &p, Some(f), &ts, &vs, q);
         if col.iter().any(Option::is_some) {
             out.push(Series {
                 labels: if keeps_name(Some(f)) {

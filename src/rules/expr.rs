@@ -12,10 +12,14 @@
 //!   the two bounds around it, as `histogram_quantile` interpolates;
 //! - burn: `ratio / budget`; budget remaining: `1 - ratio(period) / budget` (budget =
 //!   `1 - objective` in decimal, written as one literal);
-//! - events (for `min_events`): `total * window_seconds`.
+//! - events (for `min_events`): `total * window_seconds`;
+//! - groups (`group_by`): every sum keeps the group labels (`sum by (cluster) (...)`, as
+//!   `check` queries them), so each expression yields one series per group, and the terms of
+//!   a rule are joined `on` them.
 
 use super::le::bound_regex;
 use crate::duration::PromDuration;
+use crate::measure::query::sum_by;
 use crate::spec::selector::{MatchOp, Matcher, Selector};
 use crate::spec::{Dimension, ErrorEvents, LatencySli, Rule, SloSpec, WINDOW_PLACEHOLDER};
 
@@ -86,53 +90,58 @@ pub(crate) fn bucket_selector(latency: &LatencySli, le: f64) -> Selector {
     bucket
 }
 
-fn bucket_rate(latency: &LatencySli, le: f64, w: &str) -> String {
+fn bucket_rate(slo: &SloSpec, latency: &LatencySli, le: f64, w: &str) -> String {
     format!(
-        "sum(rate({}[{w}]))",
+        "{}(rate({}[{w}]))",
+        sum_by(&slo.group_by, &[]),
         bucket_selector(latency, le).to_promql()
     )
 }
 
 /// The total events' rate in window `w`, as `backend/query.rs` queries it.
 pub(crate) fn total_rate(slo: &SloSpec, dim: Dimension, w: &str) -> String {
+    let sum = sum_by(&slo.group_by, &[]);
     match dim {
         Dimension::Error => match &slo.error.as_ref().expect("dimension present").events {
             ErrorEvents::Selectors { total, .. } => {
-                format!("sum(rate({}[{w}]))", total.to_promql())
+                format!("{sum}(rate({}[{w}]))", total.to_promql())
             }
             ErrorEvents::Queries { total, .. } => {
-                format!("sum({})", total.replace(WINDOW_PLACEHOLDER, w))
+                format!("{sum}({})", total.replace(WINDOW_PLACEHOLDER, w))
             }
         },
         Dimension::Latency => {
             let count = (slo.latency.as_ref().expect("dimension present").histogram)
                 .with_suffix("_count")
                 .expect("validated: a histogram has a metric name");
-            format!("sum(rate({}[{w}]))", count.to_promql())
+            format!("{sum}(rate({}[{w}]))", count.to_promql())
         }
     }
 }
 
 /// The bad events' rate in window `w` of an error SLI.
 fn bad_rate(slo: &SloSpec, w: &str) -> String {
+    let sum = sum_by(&slo.group_by, &[]);
     match &slo.error.as_ref().expect("dimension present").events {
-        ErrorEvents::Selectors { bad, .. } => format!("sum(rate({}[{w}]))", bad.to_promql()),
-        ErrorEvents::Queries { bad, .. } => format!("sum({})", bad.replace(WINDOW_PLACEHOLDER, w)),
+        ErrorEvents::Selectors { bad, .. } => format!("{sum}(rate({}[{w}]))", bad.to_promql()),
+        ErrorEvents::Queries { bad, .. } => {
+            format!("{sum}({})", bad.replace(WINDOW_PLACEHOLDER, w))
+        }
     }
 }
 
 /// The rate of requests within the latency threshold in window `w`.
-fn good_rate(latency: &LatencySli, good: &Good, w: &str) -> String {
+fn good_rate(slo: &SloSpec, latency: &LatencySli, good: &Good, w: &str) -> String {
     match good {
-        Good::Bound(le) => bucket_rate(latency, *le, w),
+        Good::Bound(le) => bucket_rate(slo, latency, *le, w),
         // ca + (cb - ca) * (t - a) / (b - a), as `sli::good_at` computes it.
         Good::Interpolated {
             lower: Some(a),
             upper,
             threshold,
         } => {
-            let ca = bucket_rate(latency, *a, w);
-            let cb = bucket_rate(latency, *upper, w);
+            let ca = bucket_rate(slo, latency, *a, w);
+            let cb = bucket_rate(slo, latency, *upper, w);
             format!(
                 "({ca} + ({cb} - {ca}) * ({} - {}) / ({} - {}))",
                 number(*threshold),
@@ -148,7 +157,7 @@ fn good_rate(latency: &LatencySli, good: &Good, w: &str) -> String {
             threshold,
         } => format!(
             "({} * {} / {})",
-            bucket_rate(latency, *upper, w),
+            bucket_rate(slo, latency, *upper, w),
             number(*threshold),
             number(*upper)
         ),
@@ -161,10 +170,15 @@ pub(crate) fn bad_ratio(slo: &SloSpec, dim: Dimension, good: &Good, w: &PromDura
     let w = w.as_str();
     let total = total_rate(slo, dim, w);
     let ratio = match dim {
-        Dimension::Error => format!("({} or vector(0)) / ({total} > 0)", bad_rate(slo, w)),
+        // Without groups, `vector(0)` is the one missing sample; with them, each group with
+        // traffic but no bad series needs its own 0, which `0 * total` gives it.
+        Dimension::Error if slo.group_by.is_empty() => {
+            format!("({} or vector(0)) / ({total} > 0)", bad_rate(slo, w))
+        }
+        Dimension::Error => format!("({} or 0 * {total}) / ({total} > 0)", bad_rate(slo, w)),
         Dimension::Latency => {
             let latency = slo.latency.as_ref().expect("dimension present");
-            format!("1 - {} / ({total} > 0)", good_rate(latency, good, w))
+            format!("1 - {} / ({total} > 0)", good_rate(slo, latency, good, w))
         }
     };
     format!("({ratio} or {total} == 0)")
@@ -270,7 +284,8 @@ pub(crate) fn rule_condition(service: &str, slo: &SloSpec, dim: Dimension, rule:
     if terms.len() == 1 {
         terms.pop().expect("one term")
     } else {
-        join_op(&terms, "and on ()")
+        // A group's rule fires on its own windows only.
+        join_op(&terms, &format!("and on ({})", slo.group_by.join(", ")))
     }
 }
 

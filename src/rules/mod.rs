@@ -7,6 +7,9 @@
 //! - `SLOBurnRate` per dimension and decision level, on the recording rules above (a group's
 //!   rules are evaluated in order at one timestamp, so the alerts see this cycle's burns).
 //!
+//! With `group_by`, every expression sums by the group labels, so each rule yields one series
+//! per group and the group labels stay on the recorded series and the alerts.
+//!
 //! `for` maps to the alerts' `for`; `hold` has no ruler equivalent (Alertmanager's timers,
 //! or `keep_firing_for` on Prometheus >= 2.42 with `--keep-firing-for`).
 
@@ -17,9 +20,10 @@ pub mod yaml;
 
 use crate::decision::Decision;
 use crate::duration::PromDuration;
+use crate::spec::selector::Selector;
 use crate::spec::{Dimension, ErrorEvents, ServiceSpec, SloSpec};
 use expr::Good;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 pub const BURN_RATE_METRIC: &str = "burnrate:burn_rate:ratio";
 pub(crate) const BUDGET_METRIC: &str = "burnrate:error_budget_remaining:ratio";
@@ -148,13 +152,43 @@ fn go_string(text: &str) -> String {
     crate::yaml_out::double_quoted(text)
 }
 
-/// A template printing the single value of `query` with `format`, or `null`.
-fn query_value(query: &str, format: &str) -> String {
+/// A template printing the single value of the series `selector` with `format`, or `null`.
+/// With groups, the selector also matches the alert's own group labels (`$labels.cluster`),
+/// so each group's alert shows its own burns.
+fn query_value(selector: &Selector, group_by: &[String], format: &str) -> String {
+    let query = if group_by.is_empty() {
+        go_string(&selector.to_promql())
+    } else {
+        let text = selector.to_promql();
+        let open = text
+            .strip_suffix('}')
+            .expect("a selector with matchers ends with }");
+        let mut fmt = open.replace('%', "%%");
+        let mut args = String::new();
+        for label in group_by {
+            fmt.push_str(&format!(",{label}=%q"));
+            args.push_str(&format!(" $labels.{label}"));
+        }
+        fmt.push('}');
+        format!("(printf {}{args})", go_string(&fmt))
+    };
     format!(
-        "{{{{ with query {} }}}}{{{{ . | first | value | printf {} }}}}{{{{ else }}}}null{{{{ end }}}}",
-        go_string(query),
+        "{{{{ with query {query} }}}}{{{{ . | first | value | printf {} }}}}{{{{ else }}}}null{{{{ end }}}}",
         go_string(format)
     )
+}
+
+/// How an alert names its group in text: ` {cluster="eu1"}` from the alert's labels, or
+/// nothing without groups.
+fn group_text(group_by: &[String]) -> String {
+    if group_by.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = group_by
+        .iter()
+        .map(|l| format!("{l}=\"{{{{ $labels.{l} }}}}\""))
+        .collect();
+    format!(" {{{}}}", pairs.join(","))
 }
 
 /// The decision levels of a matrix, least severe first, each with its rules.
@@ -267,16 +301,17 @@ pub(crate) fn slo_group(spec: &ServiceSpec, slo: &SloSpec, opts: &Options) -> Ru
         let burn_rates: Vec<String> = windows
             .iter()
             .map(|w| {
-                let series = expr::burn_series(service, &slo.name, dim, w).to_promql();
+                let series = expr::burn_series(service, &slo.name, dim, w);
                 format!(
                     "{}={}",
                     template_literal(w.as_str()),
-                    query_value(&series, "%.3f")
+                    query_value(&series, &slo.group_by, "%.3f")
                 )
             })
             .collect();
         let budget = query_value(
-            &expr::budget_series(service, &slo.name, dim).to_promql(),
+            &expr::budget_series(service, &slo.name, dim),
+            &slo.group_by,
             "%.4f",
         );
         for (decision, level_rules) in levels(slo.matrix(dim).unwrap_or(&[])) {
@@ -288,11 +323,12 @@ pub(crate) fn slo_group(spec: &ServiceSpec, slo: &SloSpec, opts: &Options) -> Ru
             let annotations = BTreeMap::from([
                 (
                     "summary".to_string(),
-                    template_literal(&format!(
-                        "{service}/{} is {decision} ({})",
-                        slo.name,
-                        dim.as_str()
-                    )),
+                    format!(
+                        "{}{}{}",
+                        template_literal(&format!("{service}/{}", slo.name)),
+                        group_text(&slo.group_by),
+                        template_literal(&format!(" is {decision} ({})", dim.as_str()))
+                    ),
                 ),
                 (
                     "description".to_string(),
@@ -327,7 +363,9 @@ pub(crate) fn slo_group(spec: &ServiceSpec, slo: &SloSpec, opts: &Options) -> Ru
 pub fn groups(specs: &[ServiceSpec], opts: &Options) -> Result<Vec<RuleGroup>, Vec<String>> {
     let mut seen: BTreeMap<(String, String), &std::path::Path> = BTreeMap::new();
     let mut errors = Vec::new();
-    let mut out = Vec::new();
+    let mut out: Vec<RuleGroup> = Vec::new();
+    // Group name to its index in `out`: a lookup per SLO, not a scan of every group.
+    let mut by_name: HashMap<String, usize> = HashMap::new();
     for spec in specs {
         for slo in &spec.slos {
             let key = (spec.service.clone(), slo.name.clone());
@@ -343,7 +381,7 @@ pub fn groups(specs: &[ServiceSpec], opts: &Options) -> Result<Vec<RuleGroup>, V
             }
             seen.insert(key, &spec.file);
             let group = slo_group(spec, slo, opts);
-            if let Some(other) = out.iter().find(|g: &&RuleGroup| g.name == group.name) {
+            if let Some(other) = by_name.get(&group.name).map(|&i| &out[i]) {
                 errors.push(format!(
                     "{}: the rule group of service {:?} SLO {:?} would be named {:?}, as the one \
                      of service {:?} SLO {:?}: rename one",
@@ -356,6 +394,7 @@ pub fn groups(specs: &[ServiceSpec], opts: &Options) -> Result<Vec<RuleGroup>, V
                 ));
                 continue;
             }
+            by_name.insert(group.name.clone(), out.len());
             out.push(group);
         }
     }

@@ -1,5 +1,5 @@
 //! Alertmanager API v2: while an SLO's decision is above `ok`, one alert
-//! `alertname="SLOBurnRate"` re-sent every cycle with a rolling `endsAt`; resolved (`endsAt`
+//! `alertname="SLOBurnRate"` (per group, carrying the group's labels) re-sent every cycle with a rolling `endsAt`; resolved (`endsAt`
 //! set to the evaluation time) when the decision returns to `ok` or moves to another level,
 //! whose alert replaces it. A post is retried with the shared jittered backoff
 //! (`crate::retry`) while the Alertmanager answers; resolutions that still fail to arrive are
@@ -69,7 +69,7 @@ pub(crate) struct Alertmanager {
     /// How long an alert stays firing without being re-sent: a few evaluation intervals, so
     /// one missed cycle does not resolve it but a dead daemon does.
     ttl_ms: i64,
-    /// Per SLO (`service/slo`): the alert last sent. An SLO absent from it that was already
+    /// Per SLO instance (`service/slo` and a group's labels): the alert last sent. An SLO absent from it that was already
     /// planned once has no alert; one never planned may have one from before a restart.
     active: Mutex<HashMap<String, Active>>,
     planned: Mutex<std::collections::HashSet<String>>,
@@ -90,6 +90,8 @@ fn alerting(d: Decision) -> bool {
 
 fn labels_for(eval: &Evaluation, decision: Decision, dimension: &str) -> BTreeMap<String, String> {
     let mut labels = eval.labels.clone();
+    // `validate` keeps group labels apart from the spec's and from burnrate's own.
+    labels.extend(eval.group.iter().map(|(k, v)| (k.clone(), v.clone())));
     labels.insert("alertname".into(), "SLOBurnRate".into());
     labels.insert("service".into(), eval.service.clone());
     labels.insert("slo".into(), eval.slo.clone());
@@ -113,7 +115,7 @@ fn annotations(eval: &Evaluation) -> BTreeMap<String, String> {
     let mut a = BTreeMap::new();
     a.insert(
         "summary".into(),
-        format!("{}/{} is {}", eval.service, eval.slo, eval.decision),
+        format!("{} is {}", eval.instance_name(), eval.decision),
     );
     for (dim, report) in eval.dimensions() {
         let burns: Vec<String> = report
@@ -162,7 +164,7 @@ impl Alertmanager {
     /// after a restart, the alert an earlier run sent is not in memory, so the first plan of
     /// an SLO resolves every alert that decision can have raised.
     async fn plan(&self, eval: &Evaluation, previous: Option<Decision>) -> Plan {
-        let key = format!("{}/{}", eval.service, eval.slo);
+        let key = eval.instance_name();
         let mut active = self.active.lock().await;
         let mut out = Plan::default();
         if eval.decision == Decision::NoData {
@@ -324,6 +326,7 @@ mod tests {
             time: format_time(at_ms),
             service: "svc".into(),
             slo: "api".into(),
+            group: Default::default(),
             labels: [("team".to_string(), "core".to_string())]
                 .into_iter()
                 .collect(),

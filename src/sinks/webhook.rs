@@ -197,6 +197,7 @@ mod tests {
             time: crate::time::format_time(0),
             service: "svc".into(),
             slo: "api".into(),
+            group: Default::default(),
             labels: Default::default(),
             decision: crate::decision::Decision::Warn,
             previous: None,

@@ -12,14 +12,14 @@ use super::yaml::{Node, Pos, Value};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum Severity {
     Error,
     Warning,
 }
 
 /// One problem found in a spec file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Diagnostic {
     pub file: PathBuf,
     /// `None` when the problem concerns the whole file (unreadable, empty).
@@ -67,6 +67,9 @@ impl fmt::Display for Diagnostic {
 #[derive(Debug, Default)]
 pub(crate) struct Sink {
     pub(crate) diagnostics: Vec<Diagnostic>,
+    /// Errors among them, counted as they come: importers ask after every SLO whether it
+    /// added one, and counting then would make a file of many SLOs quadratic.
+    errors: usize,
 }
 
 impl Sink {
@@ -85,7 +88,19 @@ impl Sink {
     }
 
     pub(crate) fn file_error(&mut self, file: &Path, message: impl Into<String>) {
-        self.diagnostics.push(Diagnostic::file_error(file, message));
+        self.add(Diagnostic::file_error(file, message));
+    }
+
+    /// Adds diagnostics found elsewhere.
+    pub(crate) fn extend(&mut self, diagnostics: impl IntoIterator<Item = Diagnostic>) {
+        for d in diagnostics {
+            self.add(d);
+        }
+    }
+
+    fn add(&mut self, d: Diagnostic) {
+        self.errors += usize::from(d.severity == Severity::Error);
+        self.diagnostics.push(d);
     }
 
     pub(crate) fn push(
@@ -96,7 +111,7 @@ impl Sink {
         message: String,
         severity: Severity,
     ) {
-        self.diagnostics.push(Diagnostic {
+        self.add(Diagnostic {
             file: file.to_path_buf(),
             pos,
             field: field.to_string(),
@@ -151,10 +166,7 @@ impl Sink {
 
     /// How many errors were reported so far (to tell whether a part added any).
     pub(crate) fn errors(&self) -> usize {
-        self.diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-            .count()
+        self.errors
     }
 
     /// The node as a mapping; an error naming `field` otherwise.

@@ -8,8 +8,8 @@ use super::fields::{Sink, has_errors, join};
 use super::selector::{Selector, parse_selector};
 use super::yaml::{self, Node, Pos, Value};
 use super::{
-    API_VERSION, Dimension, ErrorEvents, ErrorSli, LatencySli, Rule, ServiceSpec, SloSpec,
-    WINDOW_PLACEHOLDER, budget, ladder,
+    API_VERSION, DEFAULT_MAX_GROUPS, Dimension, ErrorEvents, ErrorSli, LatencySli, Rule,
+    ServiceSpec, SloSpec, WINDOW_PLACEHOLDER, budget, ladder,
 };
 use crate::decision::Decision;
 use crate::duration::PromDuration;
@@ -58,6 +58,13 @@ const RESERVED_LABELS: [&str; 7] = [
     "alertname",
     "le",
 ];
+
+/// Labels a group label must not be named besides [`RESERVED_LABELS`]: the query's tag and
+/// the labels of the daemon's per-SLO metrics.
+const GROUP_RESERVED_LABELS: [&str; 3] = [crate::measure::query::KEY_LABEL, "percentile", "result"];
+
+/// `max_groups` at most: each group is a set of series in every output and metric.
+const MAX_GROUPS_LIMIT: usize = 100_000;
 
 struct Checker {
     file: PathBuf,
@@ -208,7 +215,9 @@ impl Checker {
             Some(node) => self.labels(node),
             None => Some(BTreeMap::new()),
         };
-        let slos = self.required(&f, "slos").and_then(|n| self.slos(n));
+        let slos = self
+            .required(&f, "slos")
+            .and_then(|n| self.slos(n, labels.as_ref()));
         Some(ServiceSpec {
             file: self.file.clone(),
             service: service?,
@@ -257,7 +266,11 @@ impl Checker {
         ok.then_some(labels)
     }
 
-    fn slos(&mut self, node: &Node) -> Option<Vec<SloSpec>> {
+    fn slos(
+        &mut self,
+        node: &Node,
+        spec_labels: Option<&BTreeMap<String, String>>,
+    ) -> Option<Vec<SloSpec>> {
         let Value::Seq(items) = &node.value else {
             return self.sink.expected_kind(&self.file, node, "slos", "a list");
         };
@@ -270,7 +283,7 @@ impl Checker {
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
             let path = format!("slos[{i}]");
-            match self.slo(item, &path, &mut names) {
+            match self.slo(item, &path, &mut names, spec_labels) {
                 Some(slo) => slos.push(slo),
                 None => ok = false,
             }
@@ -283,6 +296,7 @@ impl Checker {
         node: &Node,
         path: &str,
         names: &mut HashMap<String, usize>,
+        spec_labels: Option<&BTreeMap<String, String>>,
     ) -> Option<SloSpec> {
         let f = self.fields(
             node,
@@ -297,6 +311,8 @@ impl Checker {
                 "matrix",
                 "for",
                 "hold",
+                "group_by",
+                "max_groups",
             ],
         )?;
         let name = self.required(&f, "name").and_then(|n| {
@@ -338,6 +354,14 @@ impl Checker {
         };
         let for_ = self.optional_duration(&f, "for");
         let hold = self.optional_duration(&f, "hold");
+        let group_by = match f.get("group_by") {
+            Some(n) => self.group_by(n, &f.field("group_by"), spec_labels),
+            None => Some(Vec::new()),
+        };
+        let max_groups = match f.get("max_groups") {
+            Some(n) => self.max_groups(n, &f.field("max_groups")),
+            None => Some(DEFAULT_MAX_GROUPS),
+        };
 
         let mut matrix = f.get("matrix").map(|n| self.matrix(n, &f.field("matrix")));
         let error_node = f.get("error");
@@ -411,8 +435,71 @@ impl Checker {
             latency,
             for_: for_?,
             hold: hold?,
+            group_by: group_by?,
+            max_groups: max_groups?,
             plan: Default::default(),
         })
+    }
+
+    /// `group_by`: label names the group's series carry. A name burnrate sets itself on
+    /// outputs, metrics or alerts (or the query's tag, or a spec label) would be overwritten
+    /// there or overwrite it, so it is an error, as is a name given twice.
+    fn group_by(
+        &mut self,
+        node: &Node,
+        field: &str,
+        spec_labels: Option<&BTreeMap<String, String>>,
+    ) -> Option<Vec<String>> {
+        let items = self.sink.seq(&self.file, node, field)?;
+        let mut names: Vec<String> = Vec::new();
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            let field = format!("{field}[{i}]");
+            let Some(name) = self.string(item, &field) else {
+                ok = false;
+                continue;
+            };
+            let problem = if !is_label_name(&name) || name.starts_with("__") {
+                Some(format!(
+                    "{name:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"
+                ))
+            } else if RESERVED_LABELS.contains(&name.as_str())
+                || GROUP_RESERVED_LABELS.contains(&name.as_str())
+            {
+                Some(format!(
+                    "{name:?} is a label burnrate sets itself; group by another label"
+                ))
+            } else if spec_labels.is_some_and(|l| l.contains_key(&name)) {
+                Some(format!(
+                    "{name:?} is also a label of the spec (`labels`): one would overwrite the other on alerts"
+                ))
+            } else if names.contains(&name) {
+                Some(format!("{name:?} is listed twice"))
+            } else {
+                None
+            };
+            match problem {
+                Some(message) => {
+                    self.error(item.pos, &field, message);
+                    ok = false;
+                }
+                None => names.push(name),
+            }
+        }
+        ok.then_some(names)
+    }
+
+    fn max_groups(&mut self, node: &Node, field: &str) -> Option<usize> {
+        let v = self.number(node, field)?;
+        if v.fract() != 0.0 || !(1.0..=MAX_GROUPS_LIMIT as f64).contains(&v) {
+            self.error(
+                node.pos,
+                field,
+                format!("must be a whole number from 1 to {MAX_GROUPS_LIMIT}, got {v}"),
+            );
+            return None;
+        }
+        Some(v as usize)
     }
 
     fn optional_duration(&mut self, f: &Fields, key: &str) -> Option<PromDuration> {
@@ -597,18 +684,22 @@ impl Checker {
             self.error(pos, field, message);
             return None;
         }
-        self.check_local_subset(node, field, &text);
-        Some(text)
+        self.check_local_subset(node, field, &text).then_some(text)
     }
 
     /// Warns (at the offending spot) when a raw query is outside the local evaluator's
     /// subset: the backend can still answer it, but a history file cannot replay it and the
-    /// daemon queries it directly.
-    fn check_local_subset(&mut self, node: &Node, field: &str, text: &str) {
+    /// daemon queries it directly. A query beyond the input limits is an error instead
+    /// (`false`): nothing should run it.
+    fn check_local_subset(&mut self, node: &Node, field: &str, text: &str) -> bool {
         const PROBE_WINDOW: &str = "5m";
         let probe = text.replace(WINDOW_PLACEHOLDER, PROBE_WINDOW);
         let Err(e) = crate::promql::Query::parse(&probe) else {
-            return;
+            return true;
+        };
+        let (e, beyond_limits) = match crate::promql::within_limits(&probe) {
+            Err(limit) => (limit, true),
+            Ok(()) => (e, false),
         };
         // Back from the probe's byte offset to a character column of the text as written.
         let offset = e.offset.unwrap_or(0);
@@ -630,6 +721,14 @@ impl Checker {
             line: node.pos.line,
             col: node.pos.col + column + usize::from(quote),
         };
+        if beyond_limits {
+            self.error(
+                pos,
+                field,
+                format!("beyond burnrate's input limits: {}", e.message),
+            );
+            return false;
+        }
         let what = if e.unsupported {
             format!("outside burnrate's PromQL subset ({})", e.message)
         } else {
@@ -642,6 +741,7 @@ impl Checker {
                 "{what}: this SLO is measured by the backend (query_range in a backtest, direct queries in the daemon), and a history file cannot replay it"
             ),
         );
+        true
     }
 
     fn latency_sli(&mut self, node: &Node, path: &str) -> Option<LatencySli> {

@@ -26,6 +26,8 @@ pub use fields::Diagnostic;
 pub(crate) use fields::Severity;
 
 pub(crate) const API_VERSION: &str = "burnrate/v1";
+/// `max_groups` unless given.
+pub const DEFAULT_MAX_GROUPS: usize = 200;
 /// The placeholder raw-PromQL SLIs use for the window (Sloth's convention).
 pub const WINDOW_PLACEHOLDER: &str = "{{.window}}";
 
@@ -50,6 +52,11 @@ pub struct SloSpec {
     pub for_: PromDuration,
     /// A decision stays this long after its rule stops firing.
     pub hold: PromDuration,
+    /// `group_by`: labels of the SLI's series; each distinct value set of them is an SLO
+    /// instance of its own (empty: the SLO is one instance).
+    pub group_by: Vec<String>,
+    /// `max_groups`: groups evaluated at most per instant, the most traffic first.
+    pub max_groups: usize,
     /// What evaluations need from the fields above, built at the first evaluation.
     pub(crate) plan: PlanCell,
 }

@@ -18,8 +18,6 @@
 use std::fmt;
 use std::str::FromStr;
 
-use regex::Regex;
-
 /// The label that holds the metric name.
 const NAME_LABEL: &str = "__name__";
 
@@ -140,6 +138,20 @@ pub(crate) fn parse_selector(input: &str) -> Result<Selector, SelectorError> {
         pos: 0,
     }
     .parse()
+}
+
+/// The value of a PromQL string literal (`"..."`, `'...'` or a raw `` `...` ``), which must
+/// be all of `literal`; `None` when it is not one (the PromQL parser then says why).
+pub(crate) fn unquote(literal: &str) -> Option<String> {
+    let mut parser = Parser {
+        chars: literal.chars().collect(),
+        pos: 0,
+    };
+    if !matches!(parser.peek(), Some('"' | '\'' | '`')) {
+        return None;
+    }
+    let value = parser.parse_string().ok()?;
+    (parser.pos == parser.chars.len()).then_some(value)
 }
 
 impl FromStr for Selector {
@@ -406,13 +418,14 @@ impl Parser {
             MatchOp::Equal => value.is_empty(),
             MatchOp::NotEqual => !value.is_empty(),
             MatchOp::RegexMatch | MatchOp::RegexNoMatch => {
-                let re = compile_anchored(&value).map_err(|why| {
-                    SelectorError::new(
-                        value_at,
-                        format!("invalid regular expression for label {label}: {why}"),
-                    )
-                })?;
-                re.is_match("") == (op == MatchOp::RegexMatch)
+                let matches_empty =
+                    crate::limits::label_regex_matches_empty(&value).map_err(|why| {
+                        SelectorError::new(
+                            value_at,
+                            format!("invalid regular expression for label {label}: {why}"),
+                        )
+                    })?;
+                matches_empty == (op == MatchOp::RegexMatch)
             }
         };
         Ok(Located {
@@ -590,29 +603,6 @@ fn replacement_char(at: usize) -> SelectorError {
 fn push_char(bytes: &mut Vec<u8>, c: char) {
     let mut buf = [0u8; 4];
     bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-}
-
-/// Compiles `value` the way Prometheus 2.42 does: it must parse on its own (so `a)(b`
-/// is rejected even though `^(?:a)(b)$` would compile) and is matched fully anchored.
-fn compile_anchored(value: &str) -> Result<Regex, String> {
-    Regex::new(value).map_err(|e| regex_reason(&e))?;
-    Regex::new(&format!("^(?:{value})$")).map_err(|e| regex_reason(&e))
-}
-
-/// The one-line reason from a `regex` error (its `Display` is a multi-line diagram).
-fn regex_reason(e: &regex::Error) -> String {
-    match e {
-        regex::Error::Syntax(text) => text
-            .lines()
-            .filter_map(|l| l.trim_start().strip_prefix("error: "))
-            .next_back()
-            .unwrap_or(text.as_str())
-            .to_string(),
-        regex::Error::CompiledTooBig(limit) => {
-            format!("regex is too large once compiled (limit {limit} bytes)")
-        }
-        other => other.to_string(),
-    }
 }
 
 /// Go `strconv.Quote`-style double-quoted string (lower-case hex). U+FFFD and other

@@ -4,11 +4,14 @@
 //! deserialized straight into structs (serde stops at the first error); they are loaded into
 //! this tree first and then checked field by field in `load.rs`.
 
+use crate::limits::{
+    ALIAS_BYTES_PER_BYTE, MAX_ALIAS_BYTES, MAX_YAML_DEPTH, MIN_ALIAS_BYTES, alias_budget,
+};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use std::collections::HashMap;
 
 /// 1-based line and column of a node's first character.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub(crate) struct Pos {
     pub(crate) line: usize,
     pub(crate) col: usize,
@@ -85,10 +88,19 @@ pub(crate) fn parse_all(text: &str) -> Result<Vec<Node>, SyntaxError> {
 }
 
 /// Every document of the stream, and where the second one starts (if there is one).
+///
+/// The tree is untrusted input (a ConfigMap edit reaches the daemon), so it is bounded as it
+/// is built: collections nest at most [`MAX_YAML_DEPTH`] deep, which keeps every recursive
+/// walk, clone and drop of it shallow, and aliases, each a copy of its anchor's node, add at
+/// most [`alias_budget`] bytes ("billion laughs" fails at the alias that crosses it, in
+/// microseconds, instead of taking gigabytes).
 fn parse_stream(text: &str) -> Result<(Vec<Node>, Option<Pos>), SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: HashMap<usize, Node> = HashMap::new();
+    // Each anchored node with its weight (see `weight_of`).
+    let mut anchors: HashMap<usize, (Node, usize)> = HashMap::new();
+    let budget = alias_budget(text.len());
+    let mut copied = 0usize;
     let mut documents: Vec<Node> = Vec::new();
     let mut second_doc: Option<Pos> = None;
 
@@ -101,7 +113,7 @@ fn parse_stream(text: &str) -> Result<(Vec<Node>, Option<Pos>), SyntaxError> {
             message: e.info().to_string(),
         })?;
         let pos = pos_of(&span);
-        let finished: Option<(Node, usize)> = match event {
+        let finished: Option<(Node, usize, usize)> = match event {
             Event::StreamStart | Event::StreamEnd | Event::Nothing | Event::DocumentEnd => None,
             Event::DocumentStart(_) => {
                 if !documents.is_empty() && second_doc.is_none() {
@@ -110,13 +122,17 @@ fn parse_stream(text: &str) -> Result<(Vec<Node>, Option<Pos>), SyntaxError> {
                 None
             }
             Event::Alias(id) => match anchors.get(&id) {
-                Some(node) => Some((
-                    Node {
-                        pos,
-                        value: node.value.clone(),
-                    },
-                    0,
-                )),
+                Some((node, weight)) => {
+                    copied = charge(copied, *weight, budget, pos)?;
+                    Some((
+                        Node {
+                            pos,
+                            value: node.value.clone(),
+                        },
+                        0,
+                        *weight,
+                    ))
+                }
                 None => {
                     return Err(SyntaxError {
                         pos,
@@ -135,24 +151,32 @@ fn parse_stream(text: &str) -> Result<(Vec<Node>, Option<Pos>), SyntaxError> {
                             quoted,
                         }
                     };
-                Some((Node { pos, value }, anchor))
+                let node = Node { pos, value };
+                let weight = weight_of(&node);
+                Some((node, anchor, weight))
             }
-            Event::SequenceStart(anchor, _) => {
-                stack.push(Frame {
-                    pos,
-                    anchor,
-                    kind: FrameKind::Seq(Vec::new()),
-                });
-                None
-            }
-            Event::MappingStart(anchor, _) => {
-                stack.push(Frame {
-                    pos,
-                    anchor,
-                    kind: FrameKind::Map {
+            Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                if stack.len() >= MAX_YAML_DEPTH {
+                    return Err(SyntaxError {
+                        pos,
+                        message: format!(
+                            "nested more than {MAX_YAML_DEPTH} levels deep (no spec needs that many)"
+                        ),
+                    });
+                }
+                let kind = if matches!(event, Event::SequenceStart(..)) {
+                    FrameKind::Seq(Vec::new())
+                } else {
+                    FrameKind::Map {
                         entries: Vec::new(),
                         pending_key: None,
-                    },
+                    }
+                };
+                stack.push(Frame {
+                    pos,
+                    anchor,
+                    kind,
+                    weight: size_of::<Node>(),
                 });
                 None
             }
@@ -168,26 +192,61 @@ fn parse_stream(text: &str) -> Result<(Vec<Node>, Option<Pos>), SyntaxError> {
                         value,
                     },
                     frame.anchor,
+                    frame.weight,
                 ))
             }
         };
-        if let Some((node, anchor)) = finished {
+        if let Some((node, anchor, weight)) = finished {
             if anchor != 0 {
-                anchors.insert(anchor, node.clone());
+                // The anchor keeps a copy of its own: it counts as the aliases do.
+                copied = charge(copied, weight, budget, node.pos)?;
+                anchors.insert(anchor, (node.clone(), weight));
             }
             match stack.last_mut() {
                 None => documents.push(node),
-                Some(frame) => frame.push(node),
+                Some(frame) => {
+                    frame.weight = frame.weight.saturating_add(weight);
+                    frame.push(node);
+                }
             }
         }
     }
     Ok((documents, second_doc))
 }
 
+/// About the bytes a scalar node holds; a collection's weight is its own plus its children's.
+fn weight_of(node: &Node) -> usize {
+    size_of::<Node>()
+        + match &node.value {
+            Value::Scalar { text, .. } => text.len(),
+            _ => 0,
+        }
+}
+
+/// Adds a copy of `weight` bytes to the `copied` so far, refusing to cross the budget.
+fn charge(copied: usize, weight: usize, budget: usize, pos: Pos) -> Result<usize, SyntaxError> {
+    let total = copied.saturating_add(weight);
+    if total > budget {
+        return Err(SyntaxError {
+            pos,
+            message: format!(
+                "aliases expand to more than {budget} bytes ({ALIAS_BYTES_PER_BYTE} times the \
+                 file's size, at least {} MiB, at most {} MiB; \"billion laughs\"?): write the \
+                 values out, or reuse fewer",
+                MIN_ALIAS_BYTES >> 20,
+                MAX_ALIAS_BYTES >> 20
+            ),
+        });
+    }
+    Ok(total)
+}
+
 struct Frame {
     pos: Pos,
     anchor: usize,
     kind: FrameKind,
+    /// The weight of the node so far (see `weight_of`).
+    weight: usize,
 }
 
 enum FrameKind {
@@ -270,5 +329,50 @@ mod tests {
         assert_eq!(items[0].pos, Pos { line: 6, col: 5 });
         assert!(parse_all("").unwrap().is_empty());
         assert!(parse_all("a: [1\n---\nb: 2\n").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_where_it_crosses_the_bound() {
+        let deep = "- ".repeat(150_000) + "x\n";
+        let err = parse(&deep).unwrap_err();
+        assert!(
+            err.message.contains("nested more than 64 levels"),
+            "{err:?}"
+        );
+        assert_eq!(err.pos, Pos { line: 1, col: 129 });
+        // Flow collections hit the scanner's own limit (256) first, also a plain error.
+        let flow = "[".repeat(100_000);
+        assert!(
+            parse(&flow)
+                .unwrap_err()
+                .message
+                .contains("recursion limit")
+        );
+        let ok = "- ".repeat(MAX_YAML_DEPTH) + "x\n";
+        assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn billion_laughs_fails_fast_at_the_alias_that_crosses_the_budget() {
+        let mut text = String::from(
+            "a0: &a0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+        );
+        for i in 1..10 {
+            let refs = vec![format!("*a{}", i - 1); 9].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let started = std::time::Instant::now();
+        let err = parse(&text).unwrap_err();
+        assert!(
+            err.message
+                .contains("aliases expand to more than 1048576 bytes"),
+            "{err:?}"
+        );
+        assert!(err.pos.line >= 4, "{err:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // Ordinary reuse is untouched.
+        let reuse = "m: &m {burn: 1, long: 1h}\n".to_string()
+            + &(0..1000).map(|i| format!("k{i}: *m\n")).collect::<String>();
+        assert!(parse(&reuse).is_ok());
     }
 }

@@ -9,58 +9,14 @@
 //! (both report no data, and the next cycles agree again).
 
 use super::{SPECS, at, fixture};
+use crate::common::measurements::{bits, client, every_slo};
 use crate::common::prometheus::Prometheus;
-use burnrate::backend::{ClientConfig, PromClient};
-use burnrate::daemon::cycle::{CycleMeasurer, EvaluationMode, SloMeasurements};
-use burnrate::engine::Measurement;
-use burnrate::engine::evaluate::evaluate_slo;
+use burnrate::daemon::cycle::{CycleMeasurer, EvaluationMode};
+use burnrate::engine::evaluate::evaluate_groups;
 use burnrate::engine::hysteresis::StateStore;
 use burnrate::promql::Flavor;
 use burnrate::spec::load_paths;
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Every number of a measurement as bits, buckets sorted, so two can be compared exactly.
-fn bits(m: &SloMeasurements) -> Vec<String> {
-    let mut out = Vec::new();
-    for (dim, result) in m {
-        match result {
-            // Both sides failing counts as agreement; their messages may differ.
-            Err(_) => out.push(format!("{} error", dim.as_str())),
-            Ok(Measurement::Error(windows)) => {
-                for (i, w) in windows.iter().enumerate() {
-                    out.push(format!(
-                        "error[{i}] bad={:?} total={:?}",
-                        w.bad.map(f64::to_bits),
-                        w.total.map(f64::to_bits)
-                    ));
-                }
-            }
-            Ok(Measurement::Latency(windows)) => {
-                for (i, w) in windows.iter().enumerate() {
-                    let mut buckets: Vec<(u64, u64)> = w
-                        .buckets
-                        .iter()
-                        .map(|b| (b.le.to_bits(), b.rate.to_bits()))
-                        .collect();
-                    buckets.sort();
-                    out.push(format!(
-                        "latency[{i}] count={:?} buckets={buckets:?}",
-                        w.count.map(f64::to_bits)
-                    ));
-                }
-            }
-        }
-    }
-    out
-}
-
-fn client(url: &str) -> PromClient {
-    let mut config = ClientConfig::new(url);
-    config.timeout = Duration::from_secs(10);
-    config.retries = 0;
-    PromClient::new(config).unwrap()
-}
 
 #[test]
 fn incremental_evaluation_matches_direct_queries_at_every_cycle() {
@@ -68,11 +24,7 @@ fn incremental_evaluation_matches_direct_queries_at_every_cycle() {
     let report = load_paths(&[std::path::PathBuf::from(SPECS)]);
     assert!(!report.has_errors(), "{:?}", report.diagnostics);
     let specs = Arc::new(report.specs);
-    let slos: Vec<(usize, usize)> = specs
-        .iter()
-        .enumerate()
-        .flat_map(|(s, svc)| (0..svc.slos.len()).map(move |i| (s, i)))
-        .collect();
+    let slos = every_slo(&specs);
     let incremental_client = client(&prom.url());
     let direct_client = client(&prom.url());
     let mut incremental = CycleMeasurer::new(
@@ -146,20 +98,8 @@ fn incremental_evaluation_matches_direct_queries_at_every_cycle() {
                     service.service, slo.name, a, b
                 ));
             }
-            let ea = evaluate_slo(
-                service,
-                slo,
-                t,
-                a,
-                inc_state.slo(&service.service, &slo.name),
-            );
-            let eb = evaluate_slo(
-                service,
-                slo,
-                t,
-                b,
-                direct_state.slo(&service.service, &slo.name),
-            );
+            let ea = evaluate_groups(service, slo, t, a.clone(), &mut inc_state).evals;
+            let eb = evaluate_groups(service, slo, t, b.clone(), &mut direct_state).evals;
             assert_eq!(
                 serde_json::to_value(&ea).unwrap(),
                 serde_json::to_value(&eb).unwrap(),

@@ -12,8 +12,10 @@
 //!   [`webhook`]: a scripted webhook receiver; [`http_stub`]: the tiny HTTP server under
 //!   the exporter and the webhook receiver.
 //! - the kit every test shares: [`approx`] (one `close` with named tolerances), [`cli`] (run
-//!   the binary, read its JSON lines), [`net`] (free loopback ports), [`poll`] (one waiting
-//!   loop), [`yaml`] (read YAML back); their functions are re-exported here.
+//!   the binary, read its JSON lines), [`evaluation`] (two printed evaluations compared),
+//!   [`measurements`] (the daemon's measurements as bits), [`net`] (free loopback ports),
+//!   [`poll`] (one waiting loop), [`yaml`] (read YAML back); their functions are re-exported
+//!   here.
 //!
 //! Each test file that uses them declares `mod common;`. Not every test file uses every
 //! helper, hence the `dead_code` allowance (and `unused_imports`, for the re-exports).
@@ -23,9 +25,11 @@ pub mod alertmanager;
 pub mod approx;
 pub mod cli;
 pub mod daemon;
+pub mod evaluation;
 pub mod exporter;
 pub mod history;
 pub mod http_stub;
+pub mod measurements;
 pub mod net;
 pub mod poll;
 pub mod prometheus;
@@ -35,6 +39,7 @@ pub mod yaml;
 
 pub use approx::{REL_1E9, REL_1E9_ABS_1E12, Tol, close, close_json};
 pub use cli::{burnrate, burnrate_cmd, json_lines, stdout_of};
+pub use evaluation::evaluation_differences;
 pub use net::{closed_port_url, free_port};
 pub use poll::poll_until;
 pub use yaml::{map_get, seq};

@@ -582,6 +582,11 @@ fn skip_reason(e: &burnrate::promql::QueryError) -> String {
 
 /// Runs one script file.
 pub fn run_script(name: &str, text: &str, flavor: Flavor) -> Report {
+    run_script_over(name, text, flavor, MemStorage::new())
+}
+
+/// Runs one script file with its series loaded into `storage` (plain or compact).
+pub fn run_script_over(name: &str, text: &str, flavor: Flavor, mut storage: MemStorage) -> Report {
     let mut report = Report::default();
     let cmds = match parse(text) {
         Ok(c) => c,
@@ -592,7 +597,6 @@ pub fn run_script(name: &str, text: &str, flavor: Flavor) -> Report {
             return report;
         }
     };
-    let mut storage = MemStorage::new();
     let mut native_names: Vec<String> = Vec::new();
     let mut native_labels: Vec<Labels> = Vec::new();
     for cmd in cmds {

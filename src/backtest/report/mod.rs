@@ -1,9 +1,10 @@
 //! `burnrate backtest --report FILE.html`: the replay as one self-contained HTML page.
 //!
-//! One `<section>` per SLO: its title, a summary table (time in each decision, changes,
-//! flaps, scores against the known incidents) and, per dimension, an inline SVG chart of
-//! the burn rate of every window on a log scale, with the matrix thresholds, the known
-//! incidents and the decision at each step as coloured bands.
+//! One `<section>` per SLO (per group of an SLO with `group_by`, each drawn as an SLO of its
+//! own): its title, a summary table (time in each decision, changes, flaps, scores against
+//! the known incidents) and, per dimension, an inline SVG chart of the burn rate of every
+//! window on a log scale, with the matrix thresholds, the known incidents and the decision
+//! at each step as coloured bands.
 //!
 //! The page needs nothing but a browser: inline CSS, no script, no external resource, no
 //! web font. Every text that comes from a spec or an incident file is escaped. Long series
@@ -21,6 +22,7 @@ use crate::backtest::Summary;
 use crate::backtest::incidents::Incident;
 use crate::decision::Decision;
 use crate::engine::Evaluation;
+use crate::engine::groups::format_group;
 use crate::spec::{ServiceSpec, SloSpec};
 use chart::{INCIDENT, TimeAxis, render_chart};
 use format::chip;
@@ -51,8 +53,9 @@ pub struct Section {
     pub html: String,
 }
 
-/// An `id` attribute value unique to a service and SLO.
-fn section_id(service: &str, slo: &str) -> String {
+/// An `id` attribute value unique to a service, SLO and group (`group` as `format_group`
+/// writes it, empty without groups).
+fn section_id(service: &str, slo: &str, group: &str) -> String {
     let clean = |s: &str| -> String {
         s.chars()
             .map(|c| {
@@ -66,7 +69,12 @@ fn section_id(service: &str, slo: &str) -> String {
     };
     // FNV-1a keeps two names that clean to the same text apart.
     let mut hash: u32 = 0x811c_9dc5;
-    for b in service.bytes().chain([0]).chain(slo.bytes()) {
+    for b in service
+        .bytes()
+        .chain([0])
+        .chain(slo.bytes())
+        .chain(group.bytes())
+    {
         hash = (hash ^ u32::from(b)).wrapping_mul(0x0100_0193);
     }
     format!("slo-{}-{}-{hash:08x}", clean(service), clean(slo))
@@ -79,16 +87,22 @@ pub fn render_slo_section(chart: &SloChart) -> Section {
     let service = &chart.service.service;
     let slo = &chart.slo.name;
     let decision = chart.summary.decision;
-    let id = section_id(service, slo);
+    let group = format_group(&chart.summary.group);
+    let id = section_id(service, slo, &group);
     let _ = write!(
         out,
         r#"<section class="slo" id="{id}" data-decision="{decision}">"#,
     );
     let _ = write!(
         out,
-        r#"<header><h2><span class="service">{}</span> / {}</h2>{}</header>"#,
+        r#"<header><h2><span class="service">{}</span> / {}{}</h2>{}</header>"#,
         escape(service),
         escape(slo),
+        if group.is_empty() {
+            String::new()
+        } else {
+            format!(r#" <code class="group">{}</code>"#, escape(&group))
+        },
         chip(decision)
     );
     if let Some(description) = &chart.slo.description {
@@ -113,7 +127,7 @@ pub fn render_slo_section(chart: &SloChart) -> Section {
     out.push_str("</section>\n");
     Section {
         id,
-        title: format!("{service} / {slo}"),
+        title: format!("{service} / {slo}{group}"),
         decision,
         html: out,
     }
@@ -139,7 +153,7 @@ section.slo > header { display: flex; gap: 12px; align-items: center; }
 .service { color: #60656e; font-weight: 500; }
 .description { margin: 4px 0 2px; }
 .labels { margin: 2px 0 6px; }
-.labels code { background: #f0f1f3; border-radius: 3px; padding: 0 4px; font-size: 12px; }
+.labels code, h2 code.group { background: #f0f1f3; border-radius: 3px; padding: 0 4px; font-size: 12px; }
 .chip { display: inline-flex; align-items: center; gap: 5px; font-weight: 600; font-size: 13px; white-space: nowrap; }
 .chip i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; }
 .tables { display: flex; flex-wrap: wrap; gap: 12px 28px; align-items: flex-start; margin: 10px 0 4px; }

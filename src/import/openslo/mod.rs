@@ -28,6 +28,7 @@ use super::{LabelSet, common_labels};
 use crate::spec::fields::Sink;
 use crate::spec::yaml::{Node, Value};
 use slo::translate_slo;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 const API_VERSION: &str = "openslo/v1";
@@ -58,15 +59,24 @@ impl Object<'_> {
     }
 }
 
+/// The objects in file order, found by kind and name in constant time (references are
+/// resolved once per SLO, and a set may hold tens of thousands of objects).
 struct Index<'a> {
     objects: Vec<Object<'a>>,
+    by_kind_name: HashMap<(String, String), usize>,
 }
 
 impl<'a> Index<'a> {
     fn find(&self, kind: &str, name: &str) -> Option<&Object<'a>> {
-        self.objects
-            .iter()
-            .find(|o| o.kind == kind && o.name == name)
+        self.by_kind_name
+            .get(&(kind.to_string(), name.to_string()))
+            .map(|&i| &self.objects[i])
+    }
+
+    fn push(&mut self, obj: Object<'a>) {
+        self.by_kind_name
+            .insert((obj.kind.clone(), obj.name.clone()), self.objects.len());
+        self.objects.push(obj);
     }
 }
 
@@ -92,15 +102,20 @@ pub(crate) fn translate(
     sink: &mut Sink,
 ) -> Vec<(ServiceDoc, bool)> {
     let index = collect(files, sink);
+    // Services in order of their first SLO.
     let mut groups: Vec<(String, Vec<Translated>)> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
     for obj in index.objects.iter().filter(|o| o.kind == "SLO") {
         let t = translate_slo(obj, &index, sink);
         let Some(service) = t.service.as_ref().map(|s| s.value.clone()) else {
             continue;
         };
-        match groups.iter_mut().find(|(s, _)| *s == service) {
-            Some((_, members)) => members.push(t),
-            None => groups.push((service, vec![t])),
+        match group_of.get(&service) {
+            Some(&g) => groups[g].1.push(t),
+            None => {
+                group_of.insert(service.clone(), groups.len());
+                groups.push((service, vec![t]));
+            }
         }
     }
     let mut out = Vec::new();
@@ -113,6 +128,7 @@ pub(crate) fn translate(
         let labels = common_labels(&label_sets, sink);
         let service = members[0].service.clone().expect("grouped by service");
         let mut files: Vec<String> = Vec::new();
+        let mut seen_files: HashSet<String> = HashSet::new();
         let mut slos = Vec::new();
         for m in members {
             let f = m
@@ -123,7 +139,7 @@ pub(crate) fn translate(
                 .file
                 .display()
                 .to_string();
-            if !files.contains(&f) {
+            if seen_files.insert(f.clone()) {
                 files.push(f);
             }
             slos.extend(m.slos);
@@ -154,6 +170,7 @@ fn clone_set(s: &LabelSet) -> LabelSet {
 fn collect<'a>(files: &'a [(PathBuf, Vec<Node>)], sink: &mut Sink) -> Index<'a> {
     let mut index = Index {
         objects: Vec::new(),
+        by_kind_name: HashMap::new(),
     };
     for (file, docs) in files {
         for doc in docs {
@@ -174,7 +191,7 @@ fn collect<'a>(files: &'a [(PathBuf, Vec<Node>)], sink: &mut Sink) -> Index<'a> 
                         );
                         continue;
                     }
-                    index.objects.push(obj);
+                    index.push(obj);
                 }
             }
         }

@@ -3,7 +3,7 @@
 //! evaluation grid): the expected alerts and samples of a test, never assumed from a
 //! scenario's name.
 
-use super::series::{Series, moving, sum};
+use super::series::{Series, moving, selects, sum};
 use crate::duration::PromDuration;
 use crate::rules::expr::{Good, bucket_selector};
 use crate::rules::{BUDGET_METRIC, BURN_RATE_METRIC, Options, latency_good, levels};
@@ -156,6 +156,46 @@ pub(super) struct ExpAlert {
 
 /// Alerts firing at `at_ms` in a world, over every SLO of the specs. `None` when a raw-PromQL
 /// SLI may read the world's series (what it computes cannot be predicted).
+/// The values of the SLO's group labels on the world's series of its total (every series of
+/// one SLO's world carries the same ones; `""` for a label they lack): the one group whose
+/// alert the world raises.
+fn world_group(world: &[Series], slo: &SloSpec, dim: Dimension) -> Vec<(String, String)> {
+    let total = match dim {
+        Dimension::Error => match &slo.error.as_ref().map(|e| &e.events) {
+            Some(ErrorEvents::Selectors { total, .. }) => Some(total.clone()),
+            _ => None,
+        },
+        Dimension::Latency => slo
+            .latency
+            .as_ref()
+            .and_then(|l| l.histogram.with_suffix("_count")),
+    };
+    let first = total.and_then(|sel| world.iter().find(|s| selects(&sel, s)));
+    slo.group_by
+        .iter()
+        .map(|l| {
+            (
+                l.clone(),
+                first.map(|s| s.label(l).to_string()).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The group labels a series carries: those with a value (Prometheus drops empty labels).
+fn carried(group: &[(String, String)]) -> impl Iterator<Item = (String, String)> + '_ {
+    group.iter().filter(|(_, v)| !v.is_empty()).cloned()
+}
+
+/// The group part of an alert's summary, as the rules' template writes it.
+fn group_text(group: &[(String, String)]) -> String {
+    if group.is_empty() {
+        return String::new();
+    }
+    let pairs: Vec<String> = group.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+    format!(" {{{}}}", pairs.join(","))
+}
+
 pub(super) fn expected_alerts(
     specs: &[ServiceSpec],
     world: &[Series],
@@ -195,10 +235,20 @@ pub(super) fn expected_alerts(
                     if !active(at_ms) {
                         continue;
                     }
-                    let mut since = at_ms;
-                    while since - step_ms >= step_ms && active(since - step_ms) {
-                        since -= step_ms;
+                    // `active` only turns on as time passes (a window's events grow until it
+                    // is full), so the streak ending at `at_ms` starts at the earliest active
+                    // step on its grid: found by bisection, not walked back step by step (a
+                    // long `for` is millions of steps).
+                    let (mut back, mut most) = (0, (at_ms - step_ms) / step_ms);
+                    while back < most {
+                        let mid = back + (most - back + 1) / 2;
+                        if active(at_ms - mid * step_ms) {
+                            back = mid;
+                        } else {
+                            most = mid - 1;
+                        }
                     }
+                    let since = at_ms - back * step_ms;
                     if at_ms - since < slo.for_.millis() {
                         continue;
                     }
@@ -207,6 +257,8 @@ pub(super) fn expected_alerts(
                     labels.insert("slo".into(), slo.name.clone());
                     labels.insert("dimension".into(), dim.as_str().into());
                     labels.insert("decision".into(), decision.as_str().into());
+                    let group = world_group(world, slo, dim);
+                    labels.extend(carried(&group));
                     let burns: Vec<String> = slo
                         .windows(dim)
                         .iter()
@@ -216,9 +268,10 @@ pub(super) fn expected_alerts(
                         (
                             "summary".to_string(),
                             format!(
-                                "{}/{} is {decision} ({})",
+                                "{}/{}{} is {decision} ({})",
                                 spec.service,
                                 slo.name,
+                                group_text(&group),
                                 dim.as_str()
                             ),
                         ),
@@ -262,11 +315,13 @@ pub(super) fn expected_samples(
         let Some(budget) = slo.budget(dim) else {
             continue;
         };
+        let group = world_group(world, slo, dim);
         let series = |metric: &str, window: Option<&str>| {
             let mut labels = spec.labels.clone();
             labels.insert("service".into(), spec.service.clone());
             labels.insert("slo".into(), slo.name.clone());
             labels.insert("dimension".into(), dim.as_str().into());
+            labels.extend(carried(&group));
             if let Some(w) = window {
                 labels.insert("window".into(), w.into());
             }
