@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what burnrate's tests need on a fresh Debian machine: the real Prometheus (with
-# promtool), Alertmanager and VictoriaMetrics, and Chromium (renders the backtest report in
-# a test), all from Debian's packages.
+# promtool), Alertmanager and VictoriaMetrics, Chromium (renders the backtest report in
+# a test) and the openssl CLI (makes the TLS tests' throw-away CAs), all from Debian's
+# packages.
 # Idempotent: does nothing when everything is already there.
 set -euo pipefail
 
@@ -11,6 +12,7 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null 2>&1 || need+=(prometheus-alertmanager)
 command -v victoria-metrics >/dev/null 2>&1 || need+=(victoria-metrics)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""
@@ -19,7 +21,7 @@ if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends \
-    prometheus prometheus-alertmanager victoria-metrics chromium >/dev/null
+    prometheus prometheus-alertmanager victoria-metrics chromium openssl >/dev/null
 fi
 
 # The packages may start system services; the tests start their own instances on free

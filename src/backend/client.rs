@@ -2,15 +2,19 @@
 //!
 //! It owns what every request needs in production: timeouts on connect and on the whole
 //! request (reqwest has none by default), retries with backoff on 5xx and timeouts but never
-//! on 4xx, tenant headers and bearer tokens, and error messages that never carry secrets.
+//! on 4xx, tenant headers, credentials (bearer token or basic auth, re-read from their files
+//! when they change), TLS with a private CA and client certificates, and error messages that
+//! never carry secrets.
 
 use super::api;
+use super::credentials::SecretFile;
 use crate::engine::SourceError;
 use crate::retry::{RetryPolicy, retryable_status, retryable_transport};
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -21,7 +25,14 @@ pub struct ClientConfig {
     pub(crate) base_url: String,
     /// Extra headers (`X-Scope-OrgID` for Mimir, ...); values are treated as secrets.
     pub(crate) headers: Vec<(String, String)>,
-    pub(crate) bearer_token: Option<String>,
+    /// File holding a bearer token, re-read when it changes.
+    pub(crate) bearer_token_file: Option<PathBuf>,
+    /// Basic-auth user and the file holding the password (re-read when it changes).
+    pub(crate) basic_auth: Option<(String, PathBuf)>,
+    /// PEM CA bundle that replaces the built-in roots (as Prometheus's `ca_file` does).
+    pub(crate) ca_file: Option<PathBuf>,
+    /// PEM client certificate (chain) and key, for mutual TLS.
+    pub(crate) client_cert: Option<(PathBuf, PathBuf)>,
     /// Per-attempt request timeout.
     pub timeout: Duration,
     /// Attempts after the first one, for 5xx answers, timeouts and refused connections.
@@ -34,7 +45,10 @@ impl ClientConfig {
         ClientConfig {
             base_url: base_url.into(),
             headers: Vec::new(),
-            bearer_token: None,
+            bearer_token_file: None,
+            basic_auth: None,
+            ca_file: None,
+            client_cert: None,
             timeout: Duration::from_secs(30),
             retries: 2,
             backoff: Duration::from_millis(250),
@@ -54,8 +68,14 @@ pub enum ClientError {
     HeaderName(String),
     #[error("invalid value for header {0}")]
     HeaderValue(String),
-    #[error("the bearer token contains characters not allowed in a header")]
-    Token,
+    #[error("the secret in {0} contains characters not allowed in a header")]
+    Token(String),
+    /// A credential or TLS file that cannot be used; names the flag and the file, never
+    /// what it holds.
+    #[error("{0}")]
+    File(String),
+    #[error("pass either --bearer-token-file or --basic-auth-user, not both")]
+    TwoCredentials,
     #[error("cannot build the HTTP client: {0}")]
     Build(String),
 }
@@ -113,10 +133,19 @@ impl Traffic {
     }
 }
 
+/// The `Authorization` a request carries, read from its file at each request.
+#[derive(Debug)]
+enum Auth {
+    Bearer(SecretFile),
+    Basic { user: String, password: SecretFile },
+}
+
 #[derive(Clone)]
 pub struct PromClient {
     http: reqwest::Client,
-    config: ClientConfig,
+    /// Shared: clones are per SLO and per task, and the configuration is several paths long.
+    config: Arc<ClientConfig>,
+    auth: Option<Arc<Auth>>,
     observer: Option<RequestObserver>,
     traffic: Arc<Traffic>,
     /// Ask the backend for query statistics (`stats=all`) to count the samples it touched.
@@ -161,23 +190,20 @@ impl PromClient {
             value.set_sensitive(true);
             headers.insert(name, value);
         }
-        if let Some(token) = &config.bearer_token {
-            let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| ClientError::Token)?;
-            value.set_sensitive(true);
-            headers.insert(reqwest::header::AUTHORIZATION, value);
-        }
-        let http = reqwest::Client::builder()
+        let auth = auth(&config)?;
+        let builder = reqwest::Client::builder()
             .default_headers(headers)
             .connect_timeout(config.timeout.min(Duration::from_secs(10)))
             .timeout(config.timeout)
-            .user_agent(concat!("burnrate/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("burnrate/", env!("CARGO_PKG_VERSION")));
+        let http = tls(builder, &config)?
             .build()
-            .map_err(|e| ClientError::Build(e.to_string()))?;
+            .map_err(|e| ClientError::Build(innermost(&e).to_string()))?;
         let display_url = redact_url(&config.base_url);
         Ok(PromClient {
             http,
-            config,
+            config: Arc::new(config),
+            auth: auth.map(Arc::new),
             observer: None,
             traffic: Arc::default(),
             query_stats: false,
@@ -205,6 +231,18 @@ impl PromClient {
 
     pub(crate) fn display_url(&self) -> &str {
         &self.display_url
+    }
+
+    /// The request with the credentials as their files hold them now; reqwest marks the
+    /// header sensitive, so it is never printed by its `Debug`.
+    fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.auth.as_deref() {
+            None => request,
+            Some(Auth::Bearer(token)) => request.bearer_auth(token.current()),
+            Some(Auth::Basic { user, password }) => {
+                request.basic_auth(user, Some(password.current()))
+            }
+        }
     }
 
     /// `POST /api/v1/query` at an explicit time (never "now" implicitly); a vector result.
@@ -277,8 +315,7 @@ impl PromClient {
         let shown = format!("{}{path}", self.display_url.trim_end_matches('/'));
         self.traffic.requests.fetch_add(1, Ordering::Relaxed);
         let response = self
-            .http
-            .get(&url)
+            .authorize(self.http.get(&url))
             .send()
             .await
             .map_err(|e| SourceError::unavailable(format!("GET {shown} failed: {e}")))?;
@@ -420,8 +457,9 @@ impl PromClient {
             } else {
                 "unreachable"
             };
-            let err = transport_error(&e, shown, self.config.timeout);
-            let attempt = if retryable_transport(&e) {
+            let err = transport_error(&e, shown, &self.config);
+            let tls_failure = tls_hint(&innermost(&e).to_string(), &self.config).is_some();
+            let attempt = if retryable_transport(&e) && !tls_failure {
                 Attempt::Retry(err)
             } else {
                 Attempt::Done(Err(err))
@@ -429,7 +467,7 @@ impl PromClient {
             (attempt, outcome)
         };
         self.traffic.requests.fetch_add(1, Ordering::Relaxed);
-        let response = match self.http.post(url).form(form).send().await {
+        let response = match self.authorize(self.http.post(url)).form(form).send().await {
             Ok(r) => r,
             Err(e) => return transport(e),
         };
@@ -452,7 +490,14 @@ impl PromClient {
                 ),
                 _ => snippet(&body),
             };
-            let message = format!("{shown} answered HTTP {}: {detail}", status.as_u16());
+            let hint = match status.as_u16() {
+                401 | 403 => {
+                    " (the backend refused the credentials: check --bearer-token-file or \
+                     --basic-auth-user and --basic-auth-password-file)"
+                }
+                _ => "",
+            };
+            let message = format!("{shown} answered HTTP {}: {detail}{hint}", status.as_u16());
             let attempt = if retryable_status(status) {
                 Attempt::Retry(SourceError::failed(message))
             } else {
@@ -618,24 +663,138 @@ fn parse_matrix(data: api::Data, shown: &str) -> Result<Vec<RangeSeries>, Source
         .collect()
 }
 
-fn transport_error(e: &reqwest::Error, shown: &str, timeout: Duration) -> SourceError {
+fn transport_error(e: &reqwest::Error, shown: &str, config: &ClientConfig) -> SourceError {
     if e.is_timeout() {
         return SourceError::failed(format!(
             "request to {shown} timed out after {}",
-            humantime(timeout)
+            humantime(config.timeout)
         ));
     }
     // The innermost cause ("Connection refused (os error 111)") is the useful part;
     // reqwest's own text repeats the URL with any credentials in it.
-    let mut cause: &dyn std::error::Error = e;
+    let cause = innermost(e);
+    let hint = tls_hint(&cause.to_string(), config).unwrap_or_default();
+    if e.is_connect() {
+        SourceError::failed(format!("could not connect to {shown}: {cause}{hint}"))
+    } else {
+        SourceError::failed(format!("request to {shown} failed: {cause}{hint}"))
+    }
+}
+
+/// What to do about a failed TLS handshake, when its cause says. `Some` also means that
+/// repeating the request cannot help: certificates do not change between two retries.
+fn tls_hint(cause: &str, config: &ClientConfig) -> Option<&'static str> {
+    let server_untrusted = ["UnknownIssuer", "invalid peer certificate"];
+    // Go's TLS server answers a missing client certificate with `bad_certificate` (TLS 1.3
+    // has `certificate_required`, which others send).
+    let client_refused = ["BadCertificate", "CertificateRequired", "UnknownCA"];
+    if server_untrusted.iter().any(|c| cause.contains(c)) {
+        Some(if config.ca_file.is_some() {
+            " (the backend's certificate is not signed by the CA in --ca-file, or does not name its host)"
+        } else {
+            " (the backend's certificate is not signed by a public CA: pass --ca-file with the CA that signed it)"
+        })
+    } else if client_refused.iter().any(|c| cause.contains(c)) {
+        Some(if config.client_cert.is_some() {
+            " (the backend refused the client certificate of --cert-file)"
+        } else {
+            " (the backend asks for a client certificate: pass --cert-file and --key-file)"
+        })
+    } else {
+        None
+    }
+}
+
+/// The credentials of `config`, each file read once now so that a bad path fails at start.
+fn auth(config: &ClientConfig) -> Result<Option<Auth>, ClientError> {
+    let header_safe = |flag: &str, secret: &SecretFile| {
+        reqwest::header::HeaderValue::from_str(&secret.current())
+            .map(|_| ())
+            .map_err(|_| ClientError::Token(flag.to_string()))
+    };
+    match (&config.bearer_token_file, &config.basic_auth) {
+        (Some(_), Some(_)) => Err(ClientError::TwoCredentials),
+        (Some(path), None) => {
+            let token = SecretFile::open("--bearer-token-file", path).map_err(ClientError::File)?;
+            header_safe("--bearer-token-file", &token)?;
+            Ok(Some(Auth::Bearer(token)))
+        }
+        (None, Some((user, path))) => {
+            if user.contains(':') {
+                return Err(ClientError::File(
+                    "--basic-auth-user must not contain ':'".into(),
+                ));
+            }
+            let password =
+                SecretFile::open("--basic-auth-password-file", path).map_err(ClientError::File)?;
+            Ok(Some(Auth::Basic {
+                user: user.clone(),
+                password,
+            }))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// The private CA and the client certificate of `config`, if any.
+fn tls(
+    mut builder: reqwest::ClientBuilder,
+    config: &ClientConfig,
+) -> Result<reqwest::ClientBuilder, ClientError> {
+    let read = |flag: &str, path: &Path| {
+        std::fs::read(path)
+            .map_err(|e| ClientError::File(format!("cannot read {flag} {}: {e}", path.display())))
+    };
+    if let Some(path) = &config.ca_file {
+        let pem = read("--ca-file", path)?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            ClientError::File(format!(
+                "--ca-file {} is not a PEM certificate bundle: {}",
+                path.display(),
+                innermost(&e)
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(ClientError::File(format!(
+                "--ca-file {} holds no PEM certificate",
+                path.display()
+            )));
+        }
+        // Only this CA, as Prometheus's `ca_file`: a private backend is not vouched for by
+        // the public roots, and they should not vouch for an impostor of it either.
+        builder = builder.tls_built_in_root_certs(false);
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    if let Some((cert_path, key_path)) = &config.client_cert {
+        let mut pem = read("--key-file", key_path)?;
+        pem.push(b'\n');
+        pem.extend(read("--cert-file", cert_path)?);
+        // The cause only: the PEM parser's messages never quote the key.
+        let identity = reqwest::Identity::from_pem(&pem).map_err(|e| {
+            ClientError::File(format!(
+                "cannot use --cert-file {} with --key-file {}: {}",
+                cert_path.display(),
+                key_path.display(),
+                innermost(&e)
+            ))
+        })?;
+        builder = builder.identity(identity);
+    }
+    Ok(builder)
+}
+
+/// The deepest cause of an error: reqwest's outer text repeats the URL (with any credentials
+/// in it), the inner one says what went wrong.
+fn innermost<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> &'a (dyn std::error::Error + 'static) {
+    let mut cause = e;
     while let Some(next) = cause.source() {
         cause = next;
     }
-    if e.is_connect() {
-        SourceError::failed(format!("could not connect to {shown}: {cause}"))
-    } else {
-        SourceError::failed(format!("request to {shown} failed: {cause}"))
-    }
+    cause
 }
 
 fn humantime(d: Duration) -> String {

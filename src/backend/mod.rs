@@ -2,6 +2,7 @@
 
 pub(crate) mod api;
 pub(crate) mod client;
+pub(crate) mod credentials;
 pub(crate) mod flavor;
 
 pub use client::{ClientConfig, PromClient};

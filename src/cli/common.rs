@@ -69,21 +69,13 @@ pub(crate) fn build_client(args: &BackendArgs) -> Result<PromClient> {
             .headers
             .push((name.trim().to_string(), value.trim().to_string()));
     }
-    if let Some(path) = &args.bearer_token_file {
-        let token = std::fs::read_to_string(path).map_err(|e| {
-            Error::Usage(format!(
-                "cannot read --bearer-token-file {}: {e}",
-                path.display()
-            ))
-        })?;
-        let token = token.trim().to_string();
-        if token.is_empty() {
-            return Err(Error::Usage(format!(
-                "--bearer-token-file {} is empty",
-                path.display()
-            )));
-        }
-        config.bearer_token = Some(token);
+    config.bearer_token_file = args.bearer_token_file.clone();
+    if let (Some(user), Some(path)) = (&args.basic_auth_user, &args.basic_auth_password_file) {
+        config.basic_auth = Some((user.clone(), path.clone()));
+    }
+    config.ca_file = args.ca_file.clone();
+    if let (Some(cert), Some(key)) = (&args.cert_file, &args.key_file) {
+        config.client_cert = Some((cert.clone(), key.clone()));
     }
     let timeout =
         PromDuration::parse(&args.timeout).map_err(|e| Error::Usage(format!("--timeout: {e}")))?;

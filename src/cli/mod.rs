@@ -118,6 +118,11 @@ pub(crate) struct RunArgs {
     /// Address of /metrics, /healthz and /api/v1/decisions.
     #[arg(long, default_value = "127.0.0.1:9464")]
     pub(crate) listen: String,
+    /// TLS, basic auth and headers of that listener, in the Prometheus exporters' format
+    /// (`tls_server_config`, `basic_auth_users`, `http_server_config`); re-read when it
+    /// changes.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub(crate) web_config_file: Option<PathBuf>,
     /// Directory where `for`/`hold` timers and last decisions survive restarts.
     #[arg(long)]
     pub(crate) state_dir: Option<PathBuf>,
@@ -127,6 +132,10 @@ pub(crate) struct RunArgs {
     /// URL receiving one POST per decision change, repeatable.
     #[arg(long)]
     pub(crate) webhook: Vec<String>,
+    /// File holding the key of each webhook's `X-Burnrate-Signature-256: sha256=HEX` header
+    /// (HMAC-SHA256 of the body); re-read when it changes.
+    #[arg(long)]
+    pub(crate) webhook_secret_file: Option<PathBuf>,
     /// Backend requests in flight at most.
     #[arg(long, default_value_t = 16)]
     pub(crate) concurrency: usize,
@@ -224,9 +233,25 @@ pub(crate) struct BackendArgs {
     /// Extra request header, `Name: value` (repeatable), e.g. `X-Scope-OrgID: tenant`.
     #[arg(long = "header", value_name = "NAME: VALUE")]
     pub(crate) headers: Vec<String>,
-    /// File holding a bearer token sent as `Authorization: Bearer ...`.
-    #[arg(long)]
+    /// File holding a bearer token sent as `Authorization: Bearer ...`; re-read when it
+    /// changes (rotated service-account tokens).
+    #[arg(long, conflicts_with = "basic_auth_user")]
     pub(crate) bearer_token_file: Option<PathBuf>,
+    /// Basic-auth user; the password comes from --basic-auth-password-file.
+    #[arg(long, requires = "basic_auth_password_file")]
+    pub(crate) basic_auth_user: Option<String>,
+    /// File holding the basic-auth password; re-read when it changes.
+    #[arg(long, requires = "basic_auth_user")]
+    pub(crate) basic_auth_password_file: Option<PathBuf>,
+    /// PEM CA bundle to verify the backend's certificate with, instead of the built-in roots.
+    #[arg(long)]
+    pub(crate) ca_file: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS (with --key-file).
+    #[arg(long, requires = "key_file")]
+    pub(crate) cert_file: Option<PathBuf>,
+    /// PEM private key of --cert-file.
+    #[arg(long, requires = "cert_file")]
+    pub(crate) key_file: Option<PathBuf>,
     /// Timeout of each backend request (Prometheus duration).
     #[arg(long, default_value = "30s")]
     pub(crate) timeout: String,

@@ -32,6 +32,12 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         spec_paths: args.specs.clone(),
         interval,
         listen,
+        web: match &args.web_config_file {
+            Some(path) => {
+                Some(crate::daemon::webconfig::WebConfig::load(path).map_err(Error::InvalidInput)?)
+            }
+            None => None,
+        },
         state_dir: args.state_dir.clone(),
         alertmanager: AlertmanagerConfig {
             urls: args.alertmanager.clone(),
@@ -42,6 +48,14 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
             urls: args.webhook.clone(),
             timeout: sink_timeout,
             first_backoff: duration("--webhook-backoff", &args.webhook_backoff)?,
+            secret: match &args.webhook_secret_file {
+                Some(path) => Some(std::sync::Arc::new(
+                    crate::backend::credentials::SecretFile::open("--webhook-secret-file", path)
+                        .map_err(Error::Usage)?,
+                )),
+                None => None,
+            },
+            outbox: args.state_dir.as_ref().map(|d| d.join("webhook-outbox")),
         },
         concurrency: args.concurrency,
         shard: args.shard,

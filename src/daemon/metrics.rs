@@ -108,6 +108,7 @@ pub(crate) struct Metrics {
     pub(crate) backend_request_duration: Family<OutcomeLabels, Histogram>,
     pub(crate) sink_deliveries: Family<SinkLabels, Counter>,
     pub(crate) webhook_queue_dropped: Counter,
+    pub(crate) webhook_outbox: Gauge,
     pub(crate) slos: Gauge,
     pub(crate) backend_requests: Counter,
     pub(crate) backend_response_bytes: Counter,
@@ -144,6 +145,7 @@ impl Metrics {
             }),
             sink_deliveries: Family::default(),
             webhook_queue_dropped: Counter::default(),
+            webhook_outbox: Gauge::default(),
             slos: Gauge::default(),
             backend_requests: Counter::default(),
             backend_response_bytes: Counter::default(),
@@ -201,6 +203,11 @@ impl Metrics {
             "webhook_dropped",
             "Webhook payloads dropped because the delivery queue was full or retries ran out",
             m.webhook_queue_dropped.clone(),
+        );
+        registry.register(
+            "webhook_outbox",
+            "Webhook payloads not yet delivered (queued or being retried, on disk with --state-dir)",
+            m.webhook_outbox.clone(),
         );
         registry.register("slos", "SLOs this daemon evaluates", m.slos.clone());
         registry.register(

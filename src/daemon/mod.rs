@@ -13,6 +13,7 @@ pub(crate) mod http;
 pub(crate) mod metrics;
 pub mod shard;
 pub(crate) mod state_dir;
+pub(crate) mod webconfig;
 
 use crate::backend::PromClient;
 use crate::backend::flavor::FlavorArg;
@@ -43,6 +44,8 @@ pub(crate) struct DaemonConfig {
     pub(crate) spec_paths: Vec<PathBuf>,
     pub(crate) interval: Duration,
     pub(crate) listen: SocketAddr,
+    /// `--web.config.file`, loaded: TLS, basic auth and headers of the listener.
+    pub(crate) web: Option<Arc<webconfig::WebConfig>>,
     pub(crate) state_dir: Option<PathBuf>,
     pub(crate) alertmanager: AlertmanagerConfig,
     pub(crate) webhooks: WebhookConfig,
@@ -421,18 +424,38 @@ pub(crate) async fn run(
         .await
         .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", config.listen)))?;
     let mut http_shutdown = shutdown_rx.clone();
-    let server = tokio::spawn(
-        axum::serve(listener, http::router(shared.clone()))
-            .with_graceful_shutdown(async move {
-                let _ = http_shutdown.wait_for(|s| *s).await;
-            })
-            .into_future(),
-    );
+    let stopped = async move {
+        let _ = http_shutdown.wait_for(|s| *s).await;
+    };
+    let mut router = http::router(shared.clone());
+    if let Some(web) = &config.web {
+        router = router.layer(axum::middleware::from_fn_with_state(
+            web.clone(),
+            webconfig::guard,
+        ));
+    }
+    let server = match &config.web {
+        Some(web) if web.tls_enabled() => {
+            let listener = webconfig::TlsListener::start(listener, web.clone())
+                .map_err(|e| Error::Internal(format!("cannot listen on {}: {e}", config.listen)))?;
+            tokio::spawn(
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .into_future(),
+            )
+        }
+        _ => tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stopped)
+                .into_future(),
+        ),
+    };
 
     let m = shared.clone();
     let webhooks = Webhooks::start(
         config.webhooks.clone(),
         shared.metrics.webhook_queue_dropped.clone(),
+        shared.metrics.webhook_outbox.clone(),
         move |_url: &str, ok: bool| {
             let result = if ok { "delivered" } else { "failed" };
             m.metrics

@@ -11,6 +11,7 @@
 //!   for a live Prometheus to scrape; [`alertmanager`]: a real Alertmanager;
 //!   [`webhook`]: a scripted webhook receiver; [`http_stub`]: the tiny HTTP server under
 //!   the exporter and the webhook receiver.
+//! - [`tls`]: a test PKI (openssl), bcrypt hashes, and a Prometheus behind `--web.config.file`.
 //! - the kit every test shares: [`approx`] (one `close` with named tolerances), [`cli`] (run
 //!   the binary, read its JSON lines), [`evaluation`] (two printed evaluations compared),
 //!   [`measurements`] (the daemon's measurements as bits), [`net`] (free loopback ports),
@@ -33,6 +34,7 @@ pub mod measurements;
 pub mod net;
 pub mod poll;
 pub mod prometheus;
+pub mod tls;
 pub mod victoriametrics;
 pub mod webhook;
 pub mod yaml;

@@ -359,6 +359,18 @@ impl Prometheus {
         Prometheus::launch(dir)
     }
 
+    /// Start a Prometheus with a fresh, empty TSDB and `config` as its `prometheus.yml`
+    /// (e.g. a scrape config with `scheme: https`); waits until it is ready.
+    pub fn start_with_config(config: &str) -> Prometheus {
+        let dir = tempfile::Builder::new()
+            .prefix("burnrate-test-prometheus-")
+            .tempdir()
+            .expect("create temp dir");
+        fs::create_dir_all(dir.path().join("data")).unwrap();
+        fs::write(dir.path().join("prometheus.yml"), config).unwrap();
+        Prometheus::launch(dir)
+    }
+
     /// Kill Prometheus (SIGKILL) and reap it; its data directory and port are kept for
     /// [`restart`](Self::restart). Killing a killed instance does nothing.
     pub fn kill(&mut self) {
