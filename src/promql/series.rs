@@ -28,16 +28,9 @@ const BLOCK_LEN: usize = 240;
 #[derive(Debug, Clone, PartialEq)]
 struct Block {
     first_t: i64,
-    last: i64,
+    last_t: i64,
     /// End of its bytes in `SeriesSamples::bytes` (it starts where the previous one ends).
     end: u32,
-}
-
-impl Block {
-    #[inline]
-    fn last_t(&self) -> i64 {
-        self.last
-    }
 }
 
 /// Samples of one series in strictly increasing time, plus where the counter dropped and
@@ -115,7 +108,7 @@ impl SeriesSamples {
         self.head_t
             .last()
             .copied()
-            .or_else(|| self.blocks.last().map(Block::last_t))
+            .or_else(|| self.blocks.last().map(|b| b.last_t))
     }
 
     /// Time of the oldest sample held (stale markers not counted).
@@ -166,7 +159,7 @@ impl SeriesSamples {
         self.bytes.extend_from_slice(&encoded);
         self.blocks.push(Block {
             first_t,
-            last: last_t,
+            last_t,
             end: u32::try_from(self.bytes.len()).expect("a series' blocks stay under 4 GB"),
         });
         // Freed, not cleared: a head grows by doubling, so an idle or young series holds
@@ -183,7 +176,7 @@ impl SeriesSamples {
         if ks > 0 && (ks >= 1024 || ks * 4 >= self.stale.len()) {
             self.stale.drain(..ks);
         }
-        let dead_blocks = self.blocks.partition_point(|b| b.last_t() < t_ms);
+        let dead_blocks = self.blocks.partition_point(|b| b.last_t < t_ms);
         if dead_blocks > 0 {
             let cut = self.blocks[dead_blocks - 1].end;
             self.blocks.drain(..dead_blocks);
@@ -357,7 +350,7 @@ impl<'a> Reader<'a> {
     #[inline]
     pub(crate) fn partition_point(&mut self, before: impl Fn(i64) -> bool) -> usize {
         let s = self.s;
-        let k = s.blocks.partition_point(|b| before(b.last_t()));
+        let k = s.blocks.partition_point(|b| before(b.last_t));
         if k == s.blocks.len() {
             return s.sealed() + s.head_t.partition_point(|&t| before(t));
         }
@@ -411,13 +404,13 @@ impl<'a> Reader<'a> {
             return sealed + forward(&s.head_t, j, before);
         }
         let k = start / BLOCK_LEN;
-        if !before(s.blocks[k].last_t()) {
+        if !before(s.blocks[k].last_t) {
             let slot = self.slot(k);
             let base = s.block_start(k);
             return base + forward(&self.cache[slot].t, start - base, before);
         }
         // The edge left this block: search the blocks after it.
-        let next = k + 1 + s.blocks[k + 1..].partition_point(|b| before(b.last_t()));
+        let next = k + 1 + s.blocks[k + 1..].partition_point(|b| before(b.last_t));
         if next == s.blocks.len() {
             return sealed + s.head_t.partition_point(|&t| before(t));
         }
