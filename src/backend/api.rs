@@ -106,6 +106,42 @@ impl Series {
     }
 }
 
+/// One series' exemplars in a `/api/v1/query_exemplars` answer (whose `data` is a list of
+/// them): `{"seriesLabels", "exemplars": [{"labels", "value", "timestamp"}]}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ExemplarSeries {
+    #[serde(rename = "seriesLabels", default)]
+    pub(crate) series_labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub(crate) exemplars: Vec<ApiExemplar>,
+}
+
+/// The value is a string as in query results; the timestamp fractional Unix seconds.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ApiExemplar {
+    #[serde(default)]
+    pub(crate) labels: BTreeMap<String, String>,
+    pub(crate) value: StringOrNumber,
+    pub(crate) timestamp: f64,
+}
+
+/// A value Prometheus writes as a string and other tools may write as a number.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum StringOrNumber {
+    String(String),
+    Number(f64),
+}
+
+impl StringOrNumber {
+    pub(crate) fn value(&self) -> Option<f64> {
+        match self {
+            StringOrNumber::String(s) => parse_float(s),
+            StringOrNumber::Number(n) => Some(*n),
+        }
+    }
+}
+
 /// A `[time, "value"]` pair: Unix seconds (fractional) rounded to the millisecond, and the
 /// value, which Prometheus writes as a string (`"1e-07"`, `"NaN"`, `"+Inf"`); plain numbers
 /// from other tools are accepted too.

@@ -9,6 +9,8 @@
 use super::api;
 use super::credentials::SecretFile;
 use crate::engine::SourceError;
+use crate::engine::explain::ExemplarSeries;
+use crate::limits::MAX_ABS_SECONDS;
 use crate::retry::{RetryPolicy, retryable_status, retryable_transport};
 use serde::de::IgnoredAny;
 use std::collections::BTreeMap;
@@ -163,10 +165,10 @@ impl std::fmt::Debug for PromClient {
 }
 
 /// A successful response's `data`, its warnings, and the URL as shown to users.
-type ApiData = (api::Data, Vec<String>, String);
+type ApiData<D = api::Data> = (D, Vec<String>, String);
 
-enum Attempt {
-    Done(Result<ApiData, SourceError>),
+enum Attempt<D = api::Data> {
+    Done(Result<ApiData<D>, SourceError>),
     Retry(SourceError),
 }
 
@@ -254,6 +256,41 @@ impl PromClient {
             samples: parse_vector(data, &shown)?,
             warnings,
         })
+    }
+
+    /// `POST /api/v1/query_exemplars`: the exemplars stored in `[start, end]` on the series
+    /// `query` selects. A backend without exemplar storage answers none (Prometheus) or
+    /// an error (an engine without the endpoint); the caller treats both as none.
+    pub(crate) async fn exemplars(
+        &self,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<ExemplarSeries>, SourceError> {
+        let (start, end) = (format_unix(start_ms), format_unix(end_ms));
+        let form = [
+            ("query", query),
+            ("start", start.as_str()),
+            ("end", end.as_str()),
+        ];
+        let (series, _, _) = self
+            .post_as::<Vec<api::ExemplarSeries>>("/api/v1/query_exemplars", &form)
+            .await?;
+        Ok(series
+            .into_iter()
+            .map(|s| ExemplarSeries {
+                series: s.series_labels,
+                exemplars: s
+                    .exemplars
+                    .into_iter()
+                    .filter(|e| e.timestamp.abs() <= MAX_ABS_SECONDS as f64)
+                    .filter_map(|e| {
+                        let value = e.value.value()?;
+                        Some((e.labels, value, (e.timestamp * 1000.0).round() as i64))
+                    })
+                    .collect(),
+            })
+            .collect())
     }
 
     /// `POST /api/v1/query_range` over `[start, end]` at `step`, in chunks that stay under the
@@ -401,6 +438,24 @@ impl PromClient {
 
     /// Posts a form and returns the `data` of a successful API response.
     async fn post(&self, path: &str, form: &[(&str, &str)]) -> Result<ApiData, SourceError> {
+        let result = self.post_as::<api::Data>(path, form).await;
+        if let Ok((data, _, _)) = &result
+            && let Some(n) = data.queryable_samples()
+        {
+            self.traffic
+                .queryable_samples
+                .fetch_add(n, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// [`post`](Self::post) of an endpoint whose `data` is of another shape
+    /// (`/api/v1/query_exemplars`), with the same retries, errors and accounting.
+    async fn post_as<D: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> Result<ApiData<D>, SourceError> {
         let url = format!("{}{path}", self.config.base_url.trim_end_matches('/'));
         let shown = format!("{}{path}", self.display_url.trim_end_matches('/'));
         let with_stats: Vec<(&str, &str)>;
@@ -430,27 +485,18 @@ impl PromClient {
             )
             .await;
         match result {
-            Ok(result) => {
-                if let Ok((data, _, _)) = &result
-                    && let Some(n) = data.queryable_samples()
-                {
-                    self.traffic
-                        .queryable_samples
-                        .fetch_add(n, Ordering::Relaxed);
-                }
-                result
-            }
+            Ok(result) => result,
             Err(err) => Err(SourceError::unavailable(err.message)),
         }
     }
 
     /// One request; also says how it went, for the request-duration metric.
-    async fn attempt(
+    async fn attempt<D: serde::de::DeserializeOwned>(
         &self,
         url: &str,
         shown: &str,
         form: &[(&str, &str)],
-    ) -> (Attempt, &'static str) {
+    ) -> (Attempt<D>, &'static str) {
         let transport = |e: reqwest::Error| {
             let outcome = if e.is_timeout() {
                 "timeout"
@@ -505,7 +551,7 @@ impl PromClient {
             };
             return (attempt, "http_error");
         }
-        let api = match serde_json::from_slice::<api::Response>(&body) {
+        let api = match serde_json::from_slice::<api::Response<D>>(&body) {
             Ok(api) if api.status.is_none() => {
                 return unparseable(shown, "no \"status\" field", &body);
             }
@@ -579,7 +625,7 @@ fn bad_response(shown: &str, what: &str) -> SourceError {
 }
 
 /// A body that is not a Prometheus API response at all.
-fn unparseable(shown: &str, why: &str, body: &[u8]) -> (Attempt, &'static str) {
+fn unparseable<D>(shown: &str, why: &str, body: &[u8]) -> (Attempt<D>, &'static str) {
     let err = SourceError::failed(format!(
         "could not parse the response of {shown} as Prometheus API JSON ({why}): {}",
         snippet(body)
@@ -588,7 +634,7 @@ fn unparseable(shown: &str, why: &str, body: &[u8]) -> (Attempt, &'static str) {
 }
 
 /// The `data` and warnings of a response whose `status` is `success`.
-fn into_data(api: api::Response, shown: &str) -> Result<(api::Data, Vec<String>), SourceError> {
+fn into_data<D>(api: api::Response<D>, shown: &str) -> Result<(D, Vec<String>), SourceError> {
     let status = api.status.as_deref().unwrap_or_default();
     if status != "success" {
         return Err(SourceError::rejected(format!(

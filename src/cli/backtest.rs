@@ -12,9 +12,10 @@ use crate::engine::SourceError;
 use crate::error::{Error, Result, exit};
 use crate::history::parse::load_file;
 use crate::limits::MAX_STEPS;
+use crate::measure::drilldown::{Sources, explain};
 use crate::measure::{MeasurePlan, StepRates, local, range, raw_store};
 use crate::output::{Format, json_line, table};
-use crate::promql::{Flavor, MemStorage, QueryError, Steps};
+use crate::promql::{Flavor, MemStorage, QueryError, Steps, Storage};
 use crate::spec::{ServiceSpec, SloSpec};
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -143,7 +144,7 @@ pub(crate) fn run(args: BacktestArgs) -> Result<i32> {
                 continue;
             }
             let prepared = rt.block_on(prepare(&origin, &plan, slo, steps, flavor));
-            let (rates, label) = match prepared {
+            let (rates, label, fetched) = match prepared {
                 Ok(r) => r,
                 Err(e) => {
                     eprintln!("burnrate: {}/{}: {e}", service.service, slo.name);
@@ -160,6 +161,17 @@ pub(crate) fn run(args: BacktestArgs) -> Result<i32> {
                 args.report.is_some(),
             ) {
                 replay.summary.backend_flavor = Some(flavor_name(flavor));
+                let drill = match (&origin, &fetched) {
+                    (Origin::History(storage, _), _) => Sources {
+                        local: Some((storage as &dyn Storage, flavor)),
+                        backend: None,
+                    },
+                    (Origin::Prometheus { client, .. }, fetched) => Sources {
+                        local: fetched.as_ref().map(|s| (s as &dyn Storage, flavor)),
+                        backend: Some(client),
+                    },
+                };
+                rt.block_on(explain_changes(&drill, slo, &mut replay));
                 let _ = stdout.write_all(render_replay(&replay, args.format).as_bytes());
                 let _ = stdout.flush();
                 if args.report.is_some() {
@@ -262,18 +274,34 @@ impl From<QueryError> for PrepareError {
     }
 }
 
-/// The rates of one SLO at every step, and a phrase saying where they came from.
+/// Adds contributors and exemplars to the decision changes of a replay, each at its own
+/// instant (`measure::drilldown`), and to the same evaluations among all the steps kept
+/// for the report.
+async fn explain_changes(drill: &Sources<'_>, slo: &SloSpec, replay: &mut SloReplay) {
+    for change in &mut replay.changes {
+        let at_ms = change.at_ms;
+        explain(drill, slo, std::slice::from_mut(change), at_ms).await;
+        if let Ok(i) = replay.all.binary_search_by_key(&at_ms, |e| e.at_ms) {
+            replay.all[i].error.clone_from(&change.error);
+            replay.all[i].latency.clone_from(&change.latency);
+        }
+    }
+}
+
+/// The rates of one SLO at every step, a phrase saying where they came from, and the raw
+/// samples fetched for them (breakdowns are evaluated over the same samples).
 async fn prepare(
     origin: &Origin,
     plan: &MeasurePlan,
     slo: &SloSpec,
     steps: Steps,
     flavor: Flavor,
-) -> std::result::Result<(StepRates, String), PrepareError> {
+) -> std::result::Result<(StepRates, String, Option<MemStorage>), PrepareError> {
     match origin {
         Origin::History(storage, _) => Ok((
             local::step_rates(plan, slo, storage, steps, flavor)?,
             "history file (local PromQL evaluator)".into(),
+            None,
         )),
         Origin::Prometheus {
             client,
@@ -287,7 +315,7 @@ async fn prepare(
                     );
                 }
                 let rates = range::step_rates(client, plan, slo, steps).await?;
-                return Ok((rates, "prometheus query_range".into()));
+                return Ok((rates, "prometheus query_range".into(), None));
             }
             let storage = raw_store::fetch_once(
                 client,
@@ -300,6 +328,7 @@ async fn prepare(
                 Ok(rates) => Ok((
                     rates,
                     "prometheus raw samples (local PromQL evaluator)".into(),
+                    Some(storage),
                 )),
                 // The evaluator lacks this flavor's semantics for the query: the backend
                 // itself answers rather than a number computed the wrong way.
@@ -309,7 +338,7 @@ async fn prepare(
                         slo.name
                     );
                     let rates = range::step_rates(client, plan, slo, steps).await?;
-                    Ok((rates, "prometheus query_range".into()))
+                    Ok((rates, "prometheus query_range".into(), None))
                 }
                 Err(e) => Err(e.into()),
             }

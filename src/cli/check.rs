@@ -7,6 +7,7 @@ use crate::daemon::state_dir;
 use crate::decision::Decision;
 use crate::engine::hysteresis::StateStore;
 use crate::engine::{Evaluation, evaluate_all};
+use crate::measure::drilldown::{Sources, explain};
 use crate::error::{Error, Result, exit};
 use crate::measure::PrometheusSource;
 use crate::output::render;
@@ -53,13 +54,21 @@ pub(crate) fn run(args: CheckArgs) -> Result<i32> {
         None => StateStore::default(),
     };
     let source = PrometheusSource::new(client);
-    let per_slo = runtime()?.block_on(evaluate_all(
+    let rt = runtime()?;
+    let mut per_slo = rt.block_on(evaluate_all(
         &source,
         &specs,
         at_ms,
         &mut state,
         args.concurrency,
     ));
+    let drill = Sources {
+        local: None,
+        backend: Some(source.client()),
+    };
+    for (slo, e) in specs.iter().flat_map(|s| &s.slos).zip(&mut per_slo) {
+        rt.block_on(explain(&drill, slo, &mut e.evals, at_ms));
+    }
     for (slo, e) in specs.iter().flat_map(|s| &s.slos).zip(&per_slo) {
         if e.dropped > 0 {
             eprintln!(

@@ -6,7 +6,10 @@ use crate::backend::PromClient;
 use crate::backend::client::TrafficSnapshot;
 use crate::backend::flavor::{self, FlavorArg};
 use crate::duration::PromDuration;
-use crate::engine::{Grouped, SourceError};
+use crate::engine::explain::ExemplarSeries;
+use crate::engine::{Evaluation, Grouped, SourceError};
+use crate::measure::drilldown::{Drilldown, backend_breakdown, explain};
+use crate::measure::plan::DimensionQuery;
 use crate::measure::direct::{BatchItem, measure_batched};
 use crate::measure::plan::WindowSplit;
 pub use crate::measure::raw_store::DEFAULT_MAX_HISTORY_BYTES;
@@ -67,6 +70,32 @@ pub struct CycleMeasurer {
     concurrency: usize,
     /// `--max-history-bytes`, kept for a history planned again for another flavor.
     history_budget: u64,
+}
+
+/// Breakdowns of one SLO from the local history where it holds them, else the backend;
+/// exemplars from the backend.
+struct CycleDrill<'a> {
+    measurer: &'a CycleMeasurer,
+    index: usize,
+}
+
+impl Drilldown for CycleDrill<'_> {
+    async fn breakdown(&self, query: &DimensionQuery, at_ms: i64) -> Result<Grouped, SourceError> {
+        let local = self.measurer.local.as_ref().filter(|_| self.measurer.detect.is_none());
+        match local.and_then(|l| l.measure_query(self.index, query, at_ms)) {
+            Some(answer) => answer,
+            None => backend_breakdown(&self.measurer.client, query, at_ms).await,
+        }
+    }
+
+    async fn exemplars(
+        &self,
+        selector: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<ExemplarSeries>, SourceError> {
+        self.measurer.client.exemplars(selector, start_ms, end_ms).await
+    }
 }
 
 /// The SLOs at `slos` with their service names, as the local history takes them.
@@ -172,10 +201,26 @@ impl CycleMeasurer {
             .collect()
     }
 
+    /// Requests in flight at most.
+    pub(crate) fn concurrency(&self) -> usize {
+        self.concurrency.max(1)
+    }
+
     pub fn slos(&self) -> impl Iterator<Item = (&ServiceSpec, &SloSpec)> {
         self.slos
             .iter()
             .map(|&(s, i)| (&self.specs[s], &self.specs[s].slos[i]))
+    }
+
+    /// Adds contributors and exemplars to the evaluations at `at_ms` of the SLO at `index`
+    /// in `slos()` (`measure::drilldown`).
+    pub async fn explain(&self, index: usize, evals: &mut [Evaluation], at_ms: i64) {
+        let (s, i) = self.slos[index];
+        let drill = CycleDrill {
+            measurer: self,
+            index,
+        };
+        explain(&drill, &self.specs[s].slos[i], evals, at_ms).await;
     }
 
     /// Every SLO's measurements at `at_ms`, in the order of `slos()`.

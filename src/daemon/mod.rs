@@ -19,6 +19,7 @@ use crate::backend::PromClient;
 use crate::backend::flavor::FlavorArg;
 use crate::decision::Decision;
 use crate::engine::evaluate::evaluate_groups;
+use futures::StreamExt;
 use crate::engine::hysteresis::StateStore;
 use crate::engine::{Evaluation, SloEvaluation};
 use crate::error::{Error, Result};
@@ -217,7 +218,26 @@ async fn cycle_loop(
                 })
                 .collect()
         };
-        for update in updates {
+        // Only what burns asks for more (breakdowns, exemplars), a few SLOs at a time; each
+        // update goes out as soon as it and those before it are explained.
+        let measurer = &measurer;
+        let explained = futures::stream::iter(updates.into_iter().enumerate())
+            .map(|(index, mut update)| async move {
+                measurer
+                    .explain(index, &mut update.evaluated.evals, at_ms)
+                    .await;
+                update
+            })
+            .buffered(measurer.concurrency());
+        let mut explained = std::pin::pin!(explained);
+        loop {
+            let update = tokio::select! {
+                next = explained.next() => match next {
+                    Some(update) => update,
+                    None => break,
+                },
+                _ = stop.wait_for(|s| *s) => return,
+            };
             if cx.updates.send(update).await.is_err() {
                 return;
             }

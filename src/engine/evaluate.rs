@@ -444,6 +444,8 @@ fn dimension_report(
         budget_remaining: sheet.values[plan.period]
             .bad_ratio
             .map(|ratio| sli::budget_remaining(ratio, goal.budget)),
+        contributors: None,
+        exemplars: Vec::new(),
     }
 }
 

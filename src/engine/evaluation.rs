@@ -3,6 +3,7 @@
 //! Field names and order are the contract users script against (PRODUCT.md, "Outputs");
 //! the table view and the daemon's API render this same structure.
 
+use super::explain::{Contributors, Exemplar};
 use super::measure::GroupLabels;
 use crate::decision::Decision;
 use crate::spec::Rule;
@@ -130,6 +131,12 @@ pub struct DimensionReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<RuleRef>,
     pub budget_remaining: Option<f64>,
+    /// Above ok with `breakdown`: who holds the bad events (`engine::explain`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contributors: Option<Contributors>,
+    /// Above ok, where the backend stores them: bad events' exemplars, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exemplars: Vec<Exemplar>,
 }
 
 /// One evaluation of one SLO at one instant.

@@ -16,6 +16,7 @@
 
 pub mod columns;
 pub(crate) mod density;
+pub(crate) mod drilldown;
 pub mod direct;
 pub(crate) mod fetch_plan;
 pub mod local;

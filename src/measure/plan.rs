@@ -11,7 +11,7 @@
 //! held within a memory budget, may answer only the shorter windows while the backend
 //! answers the longest; the two measurements merge into the one evaluation sees.
 
-use super::query::dimension_query;
+use super::query::{breakdown_labels, breakdown_query, dimension_query};
 use crate::duration::PromDuration;
 use crate::engine::{GroupLabels, Grouped, Measurement};
 use crate::promql::{Flavor, Query, QueryError, SelectorNeed};
@@ -42,6 +42,24 @@ impl DimensionQuery {
             text,
             local,
             group_by: slo.group_by.clone(),
+        }
+    }
+
+    /// The query of a dimension's breakdown by `labels` over `window` (`engine::explain`):
+    /// its answer splits by the group labels and the breakdown labels.
+    pub(crate) fn breakdown(
+        slo: &SloSpec,
+        dimension: Dimension,
+        window: &PromDuration,
+        labels: &[String],
+    ) -> Self {
+        let text = breakdown_query(slo, dimension, window, labels);
+        DimensionQuery {
+            dimension,
+            windows: vec![window.clone()],
+            local: Query::parse(&text),
+            text,
+            group_by: breakdown_labels(slo, labels),
         }
     }
 }

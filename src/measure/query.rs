@@ -37,51 +37,87 @@ pub fn tagged_dimension_query(
     windows: &[PromDuration],
     prefix: &str,
 ) -> String {
-    let tag = |expr: &str, key: &str| tag(expr, &format!("{prefix}{key}"));
-    let sum = sum_by(&slo.group_by, &[]);
     let mut parts = Vec::new();
     for w in windows {
-        let w = w.as_str();
-        match dimension {
-            Dimension::Error => {
-                let Some(error) = &slo.error else { continue };
-                let (bad, total) = match &error.events {
-                    ErrorEvents::Selectors { bad, total } => (
-                        format!("{sum}(rate({bad}[{w}]))"),
-                        format!("{sum}(rate({total}[{w}]))"),
-                    ),
-                    ErrorEvents::Queries { bad, total } => (
-                        format!("{sum}({})", bad.replace(WINDOW_PLACEHOLDER, w)),
-                        format!("{sum}({})", total.replace(WINDOW_PLACEHOLDER, w)),
-                    ),
-                };
-                parts.push(tag(&bad, &format!("bad/{w}")));
-                parts.push(tag(&total, &format!("total/{w}")));
-            }
-            Dimension::Latency => {
-                let Some(latency) = &slo.latency else {
-                    continue;
-                };
-                let bucket = latency
-                    .histogram
-                    .with_suffix("_bucket")
-                    .expect("validated: has a metric name");
-                let count = latency
-                    .histogram
-                    .with_suffix("_count")
-                    .expect("validated: has a metric name");
-                parts.push(tag(
-                    &format!("{}(rate({bucket}[{w}]))", sum_by(&slo.group_by, &["le"])),
-                    &format!("bucket/{w}"),
-                ));
-                parts.push(tag(
-                    &format!("{sum}(rate({count}[{w}]))"),
-                    &format!("count/{w}"),
-                ));
-            }
+        for (part, expr) in window_parts(slo, dimension, w, &slo.group_by) {
+            parts.push(tag(&expr, &format!("{prefix}{part}/{w}")));
         }
     }
     parts.join(" or ")
+}
+
+/// The query of a dimension's breakdown over one window (`breakdown`, `engine::explain`):
+/// its bad events (latency: buckets and count) by the group and breakdown labels. The
+/// error total is not broken down: the label sets of bad series (`error_class`) are
+/// often not labels of the total at all, and the group's total is already measured.
+pub(crate) fn breakdown_query(
+    slo: &SloSpec,
+    dimension: Dimension,
+    window: &PromDuration,
+    labels: &[String],
+) -> String {
+    let by = breakdown_labels(slo, labels);
+    window_parts(slo, dimension, window, &by)
+        .into_iter()
+        .filter(|(part, _)| *part != "total")
+        .map(|(part, expr)| tag(&expr, &format!("{part}/{window}")))
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// The group labels, then the breakdown labels: what a breakdown query sums by.
+pub(crate) fn breakdown_labels(slo: &SloSpec, labels: &[String]) -> Vec<String> {
+    slo.group_by.iter().chain(labels).cloned().collect()
+}
+
+/// The sub-expressions measuring one window of a dimension, summed by `group_by`, each
+/// with the part of the answer it is (`bad`, `total`, `bucket`, `count`).
+fn window_parts(
+    slo: &SloSpec,
+    dimension: Dimension,
+    window: &PromDuration,
+    group_by: &[String],
+) -> Vec<(&'static str, String)> {
+    let w = window.as_str();
+    let sum = sum_by(group_by, &[]);
+    match dimension {
+        Dimension::Error => {
+            let Some(error) = &slo.error else {
+                return Vec::new();
+            };
+            let (bad, total) = match &error.events {
+                ErrorEvents::Selectors { bad, total } => (
+                    format!("{sum}(rate({bad}[{w}]))"),
+                    format!("{sum}(rate({total}[{w}]))"),
+                ),
+                ErrorEvents::Queries { bad, total } => (
+                    format!("{sum}({})", bad.replace(WINDOW_PLACEHOLDER, w)),
+                    format!("{sum}({})", total.replace(WINDOW_PLACEHOLDER, w)),
+                ),
+            };
+            vec![("bad", bad), ("total", total)]
+        }
+        Dimension::Latency => {
+            let Some(latency) = &slo.latency else {
+                return Vec::new();
+            };
+            let bucket = latency
+                .histogram
+                .with_suffix("_bucket")
+                .expect("validated: has a metric name");
+            let count = latency
+                .histogram
+                .with_suffix("_count")
+                .expect("validated: has a metric name");
+            vec![
+                (
+                    "bucket",
+                    format!("{}(rate({bucket}[{w}]))", sum_by(group_by, &["le"])),
+                ),
+                ("count", format!("{sum}(rate({count}[{w}]))")),
+            ]
+        }
+    }
 }
 
 /// The aggregation every part of a query starts with: `sum`, or `sum by (G, extra) ` with

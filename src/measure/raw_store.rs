@@ -798,6 +798,36 @@ impl LocalHistory {
     }
 }
 
+impl LocalHistory {
+    /// Another query of SLO `index`'s `dimension` at `at_ms` (a breakdown), evaluated over the
+    /// history when it holds what that needs: the dimension is local and current, and the
+    /// query's windows are no longer than those the history answers. `None` otherwise.
+    pub(crate) fn measure_query(
+        &self,
+        index: usize,
+        query: &DimensionQuery,
+        at_ms: i64,
+    ) -> Option<Result<Grouped, SourceError>> {
+        let slo = self.slos.get(index)?;
+        let dim = slo.dims[query.dimension.index()].as_ref()?;
+        let reach = dim.split.reach_ms(slo.slo.measured_windows(query.dimension));
+        if query.local.is_err()
+            || query.windows.iter().any(|w| w.millis() > reach)
+            || dim
+                .groups
+                .iter()
+                .any(|&g| self.groups[g].synced_to != Some(at_ms))
+        {
+            return None;
+        }
+        let view = Routed {
+            groups: &self.groups,
+            route: &self.route,
+        };
+        Some(measure_instant(query, &view, at_ms, self.flavor))
+    }
+}
+
 /// What each selector of the current plan holds, or would: the basis of every estimate
 /// of what a plan holds.
 struct Counts<'a> {

@@ -28,6 +28,12 @@ pub(crate) fn render_replay(changes: &[Evaluation], summary: &crate::backtest::S
             .map(|(name, d)| format!("{name} {}", windows_text(&d.burn, |v| format!("{v:.2}"))))
             .collect();
         let _ = writeln!(out, "{}  {change:<28} {}", e.time, burns.join("  |  "));
+        for (name, d) in e.dimensions() {
+            if d.contributors.is_some() || !d.exemplars.is_empty() {
+                let _ = writeln!(out, "      {name}:");
+                explanation(&mut out, d, "        ");
+            }
+        }
     }
     let t = &summary.timeline;
     let time_in: Vec<String> = t
@@ -133,6 +139,7 @@ pub(crate) fn render(evals: &[Evaluation]) -> String {
                     let _ = writeln!(out, "           {label:<6} {}", list.join("; "));
                 }
             }
+            explanation(&mut out, d, "           ");
         }
         for err in &e.errors {
             let _ = writeln!(out, "  error    {err}");
@@ -140,6 +147,30 @@ pub(crate) fn render(evals: &[Evaluation]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The contributors (one line each) and exemplars of a dimension, when it has them.
+fn explanation(out: &mut String, d: &DimensionReport, indent: &str) {
+    if let Some(c) = d.contributors.as_ref().filter(|c| !c.top.is_empty()) {
+        let _ = writeln!(out, "{indent}contributors over {}:", c.window);
+        for t in &c.top {
+            let labels: Vec<String> = t.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let _ = writeln!(
+                out,
+                "{indent}  {:>5.1}%  burn {:<8.3} {}",
+                t.bad_share * 100.0,
+                t.burn,
+                labels.join(" ")
+            );
+        }
+    }
+    if !d.exemplars.is_empty() {
+        let _ = writeln!(
+            out,
+            "{indent}exemplars {}",
+            crate::engine::explain::exemplars_text(&d.exemplars)
+        );
+    }
 }
 
 fn objective_text(d: &DimensionReport) -> String {
@@ -221,6 +252,8 @@ mod tests {
             pending: vec![],
             held: vec![],
             budget_remaining: Some(0.415),
+            contributors: None,
+            exemplars: vec![],
         };
         let eval = Evaluation {
             time: "2026-11-17T10:00:00Z".into(),

@@ -7,7 +7,7 @@
 
 use crate::backend::client::redact_url;
 use crate::decision::Decision;
-use crate::engine::Evaluation;
+use crate::engine::{DimensionReport, Evaluation, explain};
 use crate::retry::{RetryPolicy, retryable_status, retryable_transport};
 use crate::time::format_time;
 use serde::Serialize;
@@ -133,6 +133,24 @@ fn annotations(eval: &Evaluation) -> BTreeMap<String, String> {
         if let Some(b) = report.budget_remaining {
             a.insert(format!("{dim}_budget_remaining"), format!("{b:.4}"));
         }
+    }
+    // Why it burns, from the dimension the alert is for (another burning dimension's, when
+    // that one has none).
+    let driving = driving_dimension(eval);
+    let mut explained: Vec<&DimensionReport> = eval
+        .dimensions()
+        .filter(|(name, _)| Some(*name) == driving)
+        .chain(eval.dimensions().filter(|(name, _)| Some(*name) != driving))
+        .map(|(_, d)| d)
+        .collect();
+    explained.retain(|d| alerting(d.decision));
+    if let Some(c) = explained.iter().find_map(|d| d.contributors.as_ref())
+        && !c.top.is_empty()
+    {
+        a.insert("contributors".into(), explain::contributors_text(c));
+    }
+    if let Some(d) = explained.iter().find(|d| !d.exemplars.is_empty()) {
+        a.insert("exemplars".into(), explain::exemplars_text(&d.exemplars));
     }
     a
 }

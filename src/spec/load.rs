@@ -8,7 +8,7 @@ use super::fields::{Sink, has_errors, join};
 use super::selector::{Selector, parse_selector};
 use super::yaml::{self, Node, Pos, Value};
 use super::{
-    API_VERSION, DEFAULT_MAX_GROUPS, Dimension, ErrorEvents, ErrorSli, LatencySli, Rule,
+    API_VERSION, Breakdown, DEFAULT_BREAKDOWN_TOP, DEFAULT_MAX_GROUPS, Dimension, ErrorEvents, ErrorSli, LatencySli, Rule,
     ServiceSpec, SloSpec, WINDOW_PLACEHOLDER, budget, ladder,
 };
 use crate::decision::Decision;
@@ -62,6 +62,9 @@ const RESERVED_LABELS: [&str; 7] = [
 /// Labels a group label must not be named besides [`RESERVED_LABELS`]: the query's tag and
 /// the labels of the daemon's per-SLO metrics.
 const GROUP_RESERVED_LABELS: [&str; 3] = [crate::measure::query::KEY_LABEL, "percentile", "result"];
+
+/// `breakdown_top` at most: each contributor is a line of every alert.
+const MAX_BREAKDOWN_TOP: usize = 100;
 
 /// `max_groups` at most: each group is a set of series in every output and metric.
 const MAX_GROUPS_LIMIT: usize = 100_000;
@@ -407,8 +410,9 @@ impl Checker {
         let error_rules = rules_for(Dimension::Error);
         let latency_rules = rules_for(Dimension::Latency);
         // Each section is checked even when another one failed, so every error is listed.
-        let error = error_node.map(|n| self.error_sli(n, &f.field("error")));
-        let latency = latency_node.map(|n| self.latency_sli(n, &f.field("latency")));
+        let groups = group_by.as_deref().unwrap_or_default();
+        let error = error_node.map(|n| self.error_sli(n, &f.field("error"), groups));
+        let latency = latency_node.map(|n| self.latency_sli(n, &f.field("latency"), groups));
         let error = match error {
             Some(sli) => Some(ErrorSli {
                 matrix: error_rules?,
@@ -450,6 +454,23 @@ impl Checker {
         field: &str,
         spec_labels: Option<&BTreeMap<String, String>>,
     ) -> Option<Vec<String>> {
+        self.label_list(node, field, |name| {
+            spec_labels.is_some_and(|l| l.contains_key(name)).then(|| {
+                format!(
+                    "{name:?} is also a label of the spec (`labels`): one would overwrite the other on alerts"
+                )
+            })
+        })
+    }
+
+    /// A list of label names of the SLI's series (`group_by`, `breakdown`): valid, none that
+    /// burnrate sets itself, none twice, and none `conflict` names a problem with.
+    fn label_list(
+        &mut self,
+        node: &Node,
+        field: &str,
+        conflict: impl Fn(&str) -> Option<String>,
+    ) -> Option<Vec<String>> {
         let items = self.sink.seq(&self.file, node, field)?;
         let mut names: Vec<String> = Vec::new();
         let mut ok = true;
@@ -467,16 +488,12 @@ impl Checker {
                 || GROUP_RESERVED_LABELS.contains(&name.as_str())
             {
                 Some(format!(
-                    "{name:?} is a label burnrate sets itself; group by another label"
-                ))
-            } else if spec_labels.is_some_and(|l| l.contains_key(&name)) {
-                Some(format!(
-                    "{name:?} is also a label of the spec (`labels`): one would overwrite the other on alerts"
+                    "{name:?} is a label burnrate sets itself; use another label"
                 ))
             } else if names.contains(&name) {
                 Some(format!("{name:?} is listed twice"))
             } else {
-                None
+                conflict(&name)
             };
             match problem {
                 Some(message) => {
@@ -487,6 +504,47 @@ impl Checker {
             }
         }
         ok.then_some(names)
+    }
+
+    /// `breakdown` and `breakdown_top` of a dimension. A group label is already one value
+    /// per instance, so breaking down by it says nothing: an error.
+    fn breakdown(&mut self, f: &Fields, group_by: &[String]) -> Option<Option<Breakdown>> {
+        let top = match f.get("breakdown_top") {
+            Some(n) => {
+                let v = self.number(n, &f.field("breakdown_top"))?;
+                if v.fract() != 0.0 || !(1.0..=MAX_BREAKDOWN_TOP as f64).contains(&v) {
+                    self.error(
+                        n.pos,
+                        &f.field("breakdown_top"),
+                        format!("must be a whole number from 1 to {MAX_BREAKDOWN_TOP}, got {v}"),
+                    );
+                    return None;
+                }
+                if f.get("breakdown").is_none() {
+                    self.error(
+                        n.pos,
+                        &f.field("breakdown_top"),
+                        "needs `breakdown`: the labels to break the bad events down by",
+                    );
+                    return None;
+                }
+                v as usize
+            }
+            None => DEFAULT_BREAKDOWN_TOP,
+        };
+        let Some(node) = f.get("breakdown") else {
+            return Some(None);
+        };
+        let labels = self.label_list(node, &f.field("breakdown"), |name| {
+            group_by.iter().any(|g| g == name).then(|| {
+                format!("{name:?} is a `group_by` label: each group has one value of it")
+            })
+        })?;
+        if labels.is_empty() {
+            self.error(node.pos, &f.field("breakdown"), "must list at least one label");
+            return None;
+        }
+        Some(Some(Breakdown { labels, top }))
     }
 
     fn max_groups(&mut self, node: &Node, field: &str) -> Option<usize> {
@@ -604,12 +662,21 @@ impl Checker {
         })
     }
 
-    fn error_sli(&mut self, node: &Node, path: &str) -> Option<ErrorSli> {
+    fn error_sli(&mut self, node: &Node, path: &str, group_by: &[String]) -> Option<ErrorSli> {
         let f = self.fields(
             node,
             path,
-            &["objective", "bad", "total", "bad_query", "total_query"],
+            &[
+                "objective",
+                "bad",
+                "total",
+                "bad_query",
+                "total_query",
+                "breakdown",
+                "breakdown_top",
+            ],
         )?;
+        let breakdown = self.breakdown(&f, group_by);
         let objective = self.required(&f, "objective").and_then(|n| {
             let v = self.number(n, &f.field("objective"))?;
             if !(v > 0.0 && v < 100.0) {
@@ -666,6 +733,7 @@ impl Checker {
             budget,
             events: events?,
             matrix: Vec::new(),
+            breakdown: breakdown?,
         })
     }
 
@@ -744,8 +812,19 @@ impl Checker {
         true
     }
 
-    fn latency_sli(&mut self, node: &Node, path: &str) -> Option<LatencySli> {
-        let f = self.fields(node, path, &["histogram", "quantile", "threshold"])?;
+    fn latency_sli(&mut self, node: &Node, path: &str, group_by: &[String]) -> Option<LatencySli> {
+        let f = self.fields(
+            node,
+            path,
+            &[
+                "histogram",
+                "quantile",
+                "threshold",
+                "breakdown",
+                "breakdown_top",
+            ],
+        )?;
+        let breakdown = self.breakdown(&f, group_by);
         let histogram = self.required(&f, "histogram").and_then(|n| {
             let sel = self.selector(n, &f.field("histogram"))?;
             if sel.metric.is_none() {
@@ -803,6 +882,7 @@ impl Checker {
             budget,
             threshold: threshold?,
             matrix: Vec::new(),
+            breakdown: breakdown?,
         })
     }
 }

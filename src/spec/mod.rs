@@ -26,6 +26,8 @@ pub use fields::Diagnostic;
 pub(crate) use fields::Severity;
 
 pub(crate) const API_VERSION: &str = "burnrate/v1";
+/// `breakdown_top` unless given.
+pub const DEFAULT_BREAKDOWN_TOP: usize = 5;
 /// `max_groups` unless given.
 pub const DEFAULT_MAX_GROUPS: usize = 200;
 /// The placeholder raw-PromQL SLIs use for the window (Sloth's convention).
@@ -103,6 +105,16 @@ pub struct ErrorSli {
     pub(crate) budget: f64,
     pub events: ErrorEvents,
     pub matrix: Vec<Rule>,
+    pub breakdown: Option<Breakdown>,
+}
+
+/// `breakdown`: the labels of a dimension's bad series whose value sets are reported as its
+/// contributors while it is above ok (`engine::contributors`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breakdown {
+    pub labels: Vec<String>,
+    /// `breakdown_top`: the most bad events first, this many at most.
+    pub top: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -115,6 +127,7 @@ pub struct LatencySli {
     pub(crate) budget: f64,
     pub(crate) threshold: PromDuration,
     pub matrix: Vec<Rule>,
+    pub breakdown: Option<Breakdown>,
 }
 
 impl LatencySli {
@@ -156,6 +169,14 @@ impl SloSpec {
         match dim {
             Dimension::Error => self.error.as_ref().map(|e| e.budget),
             Dimension::Latency => self.latency.as_ref().map(|l| l.budget),
+        }
+    }
+
+    /// A dimension's `breakdown`, if it has one.
+    pub fn breakdown(&self, dim: Dimension) -> Option<&Breakdown> {
+        match dim {
+            Dimension::Error => self.error.as_ref()?.breakdown.as_ref(),
+            Dimension::Latency => self.latency.as_ref()?.breakdown.as_ref(),
         }
     }
 
