@@ -1,6 +1,6 @@
 //! The backend client against a real Prometheus 2.42 behind `--web.config.file`: TLS with a
 //! private CA, basic auth with a bcrypt hash, and mutual TLS with a separate client CA.
-//! `check` works with the right flags; with any one of them missing or wrong it exits 69 with
+//! `check`, `backtest` and `run` work with the right flags; with any one of them missing or wrong it exits 69 with
 //! a message that names the cause, and no secret appears anywhere in what it prints.
 
 mod common;
@@ -159,6 +159,47 @@ fn check_over_mutual_tls_and_basic_auth() {
     // Without any credentials at all: 401 too.
     let out = run(args(&[&ca, &cert]));
     assert_unavailable(&out, &["401"], &key_line);
+
+    // `backtest` with the same flags, on raw samples and on query_range: it replays (an
+    // empty TSDB: no data, no error); a wrong password is exit 69 naming the cause.
+    for rates in ["local", "query-range"] {
+        let backtest = |extra: Vec<String>| {
+            let spec = fixture();
+            let mut cmd = common::burnrate_cmd();
+            cmd.args([
+                "backtest",
+                spec.to_str().unwrap(),
+                "--prometheus",
+                &url,
+                "--from",
+                "2026-11-17T09:00:00Z",
+                "--to",
+                AT,
+                "--step",
+                "5m",
+                "--rates",
+                rates,
+                "--format",
+                "json",
+                "--timeout",
+                "5s",
+            ])
+            .args(extra);
+            cmd.output().expect("run burnrate")
+        };
+        let out = backtest(args(&[&ca, &cert, &auth(&good_pw)]));
+        assert_eq!(out.status.code(), Some(0), "{rates}\n{}", show(&out));
+        let summaries: Vec<_> = common::json_lines(&String::from_utf8_lossy(&out.stdout))
+            .into_iter()
+            .filter(|l| l.get("summary").is_some())
+            .collect();
+        assert_eq!(summaries.len(), 2, "{rates}\n{}", show(&out));
+        assert_no_secret(&out, &key_line);
+        let out = backtest(args(&[&ca, &cert, &auth(&bad_pw)]));
+        assert_unavailable(&out, &["401"], &key_line);
+        let out = backtest(args(&[&cert, &auth(&good_pw)]));
+        assert_unavailable(&out, &["UnknownIssuer"], &key_line);
+    }
 
     // The daemon with the same flags: every query succeeds, and its log holds no secret.
     let spec = fixture();

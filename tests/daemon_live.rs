@@ -24,7 +24,7 @@
 
 mod common;
 
-use common::alertmanager::{Alertmanager, has_labels};
+use common::alertmanager::{Alertmanager, has_labels, with_labels};
 use common::daemon::Daemon;
 use common::exporter::Exporter;
 use common::prometheus::Prometheus;
@@ -307,19 +307,14 @@ fn sequence(seen: &[(Instant, Value)]) -> String {
 }
 
 fn slo_alerts(alerts: &[Value]) -> Vec<&Value> {
-    alerts
-        .iter()
-        .filter(|a| {
-            has_labels(
-                a,
-                &[
-                    ("alertname", "SLOBurnRate"),
-                    ("service", SERVICE),
-                    ("slo", SLO),
-                ],
-            )
-        })
-        .collect()
+    with_labels(
+        alerts,
+        &[
+            ("alertname", "SLOBurnRate"),
+            ("service", SERVICE),
+            ("slo", SLO),
+        ],
+    )
 }
 
 fn alert_summary(alerts: &[Value]) -> String {

@@ -98,7 +98,7 @@ fn unknown_fields_are_rejected() {
         "unknown-field.yaml",
         &[
             "unknown-field.yaml:5:5: slos[0].objectve: unknown field (expected one of: name, description, period, min_events, error, latency, matrix, for, hold, group_by, max_groups)",
-            "unknown-field.yaml:10:7: slos[0].error.totl: unknown field (expected one of: objective, bad, total, bad_query, total_query)",
+            "unknown-field.yaml:10:7: slos[0].error.totl: unknown field (expected one of: objective, bad, total, bad_query, total_query, breakdown, breakdown_top)",
         ],
     );
 }
@@ -182,5 +182,21 @@ fn raw_query_outside_the_local_subset_is_a_warning_at_its_column() {
         warnings[0].contains("a history file cannot replay it"),
         "{}",
         warnings[0]
+    );
+}
+
+#[test]
+fn breakdown_labels_and_top_are_checked() {
+    assert_errors(
+        "breakdown.yaml",
+        &[
+            r#"breakdown.yaml:10:32: slos[0].error.breakdown[1]: "cluster" is a `group_by` label: each group has one value of it"#,
+            r#"breakdown.yaml:10:41: slos[0].error.breakdown[2]: "error_class" is listed twice"#,
+            r#"breakdown.yaml:10:54: slos[0].error.breakdown[3]: "decision" is a label burnrate sets itself; use another label"#,
+            "breakdown.yaml:11:22: slos[0].error.breakdown_top: must be a whole number from 1 to 100, got 0",
+            r#"breakdown.yaml:16:19: slos[0].latency.breakdown[0]: "le" is a label burnrate sets itself; use another label"#,
+            "breakdown.yaml:22:22: slos[1].error.breakdown_top: needs `breakdown`: the labels to break the bad events down by",
+            "breakdown.yaml:28:18: slos[2].error.breakdown: must list at least one label",
+        ],
     );
 }

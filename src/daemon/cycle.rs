@@ -8,9 +8,9 @@ use crate::backend::flavor::{self, FlavorArg};
 use crate::duration::PromDuration;
 use crate::engine::explain::ExemplarSeries;
 use crate::engine::{Evaluation, Grouped, SourceError};
+use crate::measure::direct::{BatchItem, measure_batched};
 use crate::measure::drilldown::{Drilldown, backend_breakdown, explain};
 use crate::measure::plan::DimensionQuery;
-use crate::measure::direct::{BatchItem, measure_batched};
 use crate::measure::plan::WindowSplit;
 pub use crate::measure::raw_store::DEFAULT_MAX_HISTORY_BYTES;
 use crate::measure::raw_store::LocalHistory;
@@ -81,7 +81,11 @@ struct CycleDrill<'a> {
 
 impl Drilldown for CycleDrill<'_> {
     async fn breakdown(&self, query: &DimensionQuery, at_ms: i64) -> Result<Grouped, SourceError> {
-        let local = self.measurer.local.as_ref().filter(|_| self.measurer.detect.is_none());
+        let local = self
+            .measurer
+            .local
+            .as_ref()
+            .filter(|_| self.measurer.detect.is_none());
         match local.and_then(|l| l.measure_query(self.index, query, at_ms)) {
             Some(answer) => answer,
             None => backend_breakdown(&self.measurer.client, query, at_ms).await,
@@ -94,7 +98,10 @@ impl Drilldown for CycleDrill<'_> {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<ExemplarSeries>, SourceError> {
-        self.measurer.client.exemplars(selector, start_ms, end_ms).await
+        self.measurer
+            .client
+            .exemplars(selector, start_ms, end_ms)
+            .await
     }
 }
 

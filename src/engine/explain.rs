@@ -329,10 +329,22 @@ mod tests {
         );
         let eu = labels(&[("cluster", "eu")]);
         let answer = Grouped(vec![
-            (labels(&[("cluster", "eu"), ("error_class", "db")]), bad(1.0)),
-            (labels(&[("cluster", "eu"), ("error_class", "oom")]), bad(0.5)),
-            (labels(&[("cluster", "eu"), ("error_class", "timeout")]), bad(3.0)),
-            (labels(&[("cluster", "us"), ("error_class", "db")]), bad(9.0)),
+            (
+                labels(&[("cluster", "eu"), ("error_class", "db")]),
+                bad(1.0),
+            ),
+            (
+                labels(&[("cluster", "eu"), ("error_class", "oom")]),
+                bad(0.5),
+            ),
+            (
+                labels(&[("cluster", "eu"), ("error_class", "timeout")]),
+                bad(3.0),
+            ),
+            (
+                labels(&[("cluster", "us"), ("error_class", "db")]),
+                bad(9.0),
+            ),
         ]);
         let window = PromDuration::parse("1h").unwrap();
         let c = contributors(&slo, Dimension::Error, &eu, &window, &answer, 100.0).unwrap();
@@ -375,8 +387,14 @@ mod tests {
             }])
         };
         let answer = Grouped(vec![
-            (labels(&[("cluster", "eu"), ("op", "get")]), hist(8.0, 10.0, 10.0)),
-            (labels(&[("cluster", "eu"), ("op", "set")]), hist(2.0, 4.0, 10.0)),
+            (
+                labels(&[("cluster", "eu"), ("op", "get")]),
+                hist(8.0, 10.0, 10.0),
+            ),
+            (
+                labels(&[("cluster", "eu"), ("op", "set")]),
+                hist(2.0, 4.0, 10.0),
+            ),
         ]);
         let window = PromDuration::parse("5m").unwrap();
         let c = contributors(&slo, Dimension::Latency, &eu, &window, &answer, 20.0).unwrap();
@@ -393,7 +411,11 @@ mod tests {
             "    latency:\n      histogram: op_seconds\n      quantile: 0.9\n      threshold: 150ms\n",
         );
         let series = |cluster: &str, le: &str, exemplars: &[(&str, f64, i64)]| ExemplarSeries {
-            series: labels(&[("__name__", "op_seconds_bucket"), ("cluster", cluster), ("le", le)]),
+            series: labels(&[
+                ("__name__", "op_seconds_bucket"),
+                ("cluster", cluster),
+                ("le", le),
+            ]),
             exemplars: exemplars
                 .iter()
                 .map(|(id, v, t)| (labels(&[("trace_id", id)]), *v, *t))
@@ -401,7 +423,11 @@ mod tests {
         };
         let all = [
             series("eu", "0.1", &[("fast", 0.05, 9_000)]),
-            series("eu", "0.2", &[("edge", 0.12, 8_000), ("slow1", 0.18, 1_000)]),
+            series(
+                "eu",
+                "0.2",
+                &[("edge", 0.12, 8_000), ("slow1", 0.18, 1_000)],
+            ),
             series(
                 "eu",
                 "+Inf",
@@ -417,9 +443,15 @@ mod tests {
         ];
         let eu = labels(&[("cluster", "eu")]);
         let picked = pick_exemplars(&slo, Dimension::Latency, &eu, &all);
-        let ids: Vec<&str> = picked.iter().map(|e| e.labels["trace_id"].as_str()).collect();
+        let ids: Vec<&str> = picked
+            .iter()
+            .map(|e| e.labels["trace_id"].as_str())
+            .collect();
         assert_eq!(ids, ["slow6", "slow5", "slow4", "slow3", "slow2"]);
-        assert_eq!(picked[0].series, labels(&[("cluster", "eu"), ("le", "+Inf")]));
+        assert_eq!(
+            picked[0].series,
+            labels(&[("cluster", "eu"), ("le", "+Inf")])
+        );
         assert_eq!(exemplars_text(&picked[..2]), "slow6, slow5");
     }
 }

@@ -131,8 +131,7 @@ pub(crate) async fn explain<D: Drilldown>(
         if let Some(breakdown) = slo.breakdown(w.dimension)
             && !breakdowns.iter().any(|(k, _)| *k == key)
         {
-            let query =
-                DimensionQuery::breakdown(slo, w.dimension, &w.long, &breakdown.labels);
+            let query = DimensionQuery::breakdown(slo, w.dimension, &w.long, &breakdown.labels);
             let answer = match drill.breakdown(&query, at_ms).await {
                 Ok(answer) => Some(answer),
                 Err(e) => {

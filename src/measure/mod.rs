@@ -16,8 +16,8 @@
 
 pub mod columns;
 pub(crate) mod density;
-pub(crate) mod drilldown;
 pub mod direct;
+pub(crate) mod drilldown;
 pub(crate) mod fetch_plan;
 pub mod local;
 pub(crate) mod plan;

@@ -810,7 +810,9 @@ impl LocalHistory {
     ) -> Option<Result<Grouped, SourceError>> {
         let slo = self.slos.get(index)?;
         let dim = slo.dims[query.dimension.index()].as_ref()?;
-        let reach = dim.split.reach_ms(slo.slo.measured_windows(query.dimension));
+        let reach = dim
+            .split
+            .reach_ms(slo.slo.measured_windows(query.dimension));
         if query.local.is_err()
             || query.windows.iter().any(|w| w.millis() > reach)
             || dim

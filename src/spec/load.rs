@@ -8,8 +8,8 @@ use super::fields::{Sink, has_errors, join};
 use super::selector::{Selector, parse_selector};
 use super::yaml::{self, Node, Pos, Value};
 use super::{
-    API_VERSION, Breakdown, DEFAULT_BREAKDOWN_TOP, DEFAULT_MAX_GROUPS, Dimension, ErrorEvents, ErrorSli, LatencySli, Rule,
-    ServiceSpec, SloSpec, WINDOW_PLACEHOLDER, budget, ladder,
+    API_VERSION, Breakdown, DEFAULT_BREAKDOWN_TOP, DEFAULT_MAX_GROUPS, Dimension, ErrorEvents,
+    ErrorSli, LatencySli, Rule, ServiceSpec, SloSpec, WINDOW_PLACEHOLDER, budget, ladder,
 };
 use crate::decision::Decision;
 use crate::duration::PromDuration;
@@ -509,42 +509,50 @@ impl Checker {
     /// `breakdown` and `breakdown_top` of a dimension. A group label is already one value
     /// per instance, so breaking down by it says nothing: an error.
     fn breakdown(&mut self, f: &Fields, group_by: &[String]) -> Option<Option<Breakdown>> {
+        // Both fields are checked even when one fails, so every error is listed.
         let top = match f.get("breakdown_top") {
-            Some(n) => {
-                let v = self.number(n, &f.field("breakdown_top"))?;
+            Some(n) => self.number(n, &f.field("breakdown_top")).and_then(|v| {
                 if v.fract() != 0.0 || !(1.0..=MAX_BREAKDOWN_TOP as f64).contains(&v) {
                     self.error(
                         n.pos,
                         &f.field("breakdown_top"),
                         format!("must be a whole number from 1 to {MAX_BREAKDOWN_TOP}, got {v}"),
                     );
-                    return None;
-                }
-                if f.get("breakdown").is_none() {
+                    None
+                } else if f.get("breakdown").is_none() {
                     self.error(
                         n.pos,
                         &f.field("breakdown_top"),
                         "needs `breakdown`: the labels to break the bad events down by",
                     );
-                    return None;
+                    None
+                } else {
+                    Some(v as usize)
                 }
-                v as usize
-            }
-            None => DEFAULT_BREAKDOWN_TOP,
+            }),
+            None => Some(DEFAULT_BREAKDOWN_TOP),
         };
         let Some(node) = f.get("breakdown") else {
-            return Some(None);
+            return top.map(|_| None);
         };
         let labels = self.label_list(node, &f.field("breakdown"), |name| {
-            group_by.iter().any(|g| g == name).then(|| {
-                format!("{name:?} is a `group_by` label: each group has one value of it")
-            })
-        })?;
-        if labels.is_empty() {
-            self.error(node.pos, &f.field("breakdown"), "must list at least one label");
+            group_by
+                .iter()
+                .any(|g| g == name)
+                .then(|| format!("{name:?} is a `group_by` label: each group has one value of it"))
+        });
+        if labels.as_ref().is_some_and(Vec::is_empty) {
+            self.error(
+                node.pos,
+                &f.field("breakdown"),
+                "must list at least one label",
+            );
             return None;
         }
-        Some(Some(Breakdown { labels, top }))
+        Some(Some(Breakdown {
+            labels: labels?,
+            top: top?,
+        }))
     }
 
     fn max_groups(&mut self, node: &Node, field: &str) -> Option<usize> {

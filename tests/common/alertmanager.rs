@@ -218,6 +218,11 @@ impl Drop for Alertmanager {
     }
 }
 
+/// The alerts among `alerts` that have every label of `labels`.
+pub fn with_labels<'a>(alerts: &'a [Value], labels: &[(&str, &str)]) -> Vec<&'a Value> {
+    alerts.iter().filter(|a| has_labels(a, labels)).collect()
+}
+
 /// Whether `alert` has every `(name, value)` label of `labels`.
 pub fn has_labels(alert: &Value, labels: &[(&str, &str)]) -> bool {
     labels

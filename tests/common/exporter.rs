@@ -8,15 +8,14 @@
 //!   +Inf). Fast requests take 30 ms (first bucket), slow ones 300 ms (the 0.5 bucket), so
 //!   the share of requests slower than 0.2 s is exactly the `slow_ratio` set.
 //!
-//! A background thread advances the counters every 100 ms by `requests_per_sec × elapsed`
+//! A [`Ticker`] advances the counters every 100 ms by `requests_per_sec × elapsed`
 //! (fractional counts, so every ratio is exact). Stopped on drop.
 
 use super::http_stub::{HttpStub, Response};
+use super::ticker::Ticker;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const TICK: Duration = Duration::from_millis(100);
 const FAST_SECONDS: f64 = 0.03;
@@ -103,8 +102,7 @@ impl Counters {
 /// The running fake application.
 pub struct Exporter {
     counters: Arc<Mutex<Counters>>,
-    stop: Arc<AtomicBool>,
-    ticker: Option<JoinHandle<()>>,
+    _ticker: Ticker,
     server: HttpStub,
 }
 
@@ -112,26 +110,15 @@ impl Exporter {
     /// Starts serving with no traffic; call [`set`](Self::set) to start requests.
     pub fn start() -> Exporter {
         let counters = Arc::new(Mutex::new(Counters::default()));
-        let stop = Arc::new(AtomicBool::new(false));
         let ticker = {
-            let (counters, stop) = (counters.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let mut last = Instant::now();
-                while !stop.load(Ordering::SeqCst) {
-                    std::thread::sleep(TICK);
-                    let now = Instant::now();
-                    let elapsed = now.duration_since(last).as_secs_f64();
-                    last = now;
-                    counters.lock().unwrap().advance(elapsed);
-                }
+            let counters = counters.clone();
+            Ticker::start(TICK, move |elapsed| {
+                counters.lock().unwrap().advance(elapsed)
             })
         };
         let server = {
             let counters = counters.clone();
-            HttpStub::start(move |req| {
-                if req.method != "GET" || req.target.split('?').next() != Some("/metrics") {
-                    return Response::new(404, "text/plain", "not found\n");
-                }
+            HttpStub::metrics(move |_| {
                 let mut c = counters.lock().unwrap();
                 c.scrapes += 1;
                 Response::new(200, "text/plain; version=0.0.4; charset=utf-8", c.render())
@@ -139,8 +126,7 @@ impl Exporter {
         };
         Exporter {
             counters,
-            stop,
-            ticker: Some(ticker),
+            _ticker: ticker,
             server,
         }
     }
@@ -174,14 +160,5 @@ impl Exporter {
     /// The exposition as it would be served now.
     pub fn render(&self) -> String {
         self.counters.lock().unwrap().render()
-    }
-}
-
-impl Drop for Exporter {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.ticker.take() {
-            let _ = t.join();
-        }
     }
 }

@@ -59,6 +59,17 @@ pub struct HttpStub {
 }
 
 impl HttpStub {
+    /// A scrape target: `GET /metrics` (any query) is answered by `scrape`, anything else
+    /// with 404, as an application's metrics endpoint would.
+    pub fn metrics(scrape: impl Fn(&Request) -> Response + Send + Sync + 'static) -> HttpStub {
+        HttpStub::start(move |req| {
+            if req.method != "GET" || req.target.split('?').next() != Some("/metrics") {
+                return Response::new(404, "text/plain", "not found\n");
+            }
+            scrape(req)
+        })
+    }
+
     /// Binds a free loopback port and serves `handler` until dropped.
     pub fn start(handler: impl Fn(&Request) -> Response + Send + Sync + 'static) -> HttpStub {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");

@@ -8,7 +8,9 @@
 //!   histograms) that writes OpenMetrics text for `promtool tsdb create-blocks-from openmetrics`.
 //! - [`daemon`]: `burnrate run` as a child process.
 //! - [`exporter`]: a fake application whose counters and histogram advance in real time,
-//!   for a live Prometheus to scrape; [`alertmanager`]: a real Alertmanager;
+//!   for a live Prometheus to scrape; [`route_exporter`]: one with routes and failure causes
+//!   that serves OpenMetrics with trace-ID exemplars; [`ticker`]: the clock under both;
+//!   [`alertmanager`]: a real Alertmanager;
 //!   [`webhook`]: a scripted webhook receiver; [`http_stub`]: the tiny HTTP server under
 //!   the exporter and the webhook receiver.
 //! - [`tls`]: a test PKI (openssl), bcrypt hashes, and a Prometheus behind `--web.config.file`.
@@ -34,6 +36,8 @@ pub mod measurements;
 pub mod net;
 pub mod poll;
 pub mod prometheus;
+pub mod route_exporter;
+pub mod ticker;
 pub mod tls;
 pub mod victoriametrics;
 pub mod webhook;

@@ -148,6 +148,9 @@ pub struct Prometheus {
     port: u16,
     log: PathBuf,
     agent: ureq::Agent,
+    /// Command-line flags beyond the layout's (e.g. `--enable-feature=exemplar-storage`),
+    /// kept so that a [`restart`](Self::restart) runs the same server.
+    flags: Vec<String>,
     // Declared last: dropped after the process is gone.
     dir: tempfile::TempDir,
 }
@@ -163,19 +166,19 @@ impl Prometheus {
         let data = dir.path().join("data");
         copy_dir(blocks, &data);
         fs::write(dir.path().join("prometheus.yml"), "global: {}\n").unwrap();
-        Prometheus::launch(dir)
+        Prometheus::launch(dir, &[])
     }
 
     /// Starts `prometheus` in a prepared directory (`prometheus.yml`, `data/`) on a free
     /// port and waits until it is ready. The port is released before Prometheus binds it and
     /// another process may take it in between, so this retries on "address already in use".
-    fn launch(dir: tempfile::TempDir) -> Prometheus {
+    fn launch(dir: tempfile::TempDir, flags: &[&str]) -> Prometheus {
         let log = dir.path().join("prometheus.log");
         let mut last_failure = String::new();
         for _attempt in 0..5 {
             let port = free_loopback_port();
             let _ = fs::write(&log, "");
-            let mut child = spawn_in(dir.path(), port, &[]);
+            let mut child = spawn_in(dir.path(), port, flags);
             match wait_ready(&mut child, port) {
                 Ok(()) => {
                     let agent = ureq::AgentBuilder::new().timeout(QUERY_TIMEOUT).build();
@@ -184,6 +187,7 @@ impl Prometheus {
                         port,
                         log,
                         agent,
+                        flags: flags.iter().map(|f| f.to_string()).collect(),
                         dir,
                     };
                 }
@@ -236,7 +240,54 @@ impl Prometheus {
     pub fn query_one(&self, expr: &str, t: i64) -> Option<f64> {
         at_most_one(expr, t, self.query(expr, t))
     }
+
+    /// `GET /api/v1/query_exemplars` for `expr` over `[start, end]` (Unix seconds): the raw
+    /// `data`, one entry per series (`seriesLabels`, `exemplars` with `labels`, `value` as a
+    /// string and `timestamp` in seconds). Panics when the query fails.
+    pub fn query_exemplars(&self, expr: &str, start: f64, end: f64) -> serde_json::Value {
+        let url = format!("{}/api/v1/query_exemplars", self.url());
+        let body = match self
+            .agent
+            .get(&url)
+            .query("query", expr)
+            .query("start", &format!("{start:.3}"))
+            .query("end", &format!("{end:.3}"))
+            .call()
+        {
+            Ok(resp) => resp.into_string().expect("read exemplars response"),
+            Err(e) => panic!(
+                "query_exemplars {expr:?} [{start}, {end}] failed: {e}\n--- prometheus log (tail) ---\n{}",
+                self.log_tail(30)
+            ),
+        };
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("query_exemplars {expr:?}: bad JSON ({e}): {body}"));
+        assert_eq!(v["status"], "success", "query_exemplars {expr:?}: {body}");
+        v["data"].clone()
+    }
+
+    /// The scrape targets as `/api/v1/targets` lists them (`health`, `lastError`, ...).
+    pub fn active_targets(&self) -> Vec<serde_json::Value> {
+        let url = format!("{}/api/v1/targets", self.url());
+        let body = self
+            .agent
+            .get(&url)
+            .call()
+            .map_err(|e| e.to_string())
+            .and_then(|r| r.into_string().map_err(|e| e.to_string()))
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("GET {url}: bad JSON ({e}): {body}"));
+        v["data"]["activeTargets"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
 }
+
+/// The flag that makes Prometheus 2.x store the exemplars it scrapes (OpenMetrics only) and
+/// answer `/api/v1/query_exemplars`.
+pub const EXEMPLAR_STORAGE: &str = "--enable-feature=exemplar-storage";
 
 fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
     let deadline = Instant::now() + READY_DEADLINE;
@@ -292,7 +343,7 @@ impl Drop for Prometheus {
 
 /// Spawns `prometheus` with the layout of a [`Prometheus`] directory (`prometheus.yml`,
 /// `data/`, `prometheus.log`, the log appended to) on `port`.
-fn spawn_in(dir: &Path, port: u16, extra_args: &[&str]) -> Child {
+fn spawn_in(dir: &Path, port: u16, extra_args: &[impl AsRef<std::ffi::OsStr>]) -> Child {
     let log = fs::OpenOptions::new()
         .create(true)
         .append(true)
@@ -333,6 +384,16 @@ impl Prometheus {
     /// and, since Prometheus rejects a longer one, its scrape timeout). Waits until it is
     /// ready, not until the first scrape.
     pub fn start_scraping(targets: &[String], scrape_interval: Duration) -> Prometheus {
+        Prometheus::start_scraping_with_flags(targets, scrape_interval, &[])
+    }
+
+    /// [`start_scraping`](Self::start_scraping) with extra command-line `flags`, e.g.
+    /// [`EXEMPLAR_STORAGE`] (Prometheus 2.x keeps no exemplars without it).
+    pub fn start_scraping_with_flags(
+        targets: &[String],
+        scrape_interval: Duration,
+        flags: &[&str],
+    ) -> Prometheus {
         for t in targets {
             assert!(
                 t.starts_with("127.0.0.1:"),
@@ -356,7 +417,7 @@ impl Prometheus {
              static_configs:\n      - targets: [{target_list}]\n"
         );
         fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        Prometheus::launch(dir)
+        Prometheus::launch(dir, flags)
     }
 
     /// Start a Prometheus with a fresh, empty TSDB and `config` as its `prometheus.yml`
@@ -368,7 +429,7 @@ impl Prometheus {
             .expect("create temp dir");
         fs::create_dir_all(dir.path().join("data")).unwrap();
         fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        Prometheus::launch(dir)
+        Prometheus::launch(dir, &[])
     }
 
     /// Kill Prometheus (SIGKILL) and reap it; its data directory and port are kept for
@@ -390,7 +451,7 @@ impl Prometheus {
         self.kill();
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
-            let mut child = spawn_in(self.dir.path(), self.port, &[]);
+            let mut child = spawn_in(self.dir.path(), self.port, self.flags.as_slice());
             match wait_ready(&mut child, self.port) {
                 Ok(()) => {
                     self.child = child;

@@ -11,10 +11,11 @@
 //! are reduced to one point per pixel column, keeping each column's maximum so peaks stay
 //! visible, and a `null` burn (no data) is a gap in its line, never a 0.
 //!
-//! `chart` draws a dimension's SVG, `summary` the tables, `format` how numbers, times and
+//! `chart` draws a dimension's SVG, `summary` the tables, `explain` who burned at each change, `format` how numbers, times and
 //! text are written; this file puts an SLO's section and the page together.
 
 mod chart;
+mod explain;
 mod format;
 mod summary;
 
@@ -116,6 +117,7 @@ pub fn render_slo_section(chart: &SloChart) -> Section {
         out.push_str("</p>");
     }
     render_summary(&mut out, chart);
+    explain::render_explanations(&mut out, chart);
     if chart.evaluations.is_empty() {
         out.push_str(r#"<p class="muted">No evaluation in the replayed range.</p>"#);
     } else {
@@ -161,6 +163,9 @@ table.summary { border-collapse: collapse; font-size: 13px; }
 table.summary th, table.summary td { text-align: left; padding: 3px 10px 3px 0; border-bottom: 1px solid #eceef1; vertical-align: middle; }
 table.summary thead th { color: #60656e; font-weight: 600; font-size: 12px; }
 table.summary tbody th { color: #60656e; font-weight: 500; }
+table.contributors { margin: 10px 0 4px; }
+table.contributors caption { text-align: left; font-weight: 600; font-size: 13px; padding-bottom: 2px; }
+table.contributors td { vertical-align: top; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.share { white-space: nowrap; font-variant-numeric: tabular-nums; }
 .bar { display: inline-block; width: 70px; height: 8px; background: #eceef1; border-radius: 2px; margin-right: 6px; vertical-align: middle; overflow: hidden; }
