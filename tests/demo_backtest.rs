@@ -5,7 +5,10 @@
 
 mod common;
 
+use common::history::{HOUR, unix};
+use common::prometheus::demo_history_text;
 use common::{burnrate_cmd, json_lines, stdout_of};
+use std::collections::BTreeMap;
 
 #[path = "../examples/make_demo_history.rs"]
 #[allow(dead_code)]
@@ -93,4 +96,103 @@ fn demo_backtest_catches_the_incident() {
             > 3600.0
     );
     assert!(std::fs::metadata(&report).unwrap().len() > 0);
+}
+
+/// The events each `go_map_update_failure_total` series counted over `from..=to`, by its labels
+/// (name and value pairs): the sum of its increases between samples, a drop being a restart
+/// from 0. A series without a sample at `from` did not exist yet and counts from 0.
+fn failures_between(text: &str, from: i64, to: i64) -> BTreeMap<Vec<(String, String)>, f64> {
+    let mut last: BTreeMap<&str, f64> = BTreeMap::new();
+    let mut counted: BTreeMap<&str, f64> = BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("go_map_update_failure_total{") else {
+            continue;
+        };
+        let mut fields = rest.rsplitn(3, ' ');
+        let t: i64 = fields.next().unwrap().parse().unwrap();
+        let value: f64 = fields.next().unwrap().parse().unwrap();
+        let labels = fields.next().unwrap();
+        if !(from..=to).contains(&t) {
+            continue;
+        }
+        let counts = counted.entry(labels).or_default();
+        if t > from || last.contains_key(labels) {
+            let before = last.get(labels).copied().unwrap_or(0.0);
+            *counts += if value >= before {
+                value - before
+            } else {
+                value
+            };
+        }
+        last.insert(labels, value);
+    }
+    counted
+        .into_iter()
+        .map(|(labels, n)| {
+            let labels = labels
+                .strip_suffix('}')
+                .unwrap()
+                .split(',')
+                .map(|pair| {
+                    let (name, value) = pair.split_once('=').unwrap();
+                    (name.to_string(), value.trim_matches('"').to_string())
+                })
+                .collect();
+            (labels, n)
+        })
+        .collect()
+}
+
+/// Sums `counts` by the values of the labels `by`.
+fn sum_by(counts: &BTreeMap<Vec<(String, String)>, f64>, by: &[&str]) -> Vec<(Vec<String>, f64)> {
+    let mut sums: BTreeMap<Vec<String>, f64> = BTreeMap::new();
+    for (labels, n) in counts {
+        let key = by
+            .iter()
+            .map(|b| {
+                let (_, v) = labels.iter().find(|(name, _)| name == b).unwrap();
+                v.clone()
+            })
+            .collect();
+        *sums.entry(key).or_default() += n;
+    }
+    let mut sums: Vec<_> = sums.into_iter().collect();
+    sums.sort_by(|a, b| b.1.total_cmp(&a.1));
+    sums
+}
+
+#[test]
+fn demo_incident_is_mostly_timeouts_of_sets() {
+    let text = demo_history_text();
+    let whole = failures_between(
+        &text,
+        unix(2026, 11, 16, 0, 0, 0),
+        unix(2026, 11, 19, 0, 0, 0),
+    );
+    let classes: Vec<String> = sum_by(&whole, &["error_class"])
+        .into_iter()
+        .map(|(k, _)| k[0].clone())
+        .collect();
+    assert_eq!(classes.len(), 3, "several error classes: {classes:?}");
+    // The hour of the incident that holds its timeouts (14:00-14:50 on Nov 17).
+    let from = unix(2026, 11, 17, 14, 0, 0);
+    let hour = failures_between(&text, from, from + HOUR);
+    let by_class = sum_by(&hour, &["error_class"]);
+    let bad: f64 = by_class.iter().map(|(_, n)| n).sum();
+    assert_eq!(by_class[0].0, ["timeout"], "{by_class:?}");
+    assert!(
+        by_class[0].1 > 0.8 * bad,
+        "timeouts hold most of the incident's failures: {by_class:?}"
+    );
+    let by_class_op = sum_by(&hour, &["error_class", "op_type"]);
+    assert_eq!(by_class_op[0].0, ["timeout", "set"], "{by_class_op:?}");
+    let delete_timeouts = by_class_op
+        .iter()
+        .find(|(k, _)| k == &["timeout", "delete"])
+        .map(|(_, n)| *n)
+        .unwrap();
+    assert!(
+        delete_timeouts > 0.0 && delete_timeouts < 0.5 * by_class_op[0].1,
+        "deletes time out too, less: {by_class_op:?}"
+    );
 }

@@ -340,10 +340,12 @@ fn step_dimension(
             matrix[rp.long].events,
             slo.min_events,
         );
-        let status =
-            timers
-                .rule(dim, plan, i)
-                .step(at_ms, firing, slo.for_.millis(), slo.hold.millis());
+        let status = timers.rule(dim, plan, i).step(
+            at_ms,
+            firing,
+            rule.wait(slo).millis(),
+            slo.hold.millis(),
+        );
         if status.counts() {
             counted = Decision::combine([counted, rule.decision]);
         }

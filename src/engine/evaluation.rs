@@ -95,6 +95,9 @@ pub struct RuleRef {
     pub(crate) long: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(crate) short: Option<String>,
+    /// The rule's own `for`, when it has one.
+    #[serde(default, rename = "for", skip_serializing_if = "Option::is_none")]
+    pub(crate) for_: Option<String>,
 }
 
 impl From<&Rule> for RuleRef {
@@ -104,6 +107,7 @@ impl From<&Rule> for RuleRef {
             burn: rule.burn,
             long: rule.long.as_str().to_owned(),
             short: rule.short.as_ref().map(|s| s.as_str().to_owned()),
+            for_: rule.for_.as_ref().map(|f| f.as_str().to_owned()),
         }
     }
 }

@@ -57,6 +57,7 @@ mod tests {
             burn,
             long: PromDuration::parse(long).unwrap(),
             short: short.map(|s| PromDuration::parse(s).unwrap()),
+            for_: None,
         }
     }
 

@@ -248,6 +248,7 @@ mod tests {
                 burn: 1.0,
                 long: "1h".into(),
                 short: None,
+                for_: None,
             }],
             pending: vec![],
             held: vec![],

@@ -192,17 +192,42 @@ fn group_text(group_by: &[String]) -> String {
 }
 
 /// The decision levels of a matrix, least severe first, each with its rules.
-pub(crate) fn levels(rules: &[crate::spec::Rule]) -> Vec<(Decision, Vec<&crate::spec::Rule>)> {
-    Decision::ACTIONS
-        .into_iter()
-        .map(|d| {
-            (
-                d,
-                rules.iter().filter(|r| r.decision == d).collect::<Vec<_>>(),
-            )
-        })
-        .filter(|(_, rules)| !rules.is_empty())
-        .collect()
+pub(crate) fn levels<'s>(slo: &'s SloSpec, dim: Dimension) -> Vec<Level<'s>> {
+    let rules = slo.matrix(dim).unwrap_or(&[]);
+    let mut out: Vec<Level<'s>> = Vec::new();
+    for decision in Decision::ACTIONS {
+        for rule in rules.iter().filter(|r| r.decision == decision) {
+            let wait = rule.wait(slo);
+            match out
+                .iter_mut()
+                .find(|l| l.decision == decision && l.wait.millis() == wait.millis())
+            {
+                Some(level) => level.rules.push(rule),
+                None => out.push(Level {
+                    decision,
+                    wait,
+                    rules: vec![rule],
+                    split: false,
+                }),
+            }
+        }
+    }
+    // Alerts of one decision with different `for`s would record the same ALERTS series:
+    // each carries its `for` as a label.
+    for i in 0..out.len() {
+        out[i].split = out.iter().filter(|l| l.decision == out[i].decision).count() > 1;
+    }
+    out
+}
+
+/// The rules of one decision that wait the same `for`: one alerting rule.
+pub(crate) struct Level<'s> {
+    pub(crate) decision: Decision,
+    pub(crate) wait: &'s PromDuration,
+    pub(crate) rules: Vec<&'s crate::spec::Rule>,
+    /// Whether other rules of the decision wait another `for` (the alert then carries the
+    /// label `burnrate_for`).
+    pub(crate) split: bool,
 }
 
 /// How the latency SLI of `slo` reads its good events.
@@ -219,6 +244,7 @@ pub(crate) fn describe_rules(
     slo: &SloSpec,
     dim: Dimension,
     rules: &[&crate::spec::Rule],
+    wait: &PromDuration,
 ) -> String {
     let parts: Vec<String> = rules
         .iter()
@@ -231,8 +257,8 @@ pub(crate) fn describe_rules(
     if let Some(min) = slo.min_events {
         text.push_str(&format!(", with at least {min} events in the long window"));
     }
-    if slo.for_.millis() > 0 {
-        text.push_str(&format!(", for {}", slo.for_));
+    if wait.millis() > 0 {
+        text.push_str(&format!(", for {wait}"));
     }
     text
 }
@@ -314,12 +340,17 @@ pub(crate) fn slo_group(spec: &ServiceSpec, slo: &SloSpec, opts: &Options) -> Ru
             &slo.group_by,
             "%.4f",
         );
-        for (decision, level_rules) in levels(slo.matrix(dim).unwrap_or(&[])) {
+        for level in levels(slo, dim) {
+            let decision = level.decision;
+            let level_rules = &level.rules;
             let mut labels: BTreeMap<String, String> = base_labels(dim)
                 .into_iter()
                 .map(|(k, v)| (k, template_literal(&v)))
                 .collect();
             labels.insert("decision".into(), decision.as_str().into());
+            if level.split {
+                labels.insert("burnrate_for".into(), level.wait.to_string());
+            }
             let annotations = BTreeMap::from([
                 (
                     "summary".to_string(),
@@ -332,15 +363,15 @@ pub(crate) fn slo_group(spec: &ServiceSpec, slo: &SloSpec, opts: &Options) -> Ru
                 ),
                 (
                     "description".to_string(),
-                    template_literal(&describe_rules(slo, dim, &level_rules)),
+                    template_literal(&describe_rules(slo, dim, level_rules, level.wait)),
                 ),
                 ("burn_rates".to_string(), burn_rates.join(" ")),
                 ("budget_remaining".to_string(), budget.clone()),
             ]);
             rules.push(RuleDef::Alert(AlertingRule {
                 alert: ALERT_NAME.into(),
-                expr: expr::level_alert(service, slo, dim, &level_rules),
-                for_: (slo.for_.millis() > 0).then(|| slo.for_.clone()),
+                expr: expr::level_alert(service, slo, dim, level_rules),
+                for_: (level.wait.millis() > 0).then(|| level.wait.clone()),
                 keep_firing_for: (opts.keep_firing_for && slo.hold.millis() > 0)
                     .then(|| slo.hold.clone()),
                 labels,

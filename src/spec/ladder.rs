@@ -34,6 +34,7 @@ pub(crate) fn default_rules(dim: Dimension, period: &PromDuration) -> Vec<Rule> 
             burn: share * period.millis() as f64 / long as f64,
             long: PromDuration::from_millis(long),
             short: Some(PromDuration::from_millis(short)),
+            for_: None,
         })
         .collect()
 }

@@ -5,6 +5,7 @@
 //! wrong with it.
 
 use super::fields::{Sink, has_errors, join};
+use super::presets::Preset;
 use super::selector::{Selector, parse_selector};
 use super::yaml::{self, Node, Pos, Value};
 use super::{
@@ -61,13 +62,33 @@ const RESERVED_LABELS: [&str; 7] = [
 
 /// Labels a group label must not be named besides [`RESERVED_LABELS`]: the query's tag and
 /// the labels of the daemon's per-SLO metrics.
-const GROUP_RESERVED_LABELS: [&str; 3] = [crate::measure::query::KEY_LABEL, "percentile", "result"];
+const GROUP_RESERVED_LABELS: [&str; 4] = [
+    crate::measure::query::KEY_LABEL,
+    "percentile",
+    "result",
+    "burnrate_for",
+];
 
 /// `breakdown_top` at most: each contributor is a line of every alert.
 const MAX_BREAKDOWN_TOP: usize = 100;
 
 /// `max_groups` at most: each group is a set of series in every output and metric.
 const MAX_GROUPS_LIMIT: usize = 100_000;
+
+/// A parsed `matrix:`.
+struct Matrix {
+    /// Per dimension listed: the position of its key and its rules (None on error).
+    dims: HashMap<Dimension, (Pos, Option<Vec<Rule>>)>,
+    /// The preset's rules, for the dimensions not listed; `Err` when it was invalid.
+    preset: Result<Option<Vec<Rule>>, ()>,
+}
+
+/// What a rule's threshold was given as.
+enum BurnOrBudget {
+    Burn(f64),
+    /// A share of the period's budget, as a ratio.
+    Budget(f64),
+}
 
 struct Checker {
     file: PathBuf,
@@ -366,7 +387,13 @@ impl Checker {
             None => Some(DEFAULT_MAX_GROUPS),
         };
 
-        let mut matrix = f.get("matrix").map(|n| self.matrix(n, &f.field("matrix")));
+        // The nominal period: what the default ladder, presets and `budget:` rules scale to.
+        let period_for_ladder = period
+            .clone()
+            .unwrap_or_else(|| PromDuration::from_millis(30 * 86_400_000));
+        let mut matrix = f
+            .get("matrix")
+            .map(|n| self.matrix(n, &f.field("matrix"), &period_for_ladder));
         let error_node = f.get("error");
         let latency_node = f.get("latency");
         if error_node.is_none() && latency_node.is_none() {
@@ -382,7 +409,7 @@ impl Checker {
                 (Dimension::Error, error_node.is_some()),
                 (Dimension::Latency, latency_node.is_some()),
             ] {
-                if let Some((pos, _)) = m.get(&dim)
+                if let Some((pos, _)) = m.dims.get(&dim)
                     && !present
                 {
                     let field = format!("{}.{}", f.field("matrix"), dim.as_str());
@@ -394,15 +421,17 @@ impl Checker {
                 }
             }
         }
-        let period_for_ladder = period
-            .clone()
-            .unwrap_or_else(|| PromDuration::from_millis(30 * 86_400_000));
+        // A dimension's own list, else the preset's, else the default ladder.
         let mut rules_for = |dim: Dimension| -> Option<Vec<Rule>> {
             match &mut matrix {
                 Some(None) => None,
-                Some(Some(m)) => match m.remove(&dim) {
+                Some(Some(m)) => match m.dims.remove(&dim) {
                     Some((_, rules)) => rules,
-                    None => Some(ladder::default_rules(dim, &period_for_ladder)),
+                    None => match &m.preset {
+                        Ok(Some(rules)) => Some(rules.clone()),
+                        Ok(None) => Some(ladder::default_rules(dim, &period_for_ladder)),
+                        Err(()) => None,
+                    },
                 },
                 None => Some(ladder::default_rules(dim, &period_for_ladder)),
             }
@@ -575,25 +604,50 @@ impl Checker {
         }
     }
 
-    /// Parses `matrix:`; per dimension the position of its key and its rules (None on error).
-    #[allow(clippy::type_complexity)]
-    fn matrix(
-        &mut self,
-        node: &Node,
-        path: &str,
-    ) -> Option<HashMap<Dimension, (Pos, Option<Vec<Rule>>)>> {
-        let f = self.fields(node, path, &["error", "latency"])?;
-        let mut out = HashMap::new();
+    /// Parses `matrix:`: per dimension the position of its key and its rules (None on
+    /// error), and the preset the other dimensions take (`Err` when it failed).
+    fn matrix(&mut self, node: &Node, path: &str, period: &PromDuration) -> Option<Matrix> {
+        let f = self.fields(node, path, &["error", "latency", "preset"])?;
+        let mut dims = HashMap::new();
         for dim in Dimension::ALL {
             if let Some(list) = f.get(dim.as_str()) {
-                let rules = self.rules(list, &f.field(dim.as_str()));
-                out.insert(dim, (list.pos, rules));
+                let rules = self.rules(list, &f.field(dim.as_str()), period);
+                dims.insert(dim, (list.pos, rules));
             }
         }
-        Some(out)
+        let preset = match f.get("preset") {
+            None => Ok(None),
+            Some(n) => {
+                let field = f.field("preset");
+                let rules = self
+                    .string(n, &field)
+                    .and_then(|name| match Preset::parse(&name) {
+                        Some(preset) => match preset.rules(period) {
+                            Ok(rules) => Some(rules),
+                            Err(why) => {
+                                self.error(n.pos, &field, why);
+                                None
+                            }
+                        },
+                        None => {
+                            self.error(
+                                n.pos,
+                                &field,
+                                format!(
+                                    "unknown preset {name:?} (expected one of: {})",
+                                    Preset::NAMES.join(", ")
+                                ),
+                            );
+                            None
+                        }
+                    });
+                rules.map(Some).ok_or(())
+            }
+        };
+        Some(Matrix { dims, preset })
     }
 
-    fn rules(&mut self, node: &Node, path: &str) -> Option<Vec<Rule>> {
+    fn rules(&mut self, node: &Node, path: &str, period: &PromDuration) -> Option<Vec<Rule>> {
         let Value::Seq(items) = &node.value else {
             return self
                 .sink
@@ -606,7 +660,7 @@ impl Checker {
         let mut rules = Vec::new();
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {
-            match self.rule(item, &format!("{path}[{i}]")) {
+            match self.rule(item, &format!("{path}[{i}]"), period) {
                 Some(rule) => rules.push(rule),
                 None => ok = false,
             }
@@ -614,8 +668,12 @@ impl Checker {
         ok.then_some(rules)
     }
 
-    fn rule(&mut self, node: &Node, path: &str) -> Option<Rule> {
-        let f = self.fields(node, path, &["decision", "burn", "long", "short"])?;
+    fn rule(&mut self, node: &Node, path: &str, period: &PromDuration) -> Option<Rule> {
+        let f = self.fields(
+            node,
+            path,
+            &["decision", "burn", "budget", "long", "short", "for"],
+        )?;
         let decision = self.required(&f, "decision").and_then(|n| {
             let text = self.string(n, &f.field("decision"))?;
             match Decision::parse(&text).filter(|d| Decision::ACTIONS.contains(d)) {
@@ -630,18 +688,40 @@ impl Checker {
                 }
             }
         });
-        let burn = self.required(&f, "burn").and_then(|n| {
-            let v = self.number(n, &f.field("burn"))?;
-            if v <= 0.0 {
+        // `burn`, or `budget`: the share of the period's budget spent in the long window,
+        // which is the burn `budget × period / long`.
+        let burn = match (f.get("burn"), f.get("budget")) {
+            (Some(_), Some(b)) => {
                 self.error(
-                    n.pos,
-                    &f.field("burn"),
-                    format!("must be greater than 0, got {v}"),
+                    b.pos,
+                    &f.field("budget"),
+                    "give `burn` or `budget`, not both",
                 );
-                return None;
+                None
             }
-            Some(v)
-        });
+            (Some(n), None) => self.number(n, &f.field("burn")).and_then(|v| {
+                if v <= 0.0 {
+                    self.error(
+                        n.pos,
+                        &f.field("burn"),
+                        format!("must be greater than 0, got {v}"),
+                    );
+                    return None;
+                }
+                Some(BurnOrBudget::Burn(v))
+            }),
+            (None, Some(n)) => self
+                .budget_share(n, &f.field("budget"))
+                .map(BurnOrBudget::Budget),
+            (None, None) => {
+                self.error(f.pos, path, "a rule needs `burn` (or `budget`)");
+                None
+            }
+        };
+        let for_ = match f.get("for") {
+            Some(n) => self.duration(n, &f.field("for")).map(Some),
+            None => Some(None),
+        };
         let long = self
             .required(&f, "long")
             .and_then(|n| self.window(n, &f.field("long")));
@@ -662,12 +742,49 @@ impl Checker {
             }
             None => None,
         };
+        let long = long?;
+        let burn = match burn? {
+            BurnOrBudget::Burn(v) => v,
+            BurnOrBudget::Budget(share) => share * period.millis() as f64 / long.millis() as f64,
+        };
         Some(Rule {
             decision: decision?,
-            burn: burn?,
-            long: long?,
+            burn,
+            long,
             short,
+            for_: for_?,
         })
+    }
+
+    /// `budget: 2%` (or a number, in percent): a share of the period's budget, as a ratio.
+    fn budget_share(&mut self, node: &Node, field: &str) -> Option<f64> {
+        let text = node.as_scalar().unwrap_or_default().trim().to_string();
+        let percent = text
+            .strip_suffix('%')
+            .unwrap_or(&text)
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite());
+        match percent {
+            Some(v) if v > 0.0 && v <= 100.0 => Some(v / 100.0),
+            Some(v) => {
+                self.error(
+                    node.pos,
+                    field,
+                    format!("must be a share of the budget above 0% and at most 100%, got {v}%"),
+                );
+                None
+            }
+            None => {
+                self.error(
+                    node.pos,
+                    field,
+                    format!("must be a percentage of the period's budget, e.g. 2%, got {text:?}"),
+                );
+                None
+            }
+        }
     }
 
     fn error_sli(&mut self, node: &Node, path: &str, group_by: &[String]) -> Option<ErrorSli> {

@@ -9,6 +9,7 @@ pub(crate) mod fields;
 pub(crate) mod ladder;
 pub mod load;
 pub(crate) mod plan;
+pub(crate) mod presets;
 pub(crate) mod selector;
 pub mod yaml;
 
@@ -143,9 +144,16 @@ pub struct Rule {
     pub burn: f64,
     pub long: PromDuration,
     pub short: Option<PromDuration>,
+    /// The rule's own `for`, overriding the SLO's.
+    pub for_: Option<PromDuration>,
 }
 
 impl Rule {
+    /// How long the rule must fire before its decision counts: its own `for`, else the SLO's.
+    pub(crate) fn wait<'a>(&'a self, slo: &'a SloSpec) -> &'a PromDuration {
+        self.for_.as_ref().unwrap_or(&slo.for_)
+    }
+
     /// Stable identity of a rule, used to key hysteresis state across runs.
     pub(crate) fn key(&self) -> String {
         match &self.short {

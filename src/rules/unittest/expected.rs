@@ -222,7 +222,8 @@ pub(super) fn expected_alerts(
                 let share = slo.budget(dim)?;
                 let burn = ratio / share;
                 let budget = 1.0 - ratio / share;
-                for (decision, rules) in levels(slo.matrix(dim).unwrap_or(&[])) {
+                for level in levels(slo, dim) {
+                    let (decision, rules) = (level.decision, &level.rules);
                     let active = |t: i64| {
                         t >= step_ms
                             && rules.iter().any(|r| {
@@ -249,7 +250,7 @@ pub(super) fn expected_alerts(
                         }
                     }
                     let since = at_ms - back * step_ms;
-                    if at_ms - since < slo.for_.millis() {
+                    if at_ms - since < level.wait.millis() {
                         continue;
                     }
                     let mut labels = spec.labels.clone();
@@ -257,6 +258,9 @@ pub(super) fn expected_alerts(
                     labels.insert("slo".into(), slo.name.clone());
                     labels.insert("dimension".into(), dim.as_str().into());
                     labels.insert("decision".into(), decision.as_str().into());
+                    if level.split {
+                        labels.insert("burnrate_for".into(), level.wait.to_string());
+                    }
                     let group = world_group(world, slo, dim);
                     labels.extend(carried(&group));
                     let burns: Vec<String> = slo
@@ -277,7 +281,7 @@ pub(super) fn expected_alerts(
                         ),
                         (
                             "description".to_string(),
-                            crate::rules::describe_rules(slo, dim, &rules),
+                            crate::rules::describe_rules(slo, dim, rules, level.wait),
                         ),
                         ("burn_rates".to_string(), burns.join(" ")),
                         ("budget_remaining".to_string(), format!("{budget:.4}")),

@@ -207,9 +207,16 @@ pub(crate) fn test_file(specs: &[ServiceSpec], opts: &Options, rule_file: &str) 
                 continue;
             }
             // Alerts fire after `for` on the evaluation grid; rates exist from one step on.
-            let for_steps = (slo.for_.millis() + step - 1) / step;
+            // The longest `for` of any rule: every alert has fired by then.
+            let wait = slo
+                .dimensions()
+                .flat_map(|d| slo.matrix(d).unwrap_or(&[]))
+                .map(|r| r.wait(slo).millis())
+                .max()
+                .unwrap_or(0);
+            let for_steps = (wait + step - 1) / step;
             let mut times = vec![step * (for_steps + 3)];
-            if slo.for_.millis() >= 2 * step {
+            if wait >= 2 * step {
                 times.push(step * (1 + for_steps / 2));
             }
             let pack = match packs.iter_mut().position(|p| !p.collides(&world)) {
