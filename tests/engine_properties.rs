@@ -101,6 +101,7 @@ proptest! {
             burn: factor,
             long: PromDuration::parse("1h").unwrap(),
             short: Some(PromDuration::parse("5m").unwrap()),
+            for_: None,
         };
         let burns = |l: f64, s: f64| -> WindowMap<Option<f64>> {
             [("1h".to_string(), Some(l)), ("5m".to_string(), Some(s))].into_iter().collect()

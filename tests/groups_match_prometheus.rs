@@ -29,21 +29,22 @@
 
 mod common;
 
-use burnrate::daemon::cycle::{CycleMeasurer, EvaluationMode};
+use burnrate::daemon::cycle::EvaluationMode;
 use burnrate::decision::Decision;
 use burnrate::engine::evaluate::evaluate_groups;
 use burnrate::engine::hysteresis::StateStore;
-use burnrate::promql::Flavor;
 use burnrate::spec::load_paths;
 use common::alertmanager::{Alertmanager, has_labels};
 use common::daemon::Daemon;
-use common::history::{Counter, DAY, HOUR, Histogram, History, LogLogistic, MINUTE, rfc3339, unix};
-use common::measurements::{bits, client, every_slo};
-use common::prometheus::{self, Prometheus, Sample};
+use common::history::{
+    Counter, DAY, HOUR, Histogram, History, LogLogistic, MINUTE, rfc3339, unix_of,
+};
+use common::measurements::{bits, client, cycle_measurer};
+use common::prometheus::{Backfilled, Prometheus, Sample};
 use common::webhook::WebhookReceiver;
 use common::{
-    REL_1E9_ABS_1E12, burnrate_cmd, close, evaluation_differences, json_lines, map_get, seq,
-    stdout_of,
+    REL_1E9_ABS_1E12, assert_replays_agree, backtest_json, burnrate_cmd, check_json, close,
+    evaluation_differences, group_of, map_get, seq, stdout_of,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,22 +58,6 @@ const SCRAPE: i64 = 30;
 // ---------------------------------------------------------------------------------------
 // The history
 // ---------------------------------------------------------------------------------------
-
-/// The history: two days ending a minute ago, on the scrape grid.
-struct Fixture {
-    start: i64,
-    end: i64,
-    history_file: PathBuf,
-    blocks: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Fixture {
-    /// `h` hours and `m` minutes after the history's start.
-    fn at(&self, h: i64, m: i64) -> i64 {
-        self.start + h * HOUR + m * MINUTE
-    }
-}
 
 const CLUSTERS: [(&str, f64); 5] = [
     ("us1", 30.0),
@@ -155,28 +140,10 @@ fn build_history(start: i64) -> History {
     h
 }
 
-fn fixture() -> &'static Fixture {
-    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
-    FIXTURE.get_or_init(|| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        let end = now / SCRAPE * SCRAPE - 60;
-        let start = end - 2 * DAY;
-        let dir = tempfile::tempdir().unwrap();
-        let history_file = dir.path().join("history.om");
-        build_history(start).write_openmetrics(&history_file);
-        let blocks = dir.path().join("blocks");
-        prometheus::backfill_with_block_duration(&history_file, &blocks, Some("24h"));
-        Fixture {
-            start,
-            end,
-            history_file,
-            blocks,
-            _dir: dir,
-        }
-    })
+/// The history: two days ending a minute ago, on the scrape grid.
+fn fixture() -> &'static Backfilled {
+    static FIXTURE: OnceLock<Backfilled> = OnceLock::new();
+    FIXTURE.get_or_init(|| Backfilled::ending_now(2 * DAY, SCRAPE, build_history))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -505,17 +472,6 @@ fn expected(prom: &Prometheus, slo: &Slo, t: f64) -> (BTreeMap<Group, Expected>,
     (out, dropped)
 }
 
-fn group_of(v: &Value) -> Group {
-    v["group"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// Every difference between a printed evaluation and what Prometheus's answers say it must be.
 fn differences(slo: &Slo, got: &Value, exp: &Expected) -> Vec<String> {
     let mut out = Vec::new();
@@ -614,25 +570,7 @@ fn differences(slo: &Slo, got: &Value, exp: &Expected) -> Vec<String> {
 /// `burnrate check` at `t` (Unix seconds, fractional for off-grid instants): its exit code,
 /// its objects and its stderr.
 fn check(url: &str, t: &str) -> (i32, Vec<Value>, String) {
-    let out = burnrate_cmd()
-        .args([
-            "check",
-            SPECS,
-            "--prometheus",
-            url,
-            "--at",
-            t,
-            "--format",
-            "json",
-        ])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    (
-        out.status.code().unwrap(),
-        json_lines(&stdout),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    check_json(SPECS, url, t, &[])
 }
 
 /// Compares `check`'s objects at `t` with Prometheus's answers; returns the differences and
@@ -706,8 +644,8 @@ fn start_prometheus() -> Prometheus {
 
 /// Instants across the scenarios, on the scrape grid and off it (whole seconds; Prometheus
 /// and `--at` take the same instant).
-fn instants(f: &Fixture) -> Vec<i64> {
-    let mut out: Vec<i64> = [
+fn instants(f: &Backfilled) -> Vec<i64> {
+    f.instants(&[
         (25, 0, 0),
         (30, 5, 0),
         (30, 20, 7),
@@ -723,12 +661,7 @@ fn instants(f: &Fixture) -> Vec<i64> {
         (40, 5, 17),
         (44, 10, 0),
         (47, 0, 23),
-    ]
-    .iter()
-    .map(|&(h, m, s)| f.at(h, m) + s)
-    .collect();
-    out.push(f.end - 45);
-    out
+    ])
 }
 
 #[test]
@@ -856,13 +789,7 @@ fn validate_names_group_labels_that_clash() {
 // ---------------------------------------------------------------------------------------
 
 fn backtest(args: &[&str], from: i64, to: i64) -> Vec<Value> {
-    json_lines(&stdout_of(
-        burnrate_cmd()
-            .args(["backtest", SPECS, "--format", "json", "--step", "1m"])
-            .args(["--from", &rfc3339(from), "--to", &rfc3339(to)])
-            .args(args),
-        0,
-    ))
+    backtest_json(SPECS, args, from, to)
 }
 
 #[test]
@@ -875,43 +802,8 @@ fn backtests_replay_each_group_as_prometheus_sums_it() {
     let from_file = backtest(&["--history", history], from, to);
     let from_ranges = backtest(&["--prometheus", &url, "--rates", "query-range"], from, to);
     let from_raw = backtest(&["--prometheus", &url], from, to);
-    let key = |v: &Value| {
-        format!(
-            "{} {} {} {} {}",
-            v["slo"], v["group"], v["time"], v["decision"], v["previous"]
-        )
-    };
-    let summaries = |lines: &[Value]| -> Vec<String> {
-        lines
-            .iter()
-            .filter(|v| v.get("summary").is_some())
-            .map(|v| {
-                format!(
-                    "{} {} {} {}",
-                    v["slo"], v["group"], v["changes"], v["time_in_seconds"]
-                )
-            })
-            .collect()
-    };
     for (name, other) in [("query_range", &from_ranges), ("raw samples", &from_raw)] {
-        let a: Vec<String> = from_file.iter().map(key).collect();
-        let b: Vec<String> = other.iter().map(key).collect();
-        assert_eq!(a, b, "file vs {name}: timelines differ");
-        assert_eq!(
-            summaries(&from_file),
-            summaries(other),
-            "file vs {name}: summaries"
-        );
-        for (x, y) in from_file.iter().zip(other.iter()) {
-            if x.get("summary").is_none() {
-                let diffs = evaluation_differences(x, y, REL_1E9_ABS_1E12);
-                assert!(
-                    diffs.is_empty(),
-                    "file vs {name} at {}: {diffs:?}",
-                    x["time"]
-                );
-            }
-        }
+        assert_replays_agree(name, &from_file, other, REL_1E9_ABS_1E12);
     }
     // Every evaluation the file's replay printed is what Prometheus's sums say at its instant.
     let slos = specs();
@@ -960,20 +852,6 @@ fn backtests_replay_each_group_as_prometheus_sums_it() {
     );
 }
 
-/// `2026-12-01T10:00:17Z` as Unix seconds (the replays here print whole seconds).
-fn unix_of(text: &str) -> i64 {
-    let n = |range: std::ops::Range<usize>| -> u32 { text[range].parse().unwrap() };
-    assert_eq!(text.len(), 20, "{text}");
-    unix(
-        n(0..4) as i32,
-        n(5..7),
-        n(8..10),
-        n(11..13),
-        n(14..16),
-        n(17..19),
-    )
-}
-
 // ---------------------------------------------------------------------------------------
 // 3. The daemon's incremental measurement
 // ---------------------------------------------------------------------------------------
@@ -985,20 +863,9 @@ fn incremental_groups_match_direct_queries_at_every_cycle() {
     let report = load_paths(&[PathBuf::from(SPECS)]);
     assert!(!report.has_errors(), "{:?}", report.diagnostics);
     let specs = Arc::new(report.specs);
-    let slos = every_slo(&specs);
-    let measurer = |mode, batch| {
-        CycleMeasurer::new(
-            client(&prom.url()),
-            specs.clone(),
-            slos.clone(),
-            mode,
-            Flavor::Prometheus2,
-            batch,
-            2,
-        )
-    };
-    let mut incremental = measurer(EvaluationMode::Incremental, 50);
-    let mut direct = measurer(EvaluationMode::Direct, 3);
+    let mut incremental =
+        cycle_measurer(client(&prom.url()), &specs, EvaluationMode::Incremental, 50);
+    let mut direct = cycle_measurer(client(&prom.url()), &specs, EvaluationMode::Direct, 3);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

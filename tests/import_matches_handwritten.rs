@@ -20,7 +20,7 @@
 mod common;
 
 use common::prometheus::{Prometheus, backfill_demo};
-use common::{REL_1E9_ABS_1E12, burnrate_cmd, close_json, json_lines};
+use common::{REL_1E9_ABS_1E12, check_json, close_json};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -44,28 +44,12 @@ const TIMES: [&str; 12] = [
 /// `burnrate check SPEC --at T --format json --state STATE`: one JSON object per SLO, by
 /// SLO name.
 fn check(spec: &str, url: &str, at: &str, state: &Path) -> BTreeMap<String, Value> {
-    let out = burnrate_cmd()
-        .args([
-            "check",
-            spec,
-            "--prometheus",
-            url,
-            "--at",
-            at,
-            "--format",
-            "json",
-        ])
-        .arg("--state")
-        .arg(state)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let (code, printed, stderr) = check_json(spec, url, at, &["--state", state.to_str().unwrap()]);
     assert!(
-        matches!(out.status.code(), Some(0..=4)),
-        "check {spec} --at {at}: exit {:?}\n{stderr}",
-        out.status.code()
+        (0..=4).contains(&code),
+        "check {spec} --at {at}: exit {code}\n{stderr}"
     );
-    json_lines(&String::from_utf8(out.stdout).unwrap())
+    printed
         .into_iter()
         .map(|v| (v["slo"].as_str().unwrap().to_string(), v))
         .collect()

@@ -2574,8 +2574,8 @@ fn local_promql_matches_prometheus_2_42() {
         started.elapsed()
     );
     assert!(
-        stored.len() >= series.len() + 36,
-        "backfill lost series: wrote {} + 36 demo series, Prometheus has {}",
+        stored.len() >= series.len() + 40,
+        "backfill lost series: wrote {} + 40 demo series, Prometheus has {}",
         series.len(),
         stored.len()
     );

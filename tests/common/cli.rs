@@ -1,9 +1,11 @@
 //! Running the real `burnrate` binary from a test and reading what it printed: one way to
 //! start it (no backend URL inherited from the environment, loopback never through a
-//! proxy), to insist on an exit code, and to parse its JSON lines.
+//! proxy), to insist on an exit code, to parse its JSON lines, and `check` and `backtest`
+//! as most comparisons run them.
 
 use std::process::{Command, Output};
 
+use super::history::rfc3339;
 use serde_json::Value;
 
 /// The `burnrate` binary, without `BURNRATE_PROMETHEUS_URL` from the environment and with
@@ -44,4 +46,41 @@ pub fn json_lines(stdout: &str) -> Vec<Value> {
             v
         })
         .collect()
+}
+
+/// `burnrate check SPECS --prometheus URL --at AT --format json EXTRA...`: its exit code,
+/// its objects and its stderr. `at` as `--at` takes it (RFC 3339 or Unix seconds).
+pub fn check_json(specs: &str, url: &str, at: &str, extra: &[&str]) -> (i32, Vec<Value>, String) {
+    let out = burnrate_cmd()
+        .args([
+            "check",
+            specs,
+            "--prometheus",
+            url,
+            "--at",
+            at,
+            "--format",
+            "json",
+        ])
+        .args(extra)
+        .output()
+        .expect("run burnrate");
+    let stdout = String::from_utf8(out.stdout).expect("UTF-8 stdout");
+    (
+        out.status.code().expect("an exit code"),
+        json_lines(&stdout),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `burnrate backtest SPECS --format json --step 1m` from `from` to `to` (Unix seconds) on
+/// the source `args` names; its objects (it must exit 0).
+pub fn backtest_json(specs: &str, args: &[&str], from: i64, to: i64) -> Vec<Value> {
+    json_lines(&stdout_of(
+        burnrate_cmd()
+            .args(["backtest", specs, "--format", "json", "--step", "1m"])
+            .args(["--from", &rfc3339(from), "--to", &rfc3339(to)])
+            .args(args),
+        0,
+    ))
 }

@@ -71,6 +71,15 @@ pub fn rfc3339(t: i64) -> String {
         .to_string()
 }
 
+/// The inverse of [`rfc3339`]: `2026-12-01T10:00:17Z` as Unix seconds. Replays of whole-
+/// second instants print whole seconds; anything else is a mistake of the test.
+pub fn unix_of(text: &str) -> i64 {
+    let t = chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{text:?} is not RFC 3339: {e}"));
+    assert_eq!(t.timestamp_subsec_nanos(), 0, "{text}");
+    t.timestamp()
+}
+
 /// A tiny seeded PRNG (xorshift64*, seeded through splitmix64). Not for cryptography.
 #[derive(Clone, Debug)]
 pub struct Rng(u64);

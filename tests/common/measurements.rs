@@ -1,8 +1,11 @@
 //! Measurements compared exactly: the daemon's incremental and direct measurers must agree
-//! bit for bit, group by group.
+//! bit for bit, group by group; and the measurers such a comparison builds.
 
-use burnrate::daemon::cycle::SloMeasurements;
+use burnrate::daemon::cycle::{CycleMeasurer, EvaluationMode, SloMeasurements};
 use burnrate::engine::Measurement;
+use burnrate::promql::Flavor;
+use burnrate::spec::ServiceSpec;
+use std::sync::Arc;
 
 /// Every number of one SLO's measurements as bits, per group (buckets sorted), so two can
 /// be compared exactly.
@@ -64,4 +67,24 @@ pub fn every_slo(specs: &[burnrate::spec::ServiceSpec]) -> Vec<(usize, usize)> {
         .enumerate()
         .flat_map(|(s, svc)| (0..svc.slos.len()).map(move |i| (s, i)))
         .collect()
+}
+
+/// A measurer of every SLO of `specs` through `client` (a Prometheus 2), `batch` dimensions
+/// to a request: the incremental and the direct one of a comparison differ only in `mode`
+/// (and batching, which must not matter).
+pub fn cycle_measurer(
+    client: burnrate::backend::PromClient,
+    specs: &Arc<Vec<ServiceSpec>>,
+    mode: EvaluationMode,
+    batch: usize,
+) -> CycleMeasurer {
+    CycleMeasurer::new(
+        client,
+        specs.clone(),
+        every_slo(specs),
+        mode,
+        Flavor::Prometheus2,
+        batch,
+        2,
+    )
 }

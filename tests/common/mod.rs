@@ -1,7 +1,8 @@
 //! Shared helpers for integration tests.
 //!
 //! - [`prometheus`]: start a throw-away Prometheus on loopback from backfilled TSDB blocks,
-//!   query it, and backfill OpenMetrics text with `promtool`.
+//!   query it, and backfill OpenMetrics text with `promtool` (a history ending now, once:
+//!   [`prometheus::Backfilled`]).
 //! - [`victoriametrics`]: a throw-away single-node VictoriaMetrics on loopback, loaded with
 //!   the same OpenMetrics text through its import API (the second tested backend).
 //! - [`history`]: a deterministic synthetic-history generator (counters and classic
@@ -15,7 +16,8 @@
 //!   the exporter and the webhook receiver.
 //! - [`tls`]: a test PKI (openssl), bcrypt hashes, and a Prometheus behind `--web.config.file`.
 //! - the kit every test shares: [`approx`] (one `close` with named tolerances), [`cli`] (run
-//!   the binary, read its JSON lines), [`evaluation`] (two printed evaluations compared),
+//!   the binary, read its JSON lines, `check` and `backtest` as JSON), [`evaluation`] (two
+//!   printed evaluations, their contributors, two replays compared),
 //!   [`measurements`] (the daemon's measurements as bits), [`net`] (free loopback ports),
 //!   [`poll`] (one waiting loop), [`yaml`] (read YAML back); their functions are re-exported
 //!   here.
@@ -44,8 +46,10 @@ pub mod webhook;
 pub mod yaml;
 
 pub use approx::{REL_1E9, REL_1E9_ABS_1E12, Tol, close, close_json};
-pub use cli::{burnrate, burnrate_cmd, json_lines, stdout_of};
-pub use evaluation::evaluation_differences;
+pub use cli::{backtest_json, burnrate, burnrate_cmd, check_json, json_lines, stdout_of};
+pub use evaluation::{
+    assert_replays_agree, contributors_differences, evaluation_differences, group_of,
+};
 pub use net::{closed_port_url, free_port};
 pub use poll::poll_until;
 pub use yaml::{map_get, seq};

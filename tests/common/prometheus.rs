@@ -597,3 +597,56 @@ pub fn backfill_demo(dir: &Path) -> PathBuf {
     backfill(&om, &blocks);
     blocks
 }
+
+/// A synthetic history ending a minute before now, on its scrape grid (so that Prometheus's
+/// retention never reaches it), written as OpenMetrics text and backfilled into blocks.
+pub struct Backfilled {
+    pub start: i64,
+    pub end: i64,
+    /// The OpenMetrics text, for `backtest --history`.
+    pub history_file: PathBuf,
+    pub blocks: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Backfilled {
+    /// The history `build(start)` returns, `duration` seconds scraped every `scrape` seconds.
+    pub fn ending_now(
+        duration: i64,
+        scrape: i64,
+        build: impl FnOnce(i64) -> super::history::History,
+    ) -> Backfilled {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let end = now / scrape * scrape - 60;
+        let start = end - duration;
+        let dir = tempfile::tempdir().unwrap();
+        let history_file = dir.path().join("history.om");
+        build(start).write_openmetrics(&history_file);
+        let blocks = dir.path().join("blocks");
+        backfill_with_block_duration(&history_file, &blocks, Some("24h"));
+        Backfilled {
+            start,
+            end,
+            history_file,
+            blocks,
+            _dir: dir,
+        }
+    }
+
+    /// `h` hours and `m` minutes after the history's start.
+    pub fn at(&self, h: i64, m: i64) -> i64 {
+        self.start + h * 3600 + m * 60
+    }
+
+    /// Each `(h, m, s)` after the start, then 45 s before the end: instants across a test's
+    /// scenarios, on the scrape grid and off it as the seconds say.
+    pub fn instants(&self, hms: &[(i64, i64, i64)]) -> Vec<i64> {
+        hms.iter()
+            .map(|&(h, m, s)| self.at(h, m) + s)
+            .chain([self.end - 45])
+            .collect()
+    }
+}
