@@ -9,6 +9,7 @@
 
 pub mod backend;
 pub mod backtest;
+pub mod calendar;
 pub mod cli;
 pub mod daemon;
 pub mod decision;

@@ -155,6 +155,7 @@ fn dimension(slo: &SloSpec, dim: Dimension, signal: &Signal, step: i64) -> Dimen
         pending: vec![],
         held: vec![],
         budget_remaining: Some(0.62),
+        budget_since: None,
         contributors: None,
         exemplars: vec![],
     }

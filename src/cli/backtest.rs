@@ -12,7 +12,7 @@ use crate::engine::SourceError;
 use crate::error::{Error, Result, exit};
 use crate::history::parse::load_file;
 use crate::limits::MAX_STEPS;
-use crate::measure::drilldown::{Sources, explain};
+use crate::measure::drilldown::{Sources, complete};
 use crate::measure::{MeasurePlan, StepRates, local, range, raw_store};
 use crate::output::{Format, json_line, table};
 use crate::promql::{Flavor, MemStorage, QueryError, Steps, Storage};
@@ -171,7 +171,7 @@ pub(crate) fn run(args: BacktestArgs) -> Result<i32> {
                         backend: Some(client),
                     },
                 };
-                rt.block_on(explain_changes(&drill, slo, &mut replay));
+                rt.block_on(complete_changes(&drill, slo, &mut replay));
                 let _ = stdout.write_all(render_replay(&replay, args.format).as_bytes());
                 let _ = stdout.flush();
                 if args.report.is_some() {
@@ -274,17 +274,26 @@ impl From<QueryError> for PrepareError {
     }
 }
 
-/// Adds contributors and exemplars to the decision changes of a replay, each at its own
-/// instant (`measure::drilldown`), and to the same evaluations among all the steps kept
-/// for the report.
-async fn explain_changes(drill: &Sources<'_>, slo: &SloSpec, replay: &mut SloReplay) {
+/// Completes the decision changes of a replay, each at its own instant (a calendar period's
+/// budget, contributors, exemplars: `measure::drilldown::complete`), the same evaluations
+/// among all the steps kept for the report, and the report's last one (whose budget it
+/// shows).
+async fn complete_changes(drill: &Sources<'_>, slo: &SloSpec, replay: &mut SloReplay) {
     for change in &mut replay.changes {
         let at_ms = change.at_ms;
-        explain(drill, slo, std::slice::from_mut(change), at_ms).await;
+        complete(drill, slo, std::slice::from_mut(change), at_ms).await;
         if let Ok(i) = replay.all.binary_search_by_key(&at_ms, |e| e.at_ms) {
             replay.all[i].error.clone_from(&change.error);
             replay.all[i].latency.clone_from(&change.latency);
         }
+    }
+    if slo.calendar.is_some()
+        && let Some(last) = replay.all.last_mut()
+        && last.previous.is_none()
+    {
+        let at_ms = last.at_ms;
+        crate::measure::elapsed::calendar_budget(drill, slo, std::slice::from_mut(last), at_ms)
+            .await;
     }
 }
 
@@ -317,13 +326,14 @@ async fn prepare(
                 let rates = range::step_rates(client, plan, slo, steps).await?;
                 return Ok((rates, "prometheus query_range".into(), None));
             }
-            let storage = raw_store::fetch_once(
-                client,
-                &plan.selectors(flavor),
-                steps.start_ms,
-                steps.end_ms,
-            )
-            .await?;
+            // A calendar period's budget reads from the start of the period holding the
+            // first step (`measure::elapsed`), further back than any matrix window.
+            let from = match slo.calendar {
+                Some(calendar) => calendar.start_ms(steps.start_ms).min(steps.start_ms),
+                None => steps.start_ms,
+            };
+            let storage =
+                raw_store::fetch_once(client, &plan.selectors(flavor), from, steps.end_ms).await?;
             match local::step_rates(plan, slo, &storage, steps, flavor) {
                 Ok(rates) => Ok((
                     rates,

@@ -9,7 +9,7 @@ use crate::engine::hysteresis::StateStore;
 use crate::engine::{Evaluation, evaluate_all};
 use crate::error::{Error, Result, exit};
 use crate::measure::PrometheusSource;
-use crate::measure::drilldown::{Sources, explain};
+use crate::measure::drilldown::{Sources, complete};
 use crate::output::render;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -67,7 +67,7 @@ pub(crate) fn run(args: CheckArgs) -> Result<i32> {
         backend: Some(source.client()),
     };
     for (slo, e) in specs.iter().flat_map(|s| &s.slos).zip(&mut per_slo) {
-        rt.block_on(explain(&drill, slo, &mut e.evals, at_ms));
+        rt.block_on(complete(&drill, slo, &mut e.evals, at_ms));
     }
     for (slo, e) in specs.iter().flat_map(|s| &s.slos).zip(&per_slo) {
         if e.dropped > 0 {

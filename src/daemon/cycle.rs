@@ -9,7 +9,7 @@ use crate::duration::PromDuration;
 use crate::engine::explain::ExemplarSeries;
 use crate::engine::{Evaluation, Grouped, SourceError};
 use crate::measure::direct::{BatchItem, measure_batched};
-use crate::measure::drilldown::{Drilldown, backend_breakdown, explain};
+use crate::measure::drilldown::{Drilldown, backend_measure, complete};
 use crate::measure::plan::DimensionQuery;
 use crate::measure::plan::WindowSplit;
 pub use crate::measure::raw_store::DEFAULT_MAX_HISTORY_BYTES;
@@ -80,7 +80,7 @@ struct CycleDrill<'a> {
 }
 
 impl Drilldown for CycleDrill<'_> {
-    async fn breakdown(&self, query: &DimensionQuery, at_ms: i64) -> Result<Grouped, SourceError> {
+    async fn measure(&self, query: &DimensionQuery, at_ms: i64) -> Result<Grouped, SourceError> {
         let local = self
             .measurer
             .local
@@ -88,7 +88,7 @@ impl Drilldown for CycleDrill<'_> {
             .filter(|_| self.measurer.detect.is_none());
         match local.and_then(|l| l.measure_query(self.index, query, at_ms)) {
             Some(answer) => answer,
-            None => backend_breakdown(&self.measurer.client, query, at_ms).await,
+            None => backend_measure(&self.measurer.client, query, at_ms).await,
         }
     }
 
@@ -219,15 +219,15 @@ impl CycleMeasurer {
             .map(|&(s, i)| (&self.specs[s], &self.specs[s].slos[i]))
     }
 
-    /// Adds contributors and exemplars to the evaluations at `at_ms` of the SLO at `index`
-    /// in `slos()` (`measure::drilldown`).
-    pub async fn explain(&self, index: usize, evals: &mut [Evaluation], at_ms: i64) {
+    /// Completes the evaluations at `at_ms` of the SLO at `index` in `slos()`: a calendar
+    /// period's budget, contributors and exemplars (`measure::drilldown::complete`).
+    pub async fn complete(&self, index: usize, evals: &mut [Evaluation], at_ms: i64) {
         let (s, i) = self.slos[index];
         let drill = CycleDrill {
             measurer: self,
             index,
         };
-        explain(&drill, &self.specs[s].slos[i], evals, at_ms).await;
+        complete(&drill, &self.specs[s].slos[i], evals, at_ms).await;
     }
 
     /// Every SLO's measurements at `at_ms`, in the order of `slos()`.

@@ -218,13 +218,14 @@ async fn cycle_loop(
                 })
                 .collect()
         };
-        // Only what burns asks for more (breakdowns, exemplars), a few SLOs at a time; each
+        // What is measured after the evaluation (a calendar period's budget; breakdowns and
+        // exemplars of what burns), a few SLOs at a time; each
         // update goes out as soon as it and those before it are explained.
         let measurer = &measurer;
         let explained = futures::stream::iter(updates.into_iter().enumerate())
             .map(|(index, mut update)| async move {
                 measurer
-                    .explain(index, &mut update.evaluated.evals, at_ms)
+                    .complete(index, &mut update.evaluated.evals, at_ms)
                     .await;
                 update
             })

@@ -443,9 +443,12 @@ fn dimension_report(
         fired: pick(RuleStatus::Fired),
         pending: pick(RuleStatus::Pending),
         held: pick(RuleStatus::Held),
-        budget_remaining: sheet.values[plan.period]
-            .bad_ratio
+        // A calendar period's budget is measured over its elapsed part afterwards.
+        budget_remaining: plan
+            .period
+            .and_then(|p| sheet.values[p].bad_ratio)
             .map(|ratio| sli::budget_remaining(ratio, goal.budget)),
+        budget_since: None,
         contributors: None,
         exemplars: Vec::new(),
     }

@@ -135,6 +135,9 @@ pub struct DimensionReport {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<RuleRef>,
     pub budget_remaining: Option<f64>,
+    /// A calendar period's start: the budget covers the time since (RFC 3339, UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_since: Option<String>,
     /// Above ok with `breakdown`: who holds the bad events (`engine::explain`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contributors: Option<Contributors>,

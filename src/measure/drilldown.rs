@@ -19,10 +19,11 @@ use crate::promql::{Flavor, Storage};
 use crate::spec::{Dimension, ErrorEvents, SloSpec};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// Where breakdowns and exemplars come from.
+/// Where breakdowns, exemplars and other measurements after the evaluation (a calendar
+/// period's budget, `measure::elapsed`) come from.
 pub(crate) trait Drilldown {
-    /// The breakdown query's answer at `at_ms`, per group and breakdown label set.
-    fn breakdown(
+    /// A query's answer at `at_ms`, per group (and breakdown label set).
+    fn measure(
         &self,
         query: &DimensionQuery,
         at_ms: i64,
@@ -46,14 +47,14 @@ pub(crate) struct Sources<'a> {
 }
 
 impl Drilldown for Sources<'_> {
-    async fn breakdown(&self, query: &DimensionQuery, at_ms: i64) -> Result<Grouped, SourceError> {
+    async fn measure(&self, query: &DimensionQuery, at_ms: i64) -> Result<Grouped, SourceError> {
         // The local evaluator first: it holds the samples the evaluation itself used.
         match (self.local, self.backend) {
             (Some((storage, flavor)), None) => measure_instant(query, storage, at_ms, flavor),
             (Some((storage, flavor)), Some(_)) if query.local.is_ok() => {
                 measure_instant(query, storage, at_ms, flavor)
             }
-            (_, Some(client)) => backend_breakdown(client, query, at_ms).await,
+            (_, Some(client)) => backend_measure(client, query, at_ms).await,
             (None, None) => Err(SourceError::failed("no source to measure a breakdown")),
         }
     }
@@ -71,8 +72,8 @@ impl Drilldown for Sources<'_> {
     }
 }
 
-/// The backend's answer to a breakdown query.
-pub(crate) async fn backend_breakdown(
+/// The backend's answer to a query (a breakdown, or a calendar period's budget).
+pub(crate) async fn backend_measure(
     client: &PromClient,
     query: &DimensionQuery,
     at_ms: i64,
@@ -108,17 +109,24 @@ fn exemplar_selector(slo: &SloSpec, dim: Dimension) -> Option<String> {
     }
 }
 
-/// Logged once per process: a backend without exemplar storage fails every request alike.
-static EXEMPLARS_FAILED: AtomicBool = AtomicBool::new(false);
-
-/// Adds contributors and exemplars to the dimensions above ok of `evals` (one SLO's
-/// evaluations at `at_ms`, one per group).
-pub(crate) async fn explain<D: Drilldown>(
+/// What is measured after an evaluation, for the evaluations reported: a calendar period's
+/// budget (`measure::elapsed`), then contributors and exemplars of what burns.
+pub(crate) async fn complete<D: Drilldown>(
     drill: &D,
     slo: &SloSpec,
     evals: &mut [Evaluation],
     at_ms: i64,
 ) {
+    super::elapsed::calendar_budget(drill, slo, evals, at_ms).await;
+    explain(drill, slo, evals, at_ms).await;
+}
+
+/// Logged once per process: a backend without exemplar storage fails every request alike.
+static EXEMPLARS_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Adds contributors and exemplars to the dimensions above ok of `evals` (one SLO's
+/// evaluations at `at_ms`, one per group).
+async fn explain<D: Drilldown>(drill: &D, slo: &SloSpec, evals: &mut [Evaluation], at_ms: i64) {
     let wanted: Vec<Vec<Wanted>> = evals.iter().map(|e| explain::wanted(slo, e)).collect();
     if wanted.iter().all(Vec::is_empty) {
         return;
@@ -132,7 +140,7 @@ pub(crate) async fn explain<D: Drilldown>(
             && !breakdowns.iter().any(|(k, _)| *k == key)
         {
             let query = DimensionQuery::breakdown(slo, w.dimension, &w.long, &breakdown.labels);
-            let answer = match drill.breakdown(&query, at_ms).await {
+            let answer = match drill.measure(&query, at_ms).await {
                 Ok(answer) => Some(answer),
                 Err(e) => {
                     tracing::warn!(slo = %slo.name, dimension = w.dimension.as_str(), error = %e,

@@ -18,6 +18,7 @@ pub mod columns;
 pub(crate) mod density;
 pub mod direct;
 pub(crate) mod drilldown;
+pub(crate) mod elapsed;
 pub(crate) mod fetch_plan;
 pub mod local;
 pub(crate) mod plan;

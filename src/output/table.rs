@@ -253,6 +253,7 @@ mod tests {
             pending: vec![],
             held: vec![],
             budget_remaining: Some(0.415),
+            budget_since: None,
             contributors: None,
             exemplars: vec![],
         };

@@ -12,6 +12,7 @@ use super::{
     API_VERSION, Breakdown, DEFAULT_BREAKDOWN_TOP, DEFAULT_MAX_GROUPS, Dimension, ErrorEvents,
     ErrorSli, LatencySli, Rule, ServiceSpec, SloSpec, WINDOW_PLACEHOLDER, budget, ladder,
 };
+use crate::calendar::{Calendar, CalendarUnit, parse_timezone};
 use crate::decision::Decision;
 use crate::duration::PromDuration;
 use std::collections::{BTreeMap, HashMap};
@@ -337,6 +338,7 @@ impl Checker {
                 "hold",
                 "group_by",
                 "max_groups",
+                "timezone",
             ],
         )?;
         let name = self.required(&f, "name").and_then(|n| {
@@ -354,7 +356,16 @@ impl Checker {
         let description = f
             .get("description")
             .and_then(|n| self.string(n, &f.field("description")));
+        // `period`: a duration, or a calendar period (`month`, `week`, `quarter`) whose
+        // nominal length is what rules scale to.
+        let calendar_unit = f
+            .get("period")
+            .and_then(|n| n.as_scalar())
+            .and_then(CalendarUnit::parse);
         let period = match f.get("period") {
+            Some(_) if calendar_unit.is_some() => {
+                calendar_unit.map(|unit| PromDuration::from_millis(unit.nominal_ms()))
+            }
             Some(n) => self.duration(n, &f.field("period")).and_then(|d| {
                 if d.millis() <= 0 {
                     self.error(n.pos, &f.field("period"), "must be longer than 0");
@@ -364,6 +375,33 @@ impl Checker {
                 }
             }),
             None => PromDuration::parse("30d").ok(),
+        };
+        let calendar = match (calendar_unit, f.get("timezone")) {
+            (unit, Some(n)) => self.string(n, &f.field("timezone")).and_then(|name| {
+                let Some(timezone) = parse_timezone(&name) else {
+                    self.error(
+                        n.pos,
+                        &f.field("timezone"),
+                        format!(
+                            "unknown time zone {name:?} (an IANA name such as Europe/Berlin or UTC)"
+                        ),
+                    );
+                    return None;
+                };
+                match unit {
+                    Some(unit) => Some(Some(Calendar::new(unit, timezone))),
+                    None => {
+                        self.error(
+                            n.pos,
+                            &f.field("timezone"),
+                            "applies to calendar periods only (period: month, week or quarter)",
+                        );
+                        None
+                    }
+                }
+            }),
+            (Some(unit), None) => Some(Some(Calendar::new(unit, chrono_tz::UTC))),
+            (None, None) => Some(None),
         };
         let min_events = match f.get("min_events") {
             Some(n) => self.number(n, &f.field("min_events")).and_then(|v| {
@@ -470,6 +508,7 @@ impl Checker {
             hold: hold?,
             group_by: group_by?,
             max_groups: max_groups?,
+            calendar: calendar?,
             plan: Default::default(),
         })
     }

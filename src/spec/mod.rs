@@ -60,6 +60,9 @@ pub struct SloSpec {
     pub group_by: Vec<String>,
     /// `max_groups`: groups evaluated at most per instant, the most traffic first.
     pub max_groups: usize,
+    /// `period: month | week | quarter` (with `timezone`): the budget covers the elapsed
+    /// part of the current calendar period, and `period` holds its nominal length.
+    pub calendar: Option<crate::calendar::Calendar>,
     /// What evaluations need from the fields above, built at the first evaluation.
     pub(crate) plan: PlanCell,
 }
@@ -207,7 +210,8 @@ impl SloSpec {
     }
 
     /// The windows a dimension needs measured, in the order measurements are aligned with:
-    /// its matrix windows (as `windows`), then the budget period if it is not one of them.
+    /// its matrix windows (as `windows`), then the budget period if it is not one of them
+    /// (a calendar period is not: `measure::elapsed` measures it on its own).
     pub fn measured_windows(&self, dim: Dimension) -> &[PromDuration] {
         &self.plan().dim(dim).windows
     }

@@ -23,8 +23,10 @@ pub(crate) struct DimPlan {
     pub(crate) windows: Vec<PromDuration>,
     /// How many of `windows` are matrix windows (the ones reports list).
     pub(crate) matrix_windows: usize,
-    /// Index of the budget period in `windows`.
-    pub(crate) period: usize,
+    /// Index of the budget period in `windows`; `None` for a calendar period, whose window
+    /// (the elapsed part) changes at every instant and is measured on its own
+    /// (`measure::elapsed`).
+    pub(crate) period: Option<usize>,
     /// `windows[i].seconds()`.
     pub(crate) seconds: Vec<f64>,
     /// One per matrix rule, in matrix order.
@@ -76,10 +78,11 @@ impl DimPlan {
             windows.iter().position(|x| x.as_str() == w.as_str())
         };
         let period = match position(&windows, &slo.period) {
-            Some(i) => i,
+            _ if slo.calendar.is_some() => None,
+            Some(i) => Some(i),
             None => {
                 windows.push(slo.period.clone());
-                windows.len() - 1
+                Some(windows.len() - 1)
             }
         };
         let keys: Vec<String> = rules.iter().map(|r| r.key()).collect();
