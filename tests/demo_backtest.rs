@@ -95,7 +95,23 @@ fn demo_backtest_catches_the_incident() {
             .unwrap()
             > 3600.0
     );
-    assert!(std::fs::metadata(&report).unwrap().len() > 0);
+    // Who burned: the slow requests are mostly sets; when the error rule decides, the top
+    // contributor is the timeouts of sets, and the shares and burns add up.
+    let latency = &breaking["latency"]["contributors"];
+    assert_eq!(latency["window"], "1h", "{breaking}");
+    assert_eq!(latency["top"][0]["labels"]["op_type"], "set", "{latency}");
+    let errors = changes
+        .iter()
+        .find_map(|c| c["error"].get("contributors"))
+        .expect("an error dimension above ok is explained");
+    let top = errors["top"].as_array().unwrap();
+    assert_eq!(top[0]["labels"]["error_class"], "timeout", "{errors}");
+    assert_eq!(top[0]["labels"]["op_type"], "set", "{errors}");
+    let shares: f64 = top.iter().map(|t| t["bad_share"].as_f64().unwrap()).sum();
+    assert!(shares <= 1.0 + 1e-12 && shares > 0.95, "{errors}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("Who burned"), "the report lists contributors");
+    assert!(html.contains("error_class=timeout op_type=set"));
 }
 
 /// The events each `go_map_update_failure_total` series counted over `from..=to`, by its labels
