@@ -154,6 +154,8 @@ fn dimension(slo: &SloSpec, dim: Dimension, signal: &Signal, step: i64) -> Dimen
         fired: vec![],
         pending: vec![],
         held: vec![],
+        suppressed: vec![],
+        no_data_for: None,
         budget_remaining: Some(0.62),
         budget_since: None,
         contributors: None,
@@ -204,6 +206,7 @@ fn replay(
                 group: Default::default(),
                 labels: service.labels.clone(),
                 decision,
+                maintenance: None,
                 previous: None,
                 error,
                 latency,
@@ -227,8 +230,8 @@ fn replay(
         rates: "history file (local PromQL evaluator)".into(),
         backend_flavor: Some("prometheus-2"),
         decision: evaluations.last().unwrap().decision,
-        timeline: timeline.summary(10 * MIN),
-        scores: (!incidents.is_empty()).then(|| score(&timeline.intervals(), incidents)),
+        timeline: timeline.summary(10 * MIN, &[]),
+        scores: (!incidents.is_empty()).then(|| score(&timeline.intervals(), incidents, &[])),
     };
     Replay {
         evaluations,

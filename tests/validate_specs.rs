@@ -97,7 +97,7 @@ fn unknown_fields_are_rejected() {
     assert_errors(
         "unknown-field.yaml",
         &[
-            "unknown-field.yaml:5:5: slos[0].objectve: unknown field (expected one of: name, description, period, min_events, error, latency, matrix, for, hold, group_by, max_groups)",
+            "unknown-field.yaml:5:5: slos[0].objectve: unknown field (expected one of: name, description, period, min_events, error, latency, matrix, for, hold, group_by, max_groups, timezone, no_data, maintenance)",
             "unknown-field.yaml:10:7: slos[0].error.totl: unknown field (expected one of: objective, bad, total, bad_query, total_query, breakdown, breakdown_top)",
         ],
     );

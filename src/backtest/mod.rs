@@ -245,8 +245,9 @@ pub fn replay_slo(
                 rates: label.to_string(),
                 backend_flavor: None,
                 decision: r.last,
-                timeline: timeline.summary(flap_window_ms(slo)),
-                scores: (!incidents.is_empty()).then(|| score(&timeline.intervals(), &mine)),
+                timeline: timeline.summary(flap_window_ms(slo), slo.plan().maintenance()),
+                scores: (!incidents.is_empty())
+                    .then(|| score(&timeline.intervals(), &mine, slo.plan().maintenance())),
             };
             Some(SloReplay {
                 changes: r.changes,

@@ -85,7 +85,10 @@ impl Timeline {
         out
     }
 
-    pub fn summary(&self, flap_window_ms: i64) -> TimelineSummary {
+    /// The summary users read. A change undone within `flap_window_ms` is a flap, unless
+    /// a maintenance window (`maintenance`: `[start, end)` spans) forced one of the two: a
+    /// pair of changes whose time span touches a window is not counted.
+    pub fn summary(&self, flap_window_ms: i64, maintenance: &[(i64, i64)]) -> TimelineSummary {
         let mut time_in: BTreeMap<Decision, f64> =
             Decision::ALL.iter().map(|d| (*d, 0.0)).collect();
         let mut first_reached: BTreeMap<Decision, String> = BTreeMap::new();
@@ -98,6 +101,11 @@ impl Timeline {
             .changes
             .windows(2)
             .filter(|w| w[1].to == w[0].from && w[1].at_ms - w[0].at_ms <= flap_window_ms)
+            .filter(|w| {
+                !maintenance
+                    .iter()
+                    .any(|&(start, end)| start <= w[1].at_ms && w[0].at_ms < end)
+            })
             .count();
         TimelineSummary {
             time_in_seconds: time_in
@@ -138,6 +146,7 @@ mod tests {
             group: Default::default(),
             labels: Default::default(),
             decision,
+            maintenance: None,
             previous: None,
             error: None,
             latency: None,
@@ -157,7 +166,7 @@ mod tests {
             }
         }
         assert_eq!(changed, [(2, Ok), (3, Warn), (6, Ok), (8, CircuitBreak)]);
-        let s = t.summary(60_000);
+        let s = t.summary(60_000, &[]);
         assert_eq!(s.changes, 4);
         assert_eq!(s.time_in_seconds["ok"], 7.0 * 60.0);
         assert_eq!(s.time_in_seconds["warn"], 60.0);
@@ -165,6 +174,8 @@ mod tests {
         assert_eq!(s.first_reached["warn"], "1970-01-01T00:02:00Z");
         // ok->warn->ok within 1 minute is a flap; ok->circuit_break->ok took 2 minutes.
         assert_eq!(s.flaps, 1);
-        assert_eq!(t.summary(120_000).flaps, 2);
+        assert_eq!(t.summary(120_000, &[]).flaps, 2);
+        // The ok -> circuit_break -> ok at 6..8 touches a maintenance window starting at 8.
+        assert_eq!(t.summary(120_000, &[(8 * 60_000, 9 * 60_000)]).flaps, 1);
     }
 }

@@ -38,15 +38,19 @@ pub(crate) fn run(args: CheckArgs) -> Result<i32> {
             return Ok(exit::OK);
         }
     }
-    if args.state.is_none()
-        && specs
-            .iter()
-            .flat_map(|s| &s.slos)
-            .any(|s| s.for_.millis() > 0)
-    {
+    let slos = || specs.iter().flat_map(|s| &s.slos);
+    if args.state.is_none() && slos().any(|s| s.for_.millis() > 0) {
         eprintln!(
             "burnrate: note: `for` needs --state to carry its timer between runs; \
              without it, rules with `for` are reported as pending"
+        );
+    }
+    if args.state.is_none()
+        && slos().any(|s| s.no_data.as_ref().is_some_and(|p| p.after.millis() > 0))
+    {
+        eprintln!(
+            "burnrate: note: `no_data.after` needs --state to carry the time without data \
+             between runs; without it, a dimension without data stays no_data"
         );
     }
     let mut state = match &args.state {

@@ -376,12 +376,14 @@ fn publish_one(
             failing.insert(k.to_string(), eval.errors.clone());
         }
     }
-    // A change, or a first decision that already calls for action.
+    // A change, or a first decision that already calls for action. Inside a maintenance
+    // window nothing is sent: `previous` stays the last decision receivers heard of, so the
+    // first evaluation after the window reports a change only if there is one for them.
     let changed = match previous {
         Some(p) => p != eval.decision,
         None => eval.decision.severity().is_some_and(|s| s > 0),
     };
-    if changed {
+    if changed && eval.maintenance.is_none() {
         tracing::info!(slo = %name, decision = %eval.decision,
             previous = previous.map(|p| p.as_str()).unwrap_or("none"), "decision changed");
         let mut change = eval.clone();

@@ -10,7 +10,7 @@
 
 use super::evaluation::{DimensionReport, Evaluation, RuleRef, WindowMap};
 use super::groups::{self, Instances};
-use super::hysteresis::{RuleStatus, SloState, StateStore, TimerStore};
+use super::hysteresis::{RuleStatus, RuleTimers, SloState, StateStore, TimerStore, step_no_data};
 use super::matrix::fires;
 use super::measure::{Bucket, GroupLabels, Grouped, Measurement, SourceError};
 use super::sli::{self, WindowValue};
@@ -163,6 +163,8 @@ fn evaluate_instance(
 #[derive(Debug, Default)]
 pub(crate) struct Worksheet {
     dims: [DimSheet; 2],
+    /// Whether the instant is inside a maintenance window of the SLO.
+    maintenance: bool,
 }
 
 #[derive(Debug)]
@@ -174,6 +176,8 @@ struct DimSheet {
     /// One per matrix rule.
     statuses: Vec<RuleStatus>,
     decision: Decision,
+    /// How long the dimension has been without data, while it is (`no_data` policy only).
+    no_data_for: Option<i64>,
     /// Scratch: one window's normalized buckets.
     buckets: Vec<Bucket>,
 }
@@ -185,6 +189,7 @@ impl Default for DimSheet {
             quantiles: Vec::new(),
             statuses: Vec::new(),
             decision: Decision::NoData,
+            no_data_for: None,
             buckets: Vec::new(),
         }
     }
@@ -199,6 +204,7 @@ pub(crate) fn step_slo(
     sheet: &mut Worksheet,
 ) -> Decision {
     timers.begin(at_ms);
+    sheet.maintenance = slo.in_maintenance(at_ms);
     for (dim, goal, result) in defined(slo, measurements) {
         step_dimension(
             slo,
@@ -206,6 +212,7 @@ pub(crate) fn step_slo(
             goal.budget,
             result.as_ref().ok(),
             at_ms,
+            sheet.maintenance,
             timers,
             &mut sheet.dims[dim.index()],
         );
@@ -213,7 +220,11 @@ pub(crate) fn step_slo(
     let decision = Decision::combine(
         defined(slo, measurements).map(|(dim, _, _)| sheet.dims[dim.index()].decision),
     );
-    timers.set_last_decision(decision);
+    // The last decision is what webhook receivers last heard of: nothing is sent inside a
+    // maintenance window, so the first evaluation after it compares with the one before it.
+    if !sheet.maintenance {
+        timers.set_last_decision(decision);
+    }
     decision
 }
 
@@ -259,12 +270,17 @@ fn misfit(slo: &SloSpec, dim: Dimension, measurement: &Measurement) -> Option<St
     }
 }
 
+/// One dimension at `at_ms`. Inside a maintenance window (`maintenance`) no rule fires and
+/// every timer of the dimension is cleared: `for` and `no_data.after` count again from the
+/// first evaluation after the window, and nothing held before it outlives it.
+#[allow(clippy::too_many_arguments)]
 fn step_dimension(
     slo: &SloSpec,
     dim: Dimension,
     budget: f64,
     measurement: Option<&Measurement>,
     at_ms: i64,
+    maintenance: bool,
     timers: &mut impl TimerStore,
     sheet: &mut DimSheet,
 ) {
@@ -276,6 +292,7 @@ fn step_dimension(
         quantiles,
         statuses,
         decision,
+        no_data_for,
         buckets,
     } = sheet;
     values.clear();
@@ -340,18 +357,35 @@ fn step_dimension(
             matrix[rp.long].events,
             slo.min_events,
         );
-        let status = timers.rule(dim, plan, i).step(
-            at_ms,
-            firing,
-            rule.wait(slo).millis(),
-            slo.hold.millis(),
-        );
+        let timer = timers.rule(dim, plan, i);
+        let status = if maintenance {
+            *timer = RuleTimers::default();
+            if firing {
+                RuleStatus::Suppressed
+            } else {
+                RuleStatus::Idle
+            }
+        } else {
+            timer.step(at_ms, firing, rule.wait(slo).millis(), slo.hold.millis())
+        };
         if status.counts() {
             counted = Decision::combine([counted, rule.decision]);
         }
         statuses.push(status);
     }
-    *decision = if all_null { Decision::NoData } else { counted };
+    let since = timers.no_data_since(dim);
+    *no_data_for = match &slo.no_data {
+        Some(_) => step_no_data(since, at_ms, all_null && !maintenance),
+        None => {
+            *since = None;
+            None
+        }
+    };
+    *decision = match (&slo.no_data, *no_data_for) {
+        _ if !all_null => counted,
+        (Some(policy), Some(t)) if t >= policy.after.millis() => policy.decision,
+        _ => Decision::NoData,
+    };
 }
 
 /// The `Evaluation` of the instant `sheet` holds (`step_slo` on the same measurements).
@@ -371,6 +405,11 @@ pub(crate) fn sheet_evaluation(
         group: group.clone(),
         labels: service.labels.clone(),
         decision,
+        maintenance: if sheet.maintenance {
+            slo.maintenance_reason(at_ms)
+        } else {
+            None
+        },
         previous: None,
         error: None,
         latency: None,
@@ -443,6 +482,8 @@ fn dimension_report(
         fired: pick(RuleStatus::Fired),
         pending: pick(RuleStatus::Pending),
         held: pick(RuleStatus::Held),
+        suppressed: pick(RuleStatus::Suppressed),
+        no_data_for: sheet.no_data_for.map(crate::duration::format_millis),
         // A calendar period's budget is measured over its elapsed part afterwards.
         budget_remaining: plan
             .period
@@ -534,6 +575,139 @@ mod tests {
         );
         assert_eq!(decisions(&failed), [("eu1".into(), Decision::NoData)]);
         assert_eq!(failed.evals[0].errors, ["error SLI: down"]);
+    }
+
+    /// An SLO with one `circuit_break` rule over 1h (and the 30d period), `hold: 10m`,
+    /// `for: 2m`, the given `no_data` policy and maintenance windows (`extra` lines).
+    fn policy_slo(extra: &str) -> ServiceSpec {
+        let yaml = format!(
+            "apiVersion: burnrate/v1\nservice: edge\nslos:\n  - name: api\n    for: 2m\n    \
+             hold: 10m\n    error:\n      objective: 99\n      bad: errors_total\n      \
+             total: requests_total\n    matrix:\n      error:\n        \
+             - {{decision: circuit_break, burn: 10, long: 1h}}\n{extra}"
+        );
+        let (spec, diagnostics) = load_str(Path::new("edge.yaml"), &yaml);
+        spec.unwrap_or_else(|| panic!("{diagnostics:?}"))
+    }
+
+    /// The error dimension measured with `bad` of 100 events a second, both windows alike;
+    /// `None`: every window without series.
+    fn error_rates(bad: Option<f64>) -> [(Dimension, Result<Measurement, SourceError>); 1] {
+        let windows = match bad {
+            Some(bad) => vec![
+                ErrorRates {
+                    bad: Some(bad),
+                    total: Some(100.0)
+                };
+                2
+            ],
+            None => Vec::new(),
+        };
+        [(Dimension::Error, Ok(Measurement::Error(windows)))]
+    }
+
+    const MIN: i64 = 60_000;
+
+    #[test]
+    fn no_data_escalates_after_the_policys_time_and_data_resets_it() {
+        let spec = policy_slo("    no_data: {after: 15m, decision: warn}\n");
+        let slo = &spec.slos[0];
+        let mut state = SloState::default();
+        let mut at = |t: i64, bad: Option<f64>| {
+            let e = evaluate_slo(&spec, slo, t * MIN, &error_rates(bad), &mut state);
+            let d = e.error.expect("error dimension");
+            (e.decision, d.no_data_for)
+        };
+        assert_eq!(at(0, Some(0.0)), (Decision::Ok, None));
+        // Counted from the first evaluation without data.
+        assert_eq!(at(1, None), (Decision::NoData, Some("0s".into())));
+        assert_eq!(at(15, None), (Decision::NoData, Some("14m".into())));
+        assert_eq!(at(16, None), (Decision::Warn, Some("15m".into())));
+        assert_eq!(at(40, None), (Decision::Warn, Some("39m".into())));
+        // Data is back: the dimension decides on it again, and the clock starts over.
+        assert_eq!(at(41, Some(0.0)), (Decision::Ok, None));
+        assert_eq!(at(42, None), (Decision::NoData, Some("0s".into())));
+        assert_eq!(at(56, None), (Decision::NoData, Some("14m".into())));
+        // Without a policy nothing is counted or reported.
+        let plain = policy_slo("");
+        let mut state = SloState::default();
+        for t in [0, 20, 40] {
+            let e = evaluate_slo(
+                &plain,
+                &plain.slos[0],
+                t * MIN,
+                &error_rates(None),
+                &mut state,
+            );
+            assert_eq!(e.decision, Decision::NoData);
+            assert_eq!(e.error.unwrap().no_data_for, None);
+        }
+        assert_eq!(state.no_data_since, Default::default());
+    }
+
+    #[test]
+    fn maintenance_fires_nothing_releases_holds_and_restarts_every_timer() {
+        // Maintenance over minutes 10..20 and, overlapping, 15..25; no data for 15m warns.
+        let start = |m: i64| crate::time::format_time(m * MIN);
+        let spec = policy_slo(&format!(
+            "    no_data: {{after: 15m, decision: warn}}\n    maintenance:\n      \
+             - {{start: {}, end: {}, reason: db migration}}\n      \
+             - {{start: {}, end: {}, reason: failover drill}}\n",
+            start(10),
+            start(20),
+            start(15),
+            start(25)
+        ));
+        let slo = &spec.slos[0];
+        let mut state = SloState::default();
+        let mut at = |t: i64, bad: Option<f64>| {
+            evaluate_slo(&spec, slo, t * MIN, &error_rates(bad), &mut state)
+        };
+        // Burning (burn 20) from minute 0: circuit_break once `for` has passed.
+        assert_eq!(at(0, Some(20.0)).decision, Decision::Ok);
+        let burning = at(2, Some(20.0));
+        assert_eq!(
+            (burning.decision, burning.maintenance),
+            (Decision::CircuitBreak, None)
+        );
+        // Inside: nothing fires (the rule is reported as suppressed), nothing is held.
+        let inside = at(10, Some(20.0));
+        assert_eq!(inside.decision, Decision::Ok);
+        assert_eq!(inside.maintenance.as_deref(), Some("db migration"));
+        let dim = inside.error.unwrap();
+        assert!(dim.fired.is_empty() && dim.held.is_empty() && dim.pending.is_empty());
+        assert_eq!(dim.suppressed.len(), 1);
+        assert_eq!(
+            at(16, Some(20.0)).maintenance.as_deref(),
+            Some("db migration; failover drill")
+        );
+        // Without data inside: no_data, never the policy's decision, and no clock running.
+        let blind = at(17, None);
+        assert_eq!(blind.decision, Decision::NoData);
+        assert_eq!(blind.error.unwrap().no_data_for, None);
+        let blind = at(24, None);
+        assert_eq!(blind.decision, Decision::NoData);
+        // After: the no-data clock counts from the first evaluation after the window ...
+        assert_eq!(
+            at(25, None).error.unwrap().no_data_for.as_deref(),
+            Some("0s")
+        );
+        assert_eq!(at(39, None).decision, Decision::NoData);
+        assert_eq!(at(40, None).decision, Decision::Warn);
+        // ... and `for` from the first firing after it; the hold from before is gone.
+        assert_eq!(at(41, Some(20.0)).decision, Decision::Ok);
+        assert_eq!(at(43, Some(20.0)).decision, Decision::CircuitBreak);
+        // The last decision is what receivers heard last: not the ones inside the window.
+        assert_eq!(state.last_decision, Some(Decision::CircuitBreak));
+        let mut state = SloState::default();
+        for t in [0, 2, 12] {
+            evaluate_slo(&spec, slo, t * MIN, &error_rates(Some(20.0)), &mut state);
+        }
+        assert_eq!(
+            state.last_decision,
+            Some(Decision::CircuitBreak),
+            "unchanged inside"
+        );
     }
 
     #[test]

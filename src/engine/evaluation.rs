@@ -134,6 +134,13 @@ pub struct DimensionReport {
     /// Rules no longer firing whose decision is kept by `hold`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<RuleRef>,
+    /// Rules firing on the numbers inside a maintenance window, where nothing counts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suppressed: Vec<RuleRef>,
+    /// With a `no_data` policy, while every matrix window is null: how long the dimension
+    /// has been without data (`20m`); it decides the policy's decision from `after` on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_data_for: Option<String>,
     pub budget_remaining: Option<f64>,
     /// A calendar period's start: the budget covers the time since (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,6 +165,10 @@ pub struct Evaluation {
     pub group: GroupLabels,
     pub labels: BTreeMap<String, String>,
     pub decision: Decision,
+    /// Inside a maintenance window: its reason (every reason, `; `-joined, when windows
+    /// overlap). No rule fires then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maintenance: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Decision>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -1,4 +1,5 @@
-//! `for` and `hold`: the state machine that turns firing rules into lasting decisions.
+//! `for` and `hold`: the state machine that turns firing rules into lasting decisions, and
+//! the no-data clock of `no_data.after`.
 //!
 //! Pure and serializable: `check --state`, the daemon's `--state-dir` and the backtest all
 //! step the same machine, so a decision is reached at the same instant whichever runs it.
@@ -23,6 +24,9 @@ pub enum RuleStatus {
     Fired,
     /// No longer firing, but its decision counts until `hold` has passed.
     Held,
+    /// Firing on the numbers, inside a maintenance window: it counts for nothing, and its
+    /// timers are cleared (`for` starts over after the window, nothing is held).
+    Suppressed,
 }
 
 impl RuleStatus {
@@ -84,6 +88,56 @@ impl RuleTimers {
     }
 }
 
+/// Advances a dimension's no-data clock to `now`: `since` is the first evaluation of its
+/// current streak of evaluations without data (every matrix window null). Returns how long
+/// the dimension has been without data, `None` when it has data (which ends the streak).
+///
+/// Like the rule timers, `since` may come from a state file someone else wrote: an instant
+/// later than `now` counts for nothing (the streak starts now, it never counts backwards)
+/// and the arithmetic saturates, so no file can make a dimension escalate that has data.
+pub(crate) fn step_no_data(since: &mut Option<i64>, now: i64, without_data: bool) -> Option<i64> {
+    if !without_data {
+        *since = None;
+        return None;
+    }
+    let start = match *since {
+        Some(t) if t <= now => t,
+        _ => *since.insert(now),
+    };
+    Some(now.saturating_sub(start))
+}
+
+/// The no-data clocks of one SLO instance (`step_no_data`), one per dimension; only SLOs with
+/// a `no_data` policy run them. Files written before `no_data` existed have none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct NoDataClocks {
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "instant"
+    )]
+    error: Option<i64>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "instant"
+    )]
+    latency: Option<i64>,
+}
+
+impl NoDataClocks {
+    pub(crate) fn get_mut(&mut self, dim: Dimension) -> &mut Option<i64> {
+        match dim {
+            Dimension::Error => &mut self.error,
+            Dimension::Latency => &mut self.latency,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.error.is_none() && self.latency.is_none()
+    }
+}
+
 /// A timer read from a state file: an instant as `limits::is_instant` bounds every instant
 /// burnrate writes; anything else makes the file corrupt (exit 65, with its `line:column`),
 /// never a decision.
@@ -108,6 +162,9 @@ pub struct SloState {
     /// `dimension -> rule key -> timers`.
     #[serde(default)]
     pub(crate) rules: BTreeMap<String, BTreeMap<String, RuleTimers>>,
+    /// `dimension -> first evaluation of its current streak without data`.
+    #[serde(default, skip_serializing_if = "NoDataClocks::is_empty")]
+    pub(crate) no_data_since: NoDataClocks,
     /// The group's labels (`group_by`), so the groups of an SLO are known from the state.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub(crate) group: GroupLabels,
@@ -148,6 +205,8 @@ pub(crate) trait TimerStore {
     fn retain(&mut self, dim: Dimension, plan: &DimPlan);
     /// The timers of rule `rule` of `plan`, created idle if missing.
     fn rule(&mut self, dim: Dimension, plan: &DimPlan, rule: usize) -> &mut RuleTimers;
+    /// The no-data clock of a dimension (`step_no_data`).
+    fn no_data_since(&mut self, dim: Dimension) -> &mut Option<i64>;
     fn set_last_decision(&mut self, decision: Decision);
 }
 
@@ -166,6 +225,10 @@ impl TimerStore for SloState {
         self.timers(dim.as_str(), &plan.rules[rule].key)
     }
 
+    fn no_data_since(&mut self, dim: Dimension) -> &mut Option<i64> {
+        self.no_data_since.get_mut(dim)
+    }
+
     fn set_last_decision(&mut self, decision: Decision) {
         self.last_decision = Some(decision);
     }
@@ -178,6 +241,7 @@ impl TimerStore for SloState {
 pub(crate) struct PlanTimers {
     updated_at: Option<i64>,
     slots: [Vec<RuleTimers>; 2],
+    no_data_since: NoDataClocks,
 }
 
 impl TimerStore for PlanTimers {
@@ -194,6 +258,10 @@ impl TimerStore for PlanTimers {
 
     fn rule(&mut self, dim: Dimension, plan: &DimPlan, rule: usize) -> &mut RuleTimers {
         &mut self.slots[dim.index()][plan.rules[rule].slot]
+    }
+
+    fn no_data_since(&mut self, dim: Dimension) -> &mut Option<i64> {
+        self.no_data_since.get_mut(dim)
     }
 
     fn set_last_decision(&mut self, _decision: Decision) {}
@@ -376,11 +444,69 @@ mod tests {
     }
 
     #[test]
+    fn the_no_data_clock_counts_from_the_first_evaluation_without_data() {
+        let mut since = None;
+        assert_eq!(step_no_data(&mut since, 0, false), None);
+        assert_eq!(step_no_data(&mut since, MIN, true), Some(0));
+        assert_eq!(step_no_data(&mut since, 16 * MIN, true), Some(15 * MIN));
+        // Data back: the streak ends, and the next one counts afresh.
+        assert_eq!(step_no_data(&mut since, 17 * MIN, false), None);
+        assert_eq!(since, None);
+        assert_eq!(step_no_data(&mut since, 18 * MIN, true), Some(0));
+    }
+
+    #[test]
+    fn a_no_data_clock_from_a_corrupt_file_never_counts_time_that_did_not_pass() {
+        // A streak said to begin after now starts over now instead of counting backwards
+        // (wrapping once made `now - t` huge and positive).
+        let mut since = Some(i64::MAX);
+        assert_eq!(step_no_data(&mut since, 10 * MIN, true), Some(0));
+        assert_eq!(since, Some(10 * MIN));
+        // The arithmetic saturates at the ends of i64.
+        let mut since = Some(i64::MIN);
+        assert_eq!(step_no_data(&mut since, i64::MAX, true), Some(i64::MAX));
+        // A clock on a dimension that has data counts nothing.
+        let mut since = Some(i64::MIN);
+        assert_eq!(step_no_data(&mut since, 10 * MIN, false), None);
+    }
+
+    #[test]
+    fn no_data_clocks_load_from_state_files_and_old_files_have_none() {
+        let old = r#"{"slos":{"a/b":{"updated_at":1700000000000,"rules":{}}}}"#;
+        let store: StateStore = serde_json::from_str(old).unwrap();
+        assert_eq!(store.slos["a/b"].no_data_since, NoDataClocks::default());
+        assert!(
+            !serde_json::to_string(&store)
+                .unwrap()
+                .contains("no_data_since"),
+            "nothing is written without a clock running"
+        );
+        let mut state = SloState::default();
+        *state.no_data_since.get_mut(Dimension::Latency) = Some(1_700_000_000_000);
+        let text = serde_json::to_string(&state).unwrap();
+        assert!(
+            text.contains(r#""no_data_since":{"latency":1700000000000}"#),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<SloState>(&text).unwrap(), state);
+        for bad in [
+            r#"{"slos":{"a/b":{"no_data_since":{"error":9223372036854775807}}}}"#,
+            r#"{"slos":{"a/b":{"no_data_since":{"latency":-9223372036854775808}}}}"#,
+        ] {
+            let e = serde_json::from_str::<StateStore>(bad).unwrap_err();
+            assert!(e.to_string().contains("out of range"), "{e}");
+            assert!(e.line() == 1 && e.column() > 0);
+        }
+    }
+
+    #[test]
     fn going_back_in_time_resets() {
         let mut s = SloState::default();
         s.begin(10 * MIN);
         s.timers("error", "r").step(10 * MIN, true, 0, 0);
+        *s.no_data_since.get_mut(Dimension::Error) = Some(10 * MIN);
         s.begin(5 * MIN);
         assert!(s.rules.is_empty());
+        assert_eq!(s.no_data_since, NoDataClocks::default());
     }
 }

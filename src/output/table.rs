@@ -27,7 +27,17 @@ pub(crate) fn render_replay(changes: &[Evaluation], summary: &crate::backtest::S
             .dimensions()
             .map(|(name, d)| format!("{name} {}", windows_text(&d.burn, |v| format!("{v:.2}"))))
             .collect();
-        let _ = writeln!(out, "{}  {change:<28} {}", e.time, burns.join("  |  "));
+        let maintenance = e
+            .maintenance
+            .as_ref()
+            .map(|m| format!("  [maintenance: {m}]"))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{}  {change:<28} {}{maintenance}",
+            e.time,
+            burns.join("  |  ")
+        );
         for (name, d) in e.dimensions() {
             if d.contributors.is_some() || !d.exemplars.is_empty() {
                 let _ = writeln!(out, "      {name}:");
@@ -72,9 +82,17 @@ pub(crate) fn render_replay(changes: &[Evaluation], summary: &crate::backtest::S
                 .collect::<Vec<_>>()
                 .join(", ")
         };
+        let unscored = if s.incidents_in_maintenance > 0 {
+            format!(
+                ", {} inside maintenance, not scored",
+                s.incidents_in_maintenance
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "   incidents: {} ({} detected)  precision {}  recall {}",
+            "   incidents: {} ({} detected{unscored})  precision {}  recall {}",
             s.incidents,
             s.detected,
             pct(s.precision),
@@ -103,6 +121,9 @@ pub(crate) fn render(evals: &[Evaluation]) -> String {
             e.decision.as_str().to_uppercase(),
             e.time
         );
+        if let Some(m) = &e.maintenance {
+            let _ = writeln!(out, "  maintenance: {m} (no rule fires)");
+        }
         for (name, d) in e.dimensions() {
             let _ = writeln!(
                 out,
@@ -129,10 +150,14 @@ pub(crate) fn render(evals: &[Evaluation]) -> String {
             if !d.no_traffic.is_empty() {
                 let _ = writeln!(out, "           no traffic in {}", d.no_traffic.join(", "));
             }
+            if let Some(t) = &d.no_data_for {
+                let _ = writeln!(out, "           no data for {t}");
+            }
             for (label, rules) in [
                 ("fired", &d.fired),
                 ("pending", &d.pending),
                 ("held", &d.held),
+                ("suppressed", &d.suppressed),
             ] {
                 if !rules.is_empty() {
                     let list: Vec<String> = rules.iter().map(rule_text).collect();
@@ -252,6 +277,8 @@ mod tests {
             }],
             pending: vec![],
             held: vec![],
+            suppressed: vec![],
+            no_data_for: None,
             budget_remaining: Some(0.415),
             budget_since: None,
             contributors: None,
@@ -264,6 +291,7 @@ mod tests {
             group: Default::default(),
             labels: Default::default(),
             decision: Decision::CircuitBreak,
+            maintenance: None,
             previous: None,
             error: None,
             latency: Some(dim),

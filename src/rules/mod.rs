@@ -290,6 +290,19 @@ pub(crate) fn slo_group(spec: &ServiceSpec, slo: &SloSpec, opts: &Options) -> Ru
     {
         comments.push("error: raw bad_query/total_query, each wrapped in sum()".into());
     }
+    // Both act on burnrate's own decisions; a ruler cannot know them.
+    if let Some(policy) = &slo.no_data {
+        comments.push(format!(
+            "no_data (after {}: {}) is burnrate's own decision: these rules do not fire on missing data (alert on absent() if silence must page)",
+            policy.after, policy.decision
+        ));
+    }
+    if !slo.maintenance.is_empty() {
+        comments.push(format!(
+            "maintenance ({} window(s)) is burnrate's own: these rules fire during it (use Alertmanager silences)",
+            slo.maintenance.len()
+        ));
+    }
     if slo.hold.millis() > 0 && !opts.keep_firing_for {
         comments.push(format!(
             "hold {} has no ruler equivalent: use Alertmanager's timers (or --keep-firing-for)",

@@ -1,7 +1,7 @@
 //! Alertmanager API v2: while an SLO's decision is above `ok`, one alert
 //! `alertname="SLOBurnRate"` (per group, carrying the group's labels) re-sent every cycle with a rolling `endsAt`; resolved (`endsAt`
 //! set to the evaluation time) when the decision returns to `ok` or moves to another level,
-//! whose alert replaces it. A post is retried with the shared jittered backoff
+//! whose alert replaces it, and when a maintenance window begins (even without data). A post is retried with the shared jittered backoff
 //! (`crate::retry`) while the Alertmanager answers; resolutions that still fail to arrive are
 //! re-sent with the next cycle.
 
@@ -133,6 +133,9 @@ fn annotations(eval: &Evaluation) -> BTreeMap<String, String> {
         if let Some(b) = report.budget_remaining {
             a.insert(format!("{dim}_budget_remaining"), format!("{b:.4}"));
         }
+        if let Some(t) = &report.no_data_for {
+            a.insert(format!("{dim}_no_data_for"), t.clone());
+        }
     }
     // Why it burns, from the dimension the alert is for (another burning dimension's, when
     // that one has none).
@@ -185,8 +188,9 @@ impl Alertmanager {
         let key = eval.instance_name();
         let mut active = self.active.lock().await;
         let mut out = Plan::default();
-        if eval.decision == Decision::NoData {
+        if eval.decision == Decision::NoData && eval.maintenance.is_none() {
             // Nothing new is known: neither re-send (it expires on its own) nor resolve.
+            // Maintenance is known, though: it resolves whatever was raised before it.
             return out;
         }
         let wanted = alert_labels(eval);
@@ -349,6 +353,7 @@ mod tests {
                 .into_iter()
                 .collect(),
             decision,
+            maintenance: None,
             previous: None,
             error: None,
             latency: None,
@@ -457,6 +462,35 @@ mod tests {
             .await;
         assert!(resolved.fire.is_none());
         assert_eq!(resolved.resolve[0].ends_at, format_time(121_000));
+    }
+
+    #[tokio::test]
+    async fn maintenance_resolves_the_active_alert_even_without_data() {
+        let am = Alertmanager::new(AlertmanagerConfig {
+            urls: vec![],
+            timeout: Duration::from_secs(1),
+            interval: Duration::from_secs(30),
+        });
+        let in_maintenance = |decision, at_ms| Evaluation {
+            maintenance: Some("db migration".into()),
+            ..eval(decision, at_ms)
+        };
+        for blind in [Decision::NoData, Decision::Ok] {
+            am.plan(&eval(Decision::Warn, 1_000), Some(Decision::Ok))
+                .await
+                .fire
+                .expect("fires");
+            let quiet = am
+                .plan(&in_maintenance(blind, 31_000), Some(Decision::Warn))
+                .await;
+            assert!(quiet.fire.is_none(), "{blind}");
+            assert_eq!(quiet.resolve.len(), 1, "{blind}");
+            assert_eq!(quiet.resolve[0].ends_at, format_time(31_000));
+            let again = am
+                .plan(&in_maintenance(blind, 61_000), Some(Decision::Warn))
+                .await;
+            assert!(again.fire.is_none() && again.resolve.is_empty(), "{blind}");
+        }
     }
 
     #[tokio::test]

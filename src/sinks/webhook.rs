@@ -417,6 +417,7 @@ mod tests {
             group: Default::default(),
             labels: Default::default(),
             decision: crate::decision::Decision::Warn,
+            maintenance: None,
             previous: None,
             error: None,
             latency: None,

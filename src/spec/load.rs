@@ -10,7 +10,8 @@ use super::selector::{Selector, parse_selector};
 use super::yaml::{self, Node, Pos, Value};
 use super::{
     API_VERSION, Breakdown, DEFAULT_BREAKDOWN_TOP, DEFAULT_MAX_GROUPS, Dimension, ErrorEvents,
-    ErrorSli, LatencySli, Rule, ServiceSpec, SloSpec, WINDOW_PLACEHOLDER, budget, ladder,
+    ErrorSli, LatencySli, MAX_MAINTENANCE_WINDOWS, MaintenanceWindow, NoDataPolicy, Rule,
+    ServiceSpec, SloSpec, WINDOW_PLACEHOLDER, budget, ladder,
 };
 use crate::calendar::{Calendar, CalendarUnit, parse_timezone};
 use crate::decision::Decision;
@@ -339,6 +340,8 @@ impl Checker {
                 "group_by",
                 "max_groups",
                 "timezone",
+                "no_data",
+                "maintenance",
             ],
         )?;
         let name = self.required(&f, "name").and_then(|n| {
@@ -423,6 +426,14 @@ impl Checker {
         let max_groups = match f.get("max_groups") {
             Some(n) => self.max_groups(n, &f.field("max_groups")),
             None => Some(DEFAULT_MAX_GROUPS),
+        };
+        let no_data = match f.get("no_data") {
+            Some(n) => self.no_data(n, &f.field("no_data")).map(Some),
+            None => Some(None),
+        };
+        let maintenance = match f.get("maintenance") {
+            Some(n) => self.maintenance(n, &f.field("maintenance")),
+            None => Some(Vec::new()),
         };
 
         // The nominal period: what the default ladder, presets and `budget:` rules scale to.
@@ -509,6 +520,8 @@ impl Checker {
             group_by: group_by?,
             max_groups: max_groups?,
             calendar: calendar?,
+            no_data: no_data?,
+            maintenance: maintenance?,
             plan: Default::default(),
         })
     }
@@ -707,26 +720,128 @@ impl Checker {
         ok.then_some(rules)
     }
 
+    /// A decision that calls for action: what a rule or the no-data policy may decide.
+    fn action(&mut self, node: &Node, field: &str) -> Option<Decision> {
+        let text = self.string(node, field)?;
+        let decision = Decision::parse(&text).filter(|d| Decision::ACTIONS.contains(d));
+        if decision.is_none() {
+            self.error(
+                node.pos,
+                field,
+                format!("must be warn, scale or circuit_break, got {text:?}"),
+            );
+        }
+        decision
+    }
+
+    /// `no_data: {after, decision}`.
+    fn no_data(&mut self, node: &Node, path: &str) -> Option<NoDataPolicy> {
+        let f = self.fields(node, path, &["after", "decision"])?;
+        let after = self
+            .required(&f, "after")
+            .and_then(|n| self.duration(n, &f.field("after")));
+        let decision = self
+            .required(&f, "decision")
+            .and_then(|n| self.action(n, &f.field("decision")));
+        Some(NoDataPolicy {
+            after: after?,
+            decision: decision?,
+        })
+    }
+
+    /// `maintenance: [{start, end, reason}]`. Windows may overlap (an evaluation inside
+    /// several reports every reason); each is checked, so every error is listed.
+    fn maintenance(&mut self, node: &Node, path: &str) -> Option<Vec<MaintenanceWindow>> {
+        let items = self.sink.seq(&self.file, node, path)?;
+        if items.len() > MAX_MAINTENANCE_WINDOWS {
+            self.error(
+                node.pos,
+                path,
+                format!(
+                    "{} windows: at most {MAX_MAINTENANCE_WINDOWS} (drop the windows that are over)",
+                    items.len()
+                ),
+            );
+            return None;
+        }
+        let mut windows = Vec::with_capacity(items.len());
+        let mut ok = true;
+        for (i, item) in items.iter().enumerate() {
+            match self.maintenance_window(item, &format!("{path}[{i}]")) {
+                Some(w) => windows.push(w),
+                None => ok = false,
+            }
+        }
+        ok.then_some(windows)
+    }
+
+    fn maintenance_window(&mut self, node: &Node, path: &str) -> Option<MaintenanceWindow> {
+        let f = self.fields(node, path, &["start", "end", "reason"])?;
+        let start = self
+            .required(&f, "start")
+            .and_then(|n| self.rfc3339(n, &f.field("start")));
+        let end_node = self.required(&f, "end");
+        let end = end_node.and_then(|n| self.rfc3339(n, &f.field("end")));
+        let reason = self
+            .required(&f, "reason")
+            .and_then(|n| self.string(n, &f.field("reason")));
+        if let (Some(s), Some(e), Some(n)) = (start, end, end_node)
+            && e <= s
+        {
+            self.error(
+                n.pos,
+                &f.field("end"),
+                format!(
+                    "must be after start ({}), got {}",
+                    crate::time::format_time(s),
+                    crate::time::format_time(e)
+                ),
+            );
+            return None;
+        }
+        Some(MaintenanceWindow {
+            start_ms: start?,
+            end_ms: end?,
+            reason: reason?,
+        })
+    }
+
+    /// An instant written as RFC 3339 with its offset (`Z` or `+02:00`): a window in a spec
+    /// must not depend on the timezone of the machine reading it.
+    fn rfc3339(&mut self, node: &Node, field: &str) -> Option<i64> {
+        let text = self.string(node, field)?;
+        let Ok(ms) =
+            chrono::DateTime::parse_from_rfc3339(text.trim()).map(|t| t.timestamp_millis())
+        else {
+            self.error(
+                node.pos,
+                field,
+                format!(
+                    "not an RFC 3339 time with an offset (like 2026-11-20T02:00:00Z or 2026-11-20T04:00:00+02:00): {text:?}"
+                ),
+            );
+            return None;
+        };
+        if !crate::limits::is_instant(ms) {
+            self.error(
+                node.pos,
+                field,
+                format!("{text:?} is out of range (burnrate reads instants up to year 5138)"),
+            );
+            return None;
+        }
+        Some(ms)
+    }
+
     fn rule(&mut self, node: &Node, path: &str, period: &PromDuration) -> Option<Rule> {
         let f = self.fields(
             node,
             path,
             &["decision", "burn", "budget", "long", "short", "for"],
         )?;
-        let decision = self.required(&f, "decision").and_then(|n| {
-            let text = self.string(n, &f.field("decision"))?;
-            match Decision::parse(&text).filter(|d| Decision::ACTIONS.contains(d)) {
-                Some(d) => Some(d),
-                None => {
-                    self.error(
-                        n.pos,
-                        &f.field("decision"),
-                        format!("must be warn, scale or circuit_break, got {text:?}"),
-                    );
-                    None
-                }
-            }
-        });
+        let decision = self
+            .required(&f, "decision")
+            .and_then(|n| self.action(n, &f.field("decision")));
         // `burn`, or `budget`: the share of the period's budget spent in the long window,
         // which is the burn `budget × period / long`.
         let burn = match (f.get("burn"), f.get("budget")) {

@@ -33,6 +33,8 @@ pub const DEFAULT_BREAKDOWN_TOP: usize = 5;
 pub const DEFAULT_MAX_GROUPS: usize = 200;
 /// The placeholder raw-PromQL SLIs use for the window (Sloth's convention).
 pub const WINDOW_PLACEHOLDER: &str = "{{.window}}";
+/// `maintenance` windows per SLO at most: each is looked up at every evaluation.
+pub(crate) const MAX_MAINTENANCE_WINDOWS: usize = 1_000;
 
 /// One spec file: one service and its SLOs.
 #[derive(Debug, Clone)]
@@ -63,6 +65,10 @@ pub struct SloSpec {
     /// `period: month | week | quarter` (with `timezone`): the budget covers the elapsed
     /// part of the current calendar period, and `period` holds its nominal length.
     pub calendar: Option<crate::calendar::Calendar>,
+    /// `no_data`: what a dimension decides once it has been without data for a while.
+    pub no_data: Option<NoDataPolicy>,
+    /// `maintenance`: windows during which no rule fires, in spec order.
+    pub maintenance: Vec<MaintenanceWindow>,
     /// What evaluations need from the fields above, built at the first evaluation.
     pub(crate) plan: PlanCell,
 }
@@ -140,6 +146,24 @@ impl LatencySli {
     }
 }
 
+/// `no_data: {after, decision}`: a dimension whose every matrix window has been without data
+/// for at least `after` (counted from the first evaluation of that streak) decides
+/// `decision` instead of `no_data`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NoDataPolicy {
+    pub after: PromDuration,
+    /// One of `Decision::ACTIONS`.
+    pub decision: Decision,
+}
+
+/// One `maintenance` window, `start <= t < end` in Unix milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MaintenanceWindow {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub reason: String,
+}
+
 /// One row of the threshold matrix.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
@@ -214,6 +238,25 @@ impl SloSpec {
     /// (a calendar period is not: `measure::elapsed` measures it on its own).
     pub fn measured_windows(&self, dim: Dimension) -> &[PromDuration] {
         &self.plan().dim(dim).windows
+    }
+
+    /// Whether `at_ms` is inside one of the SLO's maintenance windows.
+    pub(crate) fn in_maintenance(&self, at_ms: i64) -> bool {
+        let spans = self.plan().maintenance();
+        let after = spans.partition_point(|&(start, _)| start <= at_ms);
+        after > 0 && at_ms < spans[after - 1].1
+    }
+
+    /// What the evaluation at `at_ms` says about maintenance: the reasons of every window it
+    /// is inside, in spec order, each once (`None` outside every window).
+    pub(crate) fn maintenance_reason(&self, at_ms: i64) -> Option<String> {
+        let mut reasons: Vec<&str> = Vec::new();
+        for w in &self.maintenance {
+            if w.start_ms <= at_ms && at_ms < w.end_ms && !reasons.contains(&w.reason.as_str()) {
+                reasons.push(&w.reason);
+            }
+        }
+        (!reasons.is_empty()).then(|| reasons.join("; "))
     }
 
     /// The windows, rule positions and state keys of every dimension, derived once.

@@ -12,6 +12,9 @@ use std::sync::OnceLock;
 #[derive(Debug, Clone)]
 pub(crate) struct SloPlan {
     dims: [DimPlan; 2],
+    /// The maintenance windows as disjoint `[start, end)` spans in time order (overlapping
+    /// and touching windows merged), so an evaluation finds out by binary search.
+    maintenance: Vec<(i64, i64)>,
 }
 
 /// One dimension of an `SloPlan`.
@@ -47,13 +50,32 @@ pub(crate) struct RulePlan {
 
 impl SloPlan {
     pub(crate) fn new(slo: &SloSpec) -> SloPlan {
+        let mut spans: Vec<(i64, i64)> = slo
+            .maintenance
+            .iter()
+            .map(|w| (w.start_ms, w.end_ms))
+            .collect();
+        spans.sort_unstable();
+        let mut maintenance: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
+        for (start, end) in spans {
+            match maintenance.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => maintenance.push((start, end)),
+            }
+        }
         SloPlan {
             dims: Dimension::ALL.map(|dim| DimPlan::new(slo, dim)),
+            maintenance,
         }
     }
 
     pub(crate) fn dim(&self, dim: Dimension) -> &DimPlan {
         &self.dims[dim.index()]
+    }
+
+    /// The SLO's maintenance time: disjoint `[start, end)` spans in time order.
+    pub(crate) fn maintenance(&self) -> &[(i64, i64)] {
+        &self.maintenance
     }
 }
 
@@ -146,7 +168,7 @@ mod tests {
         let plan = slo.plan().dim(Dimension::Error);
         let spelled: Vec<&str> = plan.windows.iter().map(|w| w.as_str()).collect();
         assert_eq!(spelled, ["5m", "1h", "30d"]);
-        assert_eq!((plan.matrix_windows, plan.period), (3, 2));
+        assert_eq!((plan.matrix_windows, plan.period), (3, Some(2)));
         assert_eq!(plan.rules[0].long, 1);
         assert_eq!(plan.rules[0].short, Some(0));
         assert_eq!(plan.rules[2].long, 2);
@@ -156,7 +178,29 @@ mod tests {
         );
         // No latency section: no rules, only the period is measured.
         let latency = slo.plan().dim(Dimension::Latency);
-        assert_eq!((latency.matrix_windows, latency.period), (0, 0));
+        assert_eq!((latency.matrix_windows, latency.period), (0, Some(0)));
         assert_eq!(latency.windows.len(), 1);
+    }
+
+    #[test]
+    fn maintenance_windows_merge_and_are_found_by_their_edges() {
+        let yaml = "apiVersion: burnrate/v1\nservice: s\nslos:\n  - name: a\n    error:\n      objective: 99.9\n      bad: bad_total\n      total: all_total\n    maintenance:\n      - {start: 1970-01-01T00:00:30Z, end: 1970-01-01T00:00:40Z, reason: c}\n      - {start: 1970-01-01T00:00:10Z, end: 1970-01-01T00:00:20Z, reason: a}\n      - {start: 1970-01-01T00:00:15Z, end: 1970-01-01T00:00:25Z, reason: b}\n      - {start: 1970-01-01T00:00:25Z, end: 1970-01-01T00:00:26+00:00, reason: b}\n";
+        let (spec, diags) = load_str(Path::new("a.yaml"), yaml);
+        let spec = spec.unwrap_or_else(|| panic!("{diags:?}"));
+        let slo = &spec.slos[0];
+        assert_eq!(
+            slo.plan().maintenance(),
+            [(10_000, 26_000), (30_000, 40_000)]
+        );
+        let inside: Vec<i64> = [
+            0, 9_999, 10_000, 25_999, 26_000, 29_999, 30_000, 39_999, 40_000,
+        ]
+        .into_iter()
+        .filter(|&t| slo.in_maintenance(t))
+        .collect();
+        assert_eq!(inside, [10_000, 25_999, 30_000, 39_999]);
+        assert_eq!(slo.maintenance_reason(17_000).as_deref(), Some("a; b"));
+        assert_eq!(slo.maintenance_reason(25_000).as_deref(), Some("b"));
+        assert_eq!(slo.maintenance_reason(26_000), None);
     }
 }
