@@ -722,8 +722,8 @@ fn incremental_contributors_match_direct_queries_at_every_cycle() {
                 inc_client.traffic().snapshot(),
                 dir_client.traffic().snapshot(),
             );
-            rt.block_on(incremental.explain(index, &mut ea, t));
-            rt.block_on(direct.explain(index, &mut eb, t));
+            rt.block_on(incremental.complete(index, &mut ea, t));
+            rt.block_on(direct.complete(index, &mut eb, t));
             inc_requests += inc_client.traffic().snapshot().since(before.0).requests;
             dir_requests += dir_client.traffic().snapshot().since(before.1).requests;
             let (ja, jb) = (
