@@ -25,11 +25,11 @@
 //!   overlapping request per fetch group per cycle, windows computed locally, within
 //!   `--max-history-bytes` (`BURNRATE_SCALE_MAX_HISTORY`, bytes; default the daemon's 512 MiB).
 //!
-//! Each way runs in its own child process (so its peak memory is its own) over the same
-//! simulated cycles, 60 s apart at the end of the history, and reports per steady cycle:
-//! HTTP requests, response bytes, samples Prometheus touched (`stats=all`,
-//! `totalQueryableSamples`), Prometheus CPU (`/proc/PID/stat`), burnrate CPU (the child's
-//! own, measuring and evaluating) and the child's peak RSS. The seed cycle of the
+//! Each way runs in its own child process (`support/cycles.rs`; so its peak memory is its
+//! own) over the same simulated cycles, 60 s apart at the end of the history, and reports
+//! per steady cycle: HTTP requests, response bytes, samples Prometheus touched
+//! (`stats=all`, `totalQueryableSamples`), Prometheus CPU (`/proc/PID/stat`), burnrate CPU
+//! (the child's own, measuring and evaluating) and the child's peak RSS. The seed cycle of the
 //! incremental way is reported on its own: requests, bytes, wall time, CPU, and what the
 //! history holds after it (samples, heap bytes, bytes per sample, windows that fell back to
 //! direct queries because of the budget).
@@ -48,6 +48,8 @@
     reason = "libc: clock_gettime and sysconf for process CPU time"
 )]
 
+#[path = "support/cycles.rs"]
+mod cycles;
 #[allow(dead_code)]
 #[path = "support/fleet.rs"]
 mod fleet;
@@ -58,23 +60,15 @@ mod history;
 #[path = "../tests/common/prometheus.rs"]
 mod prometheus;
 
-use burnrate::backend::{ClientConfig, PromClient};
-use burnrate::daemon::cycle::{CycleMeasurer, EvaluationMode};
-use burnrate::engine::evaluate::evaluate_groups;
-use burnrate::engine::hysteresis::StateStore;
+use burnrate::backend::PromClient;
+use burnrate::daemon::cycle::EvaluationMode;
 use burnrate::measure::columns::{decode_instant, key_of};
 use burnrate::measure::direct::BatchItem;
 use burnrate::measure::query::tagged_dimension_query;
-use burnrate::promql::Flavor;
-use burnrate::spec::{ServiceSpec, load_paths};
+use burnrate::spec::ServiceSpec;
 use serde_json::{Value, json};
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
-use std::process::Command;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-const ROLE_ENV: &str = "BURNRATE_SCALE_CHILD";
+use std::time::Duration;
 
 /// One fleet, its history and the ways run over it.
 struct Scenario {
@@ -96,8 +90,7 @@ struct Scenario {
 const ALL_WAYS: &[&str] = &["naive", "direct", "incremental"];
 
 fn main() {
-    if let Ok(args) = std::env::var(ROLE_ENV) {
-        let args: Value = serde_json::from_str(&args).expect("child arguments");
+    if let Some(args) = cycles::child_args() {
         println!("{}", child(&args));
         return;
     }
@@ -182,41 +175,26 @@ fn main() {
 }
 
 fn run(sc: &Scenario) -> Vec<Value> {
-    let t_setup = Instant::now();
     let dir = tempfile::Builder::new()
         .prefix("burnrate-bench-scale-")
         .tempdir()
         .expect("temp dir");
     let start = history::unix(2026, 10, 5, 0, 0, 0);
     let duration = sc.days * history::DAY;
-    let om = dir.path().join("history.om");
     let specs = dir.path().join("specs");
-    let (stats, slos) = match sc.services {
+    let (h, slos) = match sc.services {
         Some(services) => {
             fleet::write_specs(&specs, services, &fleet::MIXED);
             let h = fleet::history(services, start, duration, sc.scrape_s);
-            (h.write_openmetrics(&om), services * fleet::MIXED.len())
+            (h, services * fleet::MIXED.len())
         }
-        None => {
-            let h = fleet::sparse_year(&specs, start, sc.days);
-            (h.write_openmetrics(&om), 4)
-        }
+        None => (fleet::sparse_year(&specs, start, sc.days), 4),
     };
-    let generated = t_setup.elapsed();
-    let blocks = dir.path().join("blocks");
-    prometheus::backfill_with_block_duration(&om, &blocks, Some(sc.block));
-    let _ = std::fs::remove_file(&om);
-    let backfilled = t_setup.elapsed();
-    let prom = prometheus::Prometheus::start(&blocks);
-    eprintln!(
-        "{}: {slos} SLOs, {} series, {} samples ({:.1} GB of text) generated in {:.0?}, backfilled in {:.0?}; Prometheus up after {:.0?}",
-        sc.name,
-        stats.series,
-        stats.samples,
-        stats.bytes as f64 / 1e9,
-        generated,
-        backfilled - generated,
-        t_setup.elapsed()
+    let prom = cycles::serve(
+        &format!("{}: {slos} SLOs", sc.name),
+        &h,
+        dir.path(),
+        sc.block,
     );
     // Let Prometheus finish compacting the backfilled blocks before measuring, so its CPU
     // is the queries' own.
@@ -229,17 +207,7 @@ fn run(sc: &Scenario) -> Vec<Value> {
             "way": way, "url": prom.url(), "pid": prom.pid(), "specs": specs,
             "first_ms": first_cycle * 1000, "cycles": sc.cycles,
         });
-        let out = Command::new(std::env::current_exe().expect("own path"))
-            .env(ROLE_ENV, args.to_string())
-            .output()
-            .expect("run child");
-        assert!(
-            out.status.success(),
-            "{way} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let row: Value =
-            serde_json::from_slice(out.stdout.trim_ascii()).expect("child prints one JSON");
+        let row = cycles::run_child(&args);
         eprintln!("{way}: {row}");
         rows.push(row);
     }
@@ -339,57 +307,10 @@ fn report(sc: &Scenario, rows: &[Value]) {
 // One way, in a child process
 // ---------------------------------------------------------------------------------------
 
-/// CPU seconds of this process so far.
-fn own_cpu() -> f64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec we own.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
-}
-
-/// CPU seconds of process `pid` so far (user + system, from `/proc/PID/stat`).
-fn process_cpu(pid: u64) -> f64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
-    let after_name = &stat[stat.rfind(')').expect("stat format") + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
-}
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
-
 fn child(args: &Value) -> Value {
     let way = args["way"].as_str().unwrap();
-    let pid = args["pid"].as_u64().unwrap();
     let first_ms = args["first_ms"].as_i64().unwrap();
     let cycles = args["cycles"].as_i64().unwrap();
-    let report = load_paths(&[PathBuf::from(args["specs"].as_str().unwrap())]);
-    assert!(!report.has_errors(), "{:?}", report.diagnostics);
-    let specs: Arc<Vec<ServiceSpec>> = Arc::new(report.specs);
-    let slos: Vec<(usize, usize)> = specs
-        .iter()
-        .enumerate()
-        .flat_map(|(s, svc)| (0..svc.slos.len()).map(move |i| (s, i)))
-        .collect();
-    let mut config = ClientConfig::new(args["url"].as_str().unwrap());
-    config.timeout = Duration::from_secs(120);
-    let client = PromClient::new(config).unwrap().with_query_stats();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let mode = if way == "incremental" {
         EvaluationMode::Incremental
     } else {
@@ -404,67 +325,44 @@ fn child(args: &Value) -> Value {
         .ok()
         .and_then(|b| b.parse().ok())
         .unwrap_or(burnrate::daemon::cycle::DEFAULT_MAX_HISTORY_BYTES);
-    let mut measurer = CycleMeasurer::new(
-        client.clone(),
-        specs.clone(),
-        slos.clone(),
-        mode,
-        Flavor::Prometheus2,
-        batch,
-        16,
-    )
-    .with_history_budget(budget);
-    let mut state = StateStore::default();
+    let mut w = cycles::Way::open(args, mode, batch, budget);
     let mut per_cycle = Vec::new();
     let mut digests = Vec::new();
     let (mut held, mut held_bytes) = (0, 0);
     for c in 0..cycles {
         let at_ms = first_ms + c * 60_000;
-        let (cpu0, backend0, traffic0) = (own_cpu(), process_cpu(pid), client.traffic().snapshot());
-        let wall = Instant::now();
         if way == "naive" {
-            rt.block_on(naive_cycle(&client, &specs, &slos, at_ms));
-        } else {
-            let (measured, report) = rt.block_on(measurer.measure(at_ms));
-            held = report.held_samples;
-            held_bytes = report.held_bytes;
-            let mut hasher = std::collections::hash_map::DefaultHasher::new();
-            for ((service, slo), m) in measurer.slos().zip(measured) {
-                let evaluated = evaluate_groups(service, slo, at_ms, m, &mut state);
-                serde_json::to_string(&evaluated.evals)
-                    .unwrap()
-                    .hash(&mut hasher);
-            }
-            digests.push(format!("{:016x}", hasher.finish()));
+            let ((), cost) = w.costed(|w| {
+                w.rt.block_on(naive_cycle(&w.client, &w.specs, &w.slos, at_ms));
+            });
+            per_cycle.push(cost);
+            continue;
         }
-        let traffic = client.traffic().snapshot().since(traffic0);
-        per_cycle.push(json!({
-            "requests": traffic.requests,
-            "bytes": traffic.response_bytes,
-            "samples": traffic.queryable_samples,
-            "backend_cpu_ms": (process_cpu(pid) - backend0) * 1000.0,
-            "burnrate_cpu_ms": (own_cpu() - cpu0) * 1000.0,
-            "wall_ms": wall.elapsed().as_secs_f64() * 1000.0,
-        }));
+        let ((evaluated, report), cost) = w.costed(|w| w.evaluate(at_ms));
+        per_cycle.push(cost);
+        held = report.held_samples;
+        held_bytes = report.held_bytes;
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for e in &evaluated {
+            serde_json::to_string(&e.evals).unwrap().hash(&mut hasher);
+        }
+        digests.push(format!("{:016x}", hasher.finish()));
     }
-    let steady: Vec<&Value> = per_cycle.iter().skip(1).collect();
-    let mean =
-        |k: &str| steady.iter().map(|c| c[k].as_f64().unwrap()).sum::<f64>() / steady.len() as f64;
-    json!({
-        "way": way,
-        "seed": per_cycle[0],
-        "steady_cycles": steady.len(),
-        "steady": {
-            "requests": mean("requests"), "bytes": mean("bytes"), "samples": mean("samples"),
-            "backend_cpu_ms": mean("backend_cpu_ms"), "burnrate_cpu_ms": mean("burnrate_cpu_ms"),
-        },
-        "held_samples": held,
-        "held_bytes": held_bytes,
-        "budget_bytes": budget,
-        "fallback_windows": measurer.history_fallbacks().iter().map(|f| f.3).sum::<usize>(),
-        "peak_rss_mb": peak_rss_mb(),
-        "digests": digests,
-    })
+    let mut out = cycles::summary(&per_cycle);
+    out["way"] = json!(way);
+    out["held_samples"] = json!(held);
+    out["held_bytes"] = json!(held_bytes);
+    out["budget_bytes"] = json!(budget);
+    out["fallback_windows"] = json!(
+        w.measurer
+            .history_fallbacks()
+            .iter()
+            .map(|f| f.3)
+            .sum::<usize>()
+    );
+    out["peak_rss_mb"] = json!(cycles::peak_rss_mb());
+    out["digests"] = json!(digests);
+    out
 }
 
 /// One instant query per SLO, dimension and window, 16 in flight, decoded (so the client

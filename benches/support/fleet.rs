@@ -137,7 +137,26 @@ pub fn add_service_with(
     end: i64,
     bounds: &[&str],
 ) -> History {
-    let svc = service_name(index);
+    add_member(
+        history,
+        index,
+        start,
+        end,
+        bounds,
+        ("svc", &service_name(index)),
+    )
+}
+
+/// The series of [`add_service_with`] with another label naming them (`route="r0001"`):
+/// the traffic and incidents of fleet member `index`, whatever the fleet splits by.
+pub fn add_member(
+    history: History,
+    index: usize,
+    start: i64,
+    end: i64,
+    bounds: &[&str],
+    (name, value): (&str, &str),
+) -> History {
     let profile = Arc::new(Profile {
         base: 5.0 + (index % 7) as f64 * 6.0,
         phase: (index as i64 * 7919 * MINUTE).rem_euclid(DAY),
@@ -152,20 +171,20 @@ pub fn add_service_with(
     history
         .counter(
             Counter::new("requests_total")
-                .label("svc", &svc)
+                .label(name, value)
                 .label("code", "200")
                 .initial(1_000_000 + index as u64 * 1000)
                 .rate(move |t| ok.traffic(t) * (1.0 - ok.error_ratio(t))),
         )
         .counter(
             Counter::new("requests_total")
-                .label("svc", &svc)
+                .label(name, value)
                 .label("code", "500")
                 .rate(move |t| bad.traffic(t) * bad.error_ratio(t)),
         )
         .histogram(
             Histogram::new("latency_seconds")
-                .label("svc", &svc)
+                .label(name, value)
                 .bounds(bounds)
                 .rate(move |t| hist.traffic(t))
                 .latency(move |t| lat.latency(t)),
@@ -264,21 +283,43 @@ pub fn spec_yaml_over(index: usize, slos: &[SloDef], period: &str) -> String {
         index % 4
     );
     for slo in slos {
-        out.push_str(&format!("  - name: {}\n    period: {period}\n", slo.name));
-        if slo.kind != Kind::Latency {
-            out.push_str(&format!(
-                "    error:\n      objective: {}\n      bad: 'requests_total{{svc=\"{svc}\",code=~\"5..\"}}'\n      total: 'requests_total{{svc=\"{svc}\"}}'\n",
-                slo.error_objective
-            ));
-        }
-        if slo.kind != Kind::Error {
-            out.push_str(&format!(
-                "    latency:\n      histogram: 'latency_seconds{{svc=\"{svc}\"}}'\n      quantile: {}\n      threshold: {}\n",
-                slo.quantile, slo.threshold
-            ));
-        }
-        out.push_str(slo.extra);
+        out.push_str(&slo_yaml(slo, slo.name, &format!("svc=\"{svc}\""), period));
     }
+    out
+}
+
+/// One SLO of `slos:` (an item of that list, indented by 2) named `name`, its selectors
+/// narrowed by `matchers` (`svc="s001"`; empty for every series of the fleet).
+pub fn slo_yaml(slo: &SloDef, name: &str, matchers: &str, period: &str) -> String {
+    let braced = |more: &str| {
+        let all: Vec<&str> = [matchers, more]
+            .into_iter()
+            .filter(|m| !m.is_empty())
+            .collect();
+        if all.is_empty() {
+            String::new()
+        } else {
+            format!("{{{}}}", all.join(","))
+        }
+    };
+    let mut out = format!("  - name: {name}\n    period: {period}\n");
+    if slo.kind != Kind::Latency {
+        out.push_str(&format!(
+            "    error:\n      objective: {}\n      bad: 'requests_total{}'\n      total: 'requests_total{}'\n",
+            slo.error_objective,
+            braced("code=~\"5..\""),
+            braced("")
+        ));
+    }
+    if slo.kind != Kind::Error {
+        out.push_str(&format!(
+            "    latency:\n      histogram: 'latency_seconds{}'\n      quantile: {}\n      threshold: {}\n",
+            braced(""),
+            slo.quantile,
+            slo.threshold
+        ));
+    }
+    out.push_str(slo.extra);
     out
 }
 
