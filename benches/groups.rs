@@ -49,6 +49,7 @@ mod approx;
 #[allow(dead_code)]
 #[path = "support/cycles.rs"]
 mod cycles;
+#[allow(dead_code)]
 #[path = "../tests/common/evaluation.rs"]
 mod evaluation;
 #[allow(dead_code)]

@@ -75,7 +75,7 @@ impl Calendar {
                 NaiveDate::from_ymd_opt(date.year(), (date.month0() / 3) * 3 + 1, 1)
             }
         };
-        first.map_or(at_ms, |d| self.midnight_ms(d))
+        first.map_or(at_ms, |d| midnight_ms(self.timezone, d))
     }
 
     /// Unix milliseconds of the local midnight that ends the period holding `at_ms`.
@@ -90,23 +90,9 @@ impl Calendar {
             CalendarUnit::Week => date.checked_add_days(chrono::Days::new(7)),
             CalendarUnit::Quarter => date.checked_add_months(chrono::Months::new(3)),
         };
-        next.map_or(start + self.unit.nominal_ms(), |d| self.midnight_ms(d))
-    }
-
-    /// The first instant of `date` in the zone: its midnight, or the first time after a
-    /// transition that skips it.
-    fn midnight_ms(&self, date: NaiveDate) -> i64 {
-        let midnight = date.and_hms_opt(0, 0, 0).expect("a valid time");
-        match self.timezone.from_local_datetime(&midnight) {
-            chrono::LocalResult::Single(t) => t.timestamp_millis(),
-            chrono::LocalResult::Ambiguous(first, _) => first.timestamp_millis(),
-            // Midnight skipped by a transition: the hour after it exists.
-            chrono::LocalResult::None => self
-                .timezone
-                .from_local_datetime(&(midnight + Duration::hours(1)))
-                .earliest()
-                .map_or(0, |t| t.timestamp_millis()),
-        }
+        next.map_or(start + self.unit.nominal_ms(), |d| {
+            midnight_ms(self.timezone, d)
+        })
     }
 
     /// How much of the current period has elapsed at `at_ms`, in whole seconds (a range
@@ -119,6 +105,25 @@ impl Calendar {
     pub fn timezone_name(&self) -> &'static str {
         self.timezone.name()
     }
+}
+
+/// The first instant of `date` in `tz`: its midnight or, where a transition skips
+/// midnight, the first local minute that exists (IANA transitions fall on whole minutes
+/// since 1970).
+pub(crate) fn midnight_ms(tz: Tz, date: NaiveDate) -> i64 {
+    let midnight = date.and_hms_opt(0, 0, 0).expect("midnight is a time");
+    if let Some(t) = tz.from_local_datetime(&midnight).earliest() {
+        return t.timestamp_millis();
+    }
+    (1..=24 * 60)
+        .find_map(|m| {
+            tz.from_local_datetime(&(midnight + Duration::minutes(m)))
+                .earliest()
+        })
+        .map_or_else(
+            || midnight.and_utc().timestamp_millis(),
+            |t| t.timestamp_millis(),
+        )
 }
 
 /// An IANA time zone name.

@@ -1,8 +1,8 @@
 //! burnrate: a burn-rate SLO evaluator engine.
 //!
 //! A pure core (spec model, burn-rate math, threshold matrix, hysteresis) with IO at the
-//! edges (backends, outputs, HTTP). `check`, `run` and `backtest` all call one evaluation
-//! path, `engine::evaluate`, so they cannot disagree.
+//! edges (backends, outputs, HTTP). `check`, `run`, `backtest` and `report` all call one
+//! evaluation path, `engine::evaluate`, so they cannot disagree.
 
 #![forbid(unsafe_code)]
 #![deny(clippy::unwrap_used)]
@@ -23,6 +23,7 @@ mod limits;
 pub mod measure;
 pub mod output;
 pub mod promql;
+pub(crate) mod report;
 mod retry;
 pub mod rules;
 mod sinks;

@@ -2,16 +2,12 @@
 //! stays small for a 30-day replay, and renders in a real browser (headless Chromium) to
 //! something an SRE can read: lines, thresholds, incidents and decision bands.
 //!
-//! Chromium is required: without it this test fails (CI installs it with
-//! scripts/install-deps.sh). `BURNRATE_CHROMIUM` names another binary.
+//! Chromium is required (`common::chromium`): without it this test fails.
 
-#![allow(unsafe_code, reason = "libc: kill the browser's process group")]
+mod common;
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use common::chromium::screenshot;
+use std::path::Path;
 
 use burnrate::backtest::Summary;
 use burnrate::backtest::incidents::{Incident, score};
@@ -284,98 +280,6 @@ fn path_points(html: &str) -> Vec<(String, usize, usize)> {
         .collect()
 }
 
-fn find_chromium() -> PathBuf {
-    if let Ok(path) = std::env::var("BURNRATE_CHROMIUM") {
-        return PathBuf::from(path);
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in [
-        "chromium",
-        "chromium-browser",
-        "google-chrome",
-        "google-chrome-stable",
-    ] {
-        for dir in std::env::split_paths(&path) {
-            let candidate = dir.join(name);
-            if candidate.is_file() {
-                return candidate;
-            }
-        }
-    }
-    panic!(
-        "chromium is not installed: this test renders the backtest HTML report in a headless \
-         browser. Install it (`apt-get install chromium`, or scripts/install-deps.sh) or set \
-         BURNRATE_CHROMIUM to a Chromium/Chrome binary."
-    );
-}
-
-/// Screenshots `html` with headless Chromium into `png`; kills it (its process group) after 60 s.
-fn screenshot(html: &Path, png: &Path) {
-    let chromium = find_chromium();
-    let profile = tempfile::tempdir().unwrap();
-    let log = profile.path().join("chromium.log");
-    let _ = std::fs::remove_file(png);
-    let mut child = Command::new(&chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--no-default-browser-check",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--force-device-scale-factor=1",
-            "--window-size=1400,1800",
-        ])
-        .arg(format!(
-            "--user-data-dir={}",
-            profile.path().join("profile").display()
-        ))
-        .arg(format!("--screenshot={}", png.display()))
-        .arg(format!("file://{}", html.display()))
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .process_group(0)
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", chromium.display()));
-    let pgid = child.id() as i32;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() > deadline {
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    // Whatever happened, no helper process of this browser outlives the test.
-    // SAFETY: signals only the process group this test started.
-    unsafe {
-        libc::kill(-pgid, libc::SIGKILL);
-    }
-    let _ = child.wait();
-    let mut output = String::new();
-    if let Ok(mut f) = std::fs::File::open(&log) {
-        let _ = f.read_to_string(&mut output);
-    }
-    let Some(status) = status else {
-        panic!(
-            "chromium took more than 60 s to screenshot {}; killed. Its output:\n{output}",
-            html.display()
-        );
-    };
-    assert!(
-        png.is_file(),
-        "chromium ({status}) wrote no screenshot {}. Its output:\n{output}",
-        png.display()
-    );
-}
-
 /// RGB pixels of a PNG, with its width and height.
 fn decode(png_path: &Path) -> (Vec<[u8; 3]>, u32, u32) {
     let mut decoder = png::Decoder::new(std::fs::File::open(png_path).unwrap());
@@ -583,7 +487,7 @@ fn report_renders_in_a_browser_and_stays_small() {
         ),
     )
     .unwrap();
-    screenshot(&html_path, &png_path);
+    screenshot(&html_path, &png_path, 1400, 1800);
     println!("screenshot: {}", png_path.display());
     let (pixels, width, height) = decode(&png_path);
     assert_eq!((width, height), (1400, 1800), "screenshot size");

@@ -1,7 +1,7 @@
 //! `burnrate backtest`: what would these specs have decided over a past range?
 
-use super::BacktestArgs;
 use super::common::{build_client, load_specs, now_ms, parse_time, runtime};
+use super::{BackendArgs, BacktestArgs};
 use crate::backend::PromClient;
 use crate::backend::flavor::{self, flavor_name};
 use crate::backtest::incidents::{self, Incident};
@@ -19,16 +19,71 @@ use crate::promql::{Flavor, MemStorage, QueryError, Steps, Storage};
 use crate::spec::{ServiceSpec, SloSpec};
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 
 const WEEK_MS: i64 = 7 * 24 * 3600 * 1000;
 
-enum Origin {
+/// Where a replay's samples come from: `backtest` and `report` take the same flags.
+pub(super) enum Origin {
     /// A history file, as the local evaluator's storage.
     History(MemStorage, (i64, i64)),
     Prometheus {
         client: PromClient,
         force_range_query: bool,
     },
+}
+
+impl Origin {
+    /// The history file or the backend the flags name.
+    pub(super) fn open(
+        history: Option<&Path>,
+        backend: &BackendArgs,
+        force_range_query: bool,
+    ) -> Result<Origin> {
+        match (history, &backend.prometheus) {
+            (Some(path), _) => {
+                let history = load_file(path).map_err(|e| {
+                    Error::InvalidInput(format!("--history {}: {e}", path.display()))
+                })?;
+                let span = history.span().ok_or_else(|| {
+                    Error::InvalidInput(format!("--history {} holds no samples", path.display()))
+                })?;
+                Ok(Origin::History(local::storage_of(&history), span))
+            }
+            (None, Some(_)) => Ok(Origin::Prometheus {
+                client: build_client(backend)?,
+                force_range_query,
+            }),
+            (None, None) => Err(Error::Usage(
+                "give --history FILE or --prometheus URL".into(),
+            )),
+        }
+    }
+
+    /// Whose semantics local evaluation follows: the flag's, else the backend's (a history
+    /// file replays as Prometheus 2.x unless told otherwise).
+    pub(super) fn flavor(&self, rt: &tokio::runtime::Runtime, backend: &BackendArgs) -> Flavor {
+        match self {
+            Origin::History(..) => backend
+                .backend_flavor
+                .fixed()
+                .unwrap_or(Flavor::Prometheus2),
+            Origin::Prometheus { client, .. } => rt
+                .block_on(flavor::resolve(backend.backend_flavor, client))
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Why this origin cannot measure an SLO with `plan`: a history file answers only
+    /// queries inside the local evaluator's subset.
+    pub(super) fn cannot_answer(&self, plan: &MeasurePlan) -> Option<String> {
+        match (self, plan.not_local()) {
+            (Origin::History(..), Some(why)) => Some(format!(
+                "its query is outside burnrate's PromQL subset ({why}): a history file cannot answer it; use --prometheus"
+            )),
+            _ => None,
+        }
+    }
 }
 
 pub(crate) fn run(args: BacktestArgs) -> Result<i32> {
@@ -44,25 +99,11 @@ pub(crate) fn run(args: BacktestArgs) -> Result<i32> {
     };
     let from = time_flag("--from", &args.from)?;
     let to = time_flag("--to", &args.to)?;
-    let origin = match (&args.history, &args.backend.prometheus) {
-        (Some(path), _) => {
-            let history = load_file(path)
-                .map_err(|e| Error::InvalidInput(format!("--history {}: {e}", path.display())))?;
-            let span = history.span().ok_or_else(|| {
-                Error::InvalidInput(format!("--history {} holds no samples", path.display()))
-            })?;
-            Origin::History(local::storage_of(&history), span)
-        }
-        (None, Some(_)) => Origin::Prometheus {
-            client: build_client(&args.backend)?,
-            force_range_query: args.rates == RatesArg::QueryRange,
-        },
-        (None, None) => {
-            return Err(Error::Usage(
-                "give --history FILE or --prometheus URL".into(),
-            ));
-        }
-    };
+    let origin = Origin::open(
+        args.history.as_deref(),
+        &args.backend,
+        args.rates == RatesArg::QueryRange,
+    )?;
     let (specs, _) = load_specs(&args.specs)?;
     let incidents = match &args.incidents {
         Some(path) => incidents::load(path).map_err(|e| {
@@ -112,16 +153,7 @@ pub(crate) fn run(args: BacktestArgs) -> Result<i32> {
         });
     }
     let rt = runtime()?;
-    let flavor = match &origin {
-        Origin::History(..) => args
-            .backend
-            .backend_flavor
-            .fixed()
-            .unwrap_or(Flavor::Prometheus2),
-        Origin::Prometheus { client, .. } => rt
-            .block_on(flavor::resolve(args.backend.backend_flavor, client))
-            .unwrap_or_default(),
-    };
+    let flavor = origin.flavor(&rt, &args.backend);
     let mut sections = Vec::new();
     let mut stdout = std::io::stdout().lock();
     let mut failed = 0;
@@ -130,10 +162,7 @@ pub(crate) fn run(args: BacktestArgs) -> Result<i32> {
     for service in &specs {
         for slo in &service.slos {
             let plan = MeasurePlan::new(slo);
-            if let (Origin::History(..), Some(why)) = (&origin, plan.not_local()) {
-                let reason = format!(
-                    "its query is outside burnrate's PromQL subset ({why}): a history file cannot answer it; replay it with --prometheus"
-                );
+            if let Some(reason) = origin.cannot_answer(&plan) {
                 eprintln!(
                     "burnrate: {}/{}: skipped: {reason}",
                     service.service, slo.name
@@ -260,7 +289,7 @@ fn render_replay(replay: &SloReplay, format: Format) -> String {
 
 /// Why one SLO's rates could not be prepared: that SLO alone is not replayed.
 #[derive(Debug, thiserror::Error)]
-enum PrepareError {
+pub(super) enum PrepareError {
     #[error("{0}")]
     Source(#[from] SourceError),
     /// The local evaluator failed on a query inside its subset.
@@ -299,7 +328,7 @@ async fn complete_changes(drill: &Sources<'_>, slo: &SloSpec, replay: &mut SloRe
 
 /// The rates of one SLO at every step, a phrase saying where they came from, and the raw
 /// samples fetched for them (breakdowns are evaluated over the same samples).
-async fn prepare(
+pub(super) async fn prepare(
     origin: &Origin,
     plan: &MeasurePlan,
     slo: &SloSpec,

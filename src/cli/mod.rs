@@ -5,6 +5,7 @@ mod backtest;
 mod check;
 mod common;
 mod convert;
+mod report;
 mod rules;
 mod run;
 mod validate;
@@ -46,6 +47,9 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// Replay the specs over a past range and score the policy.
     Backtest(BacktestArgs),
+    /// What an SLO review needs over a month, week, quarter or range: attainment, budget
+    /// spent, events, time in each decision and the worst day, per SLO and dimension.
+    Report(ReportArgs),
     /// The daemon: evaluate on an interval, expose /metrics, alert and call webhooks.
     Run(RunArgs),
     /// Print Prometheus recording and alerting rules equivalent to the specs.
@@ -202,6 +206,51 @@ pub(crate) struct BacktestArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("range")
+        .required(true)
+        .args(["month", "week", "quarter", "from"])
+))]
+pub(crate) struct ReportArgs {
+    /// Spec files or directories (every *.yaml / *.yml inside).
+    #[arg(required = true)]
+    pub(crate) specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) backend: BackendArgs,
+    /// History file instead of a backend: OpenMetrics text with timestamps, or a saved
+    /// query_range JSON response (gzip accepted).
+    #[arg(long, conflicts_with = "prometheus")]
+    pub(crate) history: Option<PathBuf>,
+    /// A calendar month in --timezone, e.g. 2026-11.
+    #[arg(long, value_name = "YYYY-MM")]
+    pub(crate) month: Option<String>,
+    /// An ISO week (from Monday) in --timezone, e.g. 2026-W47.
+    #[arg(long, value_name = "YYYY-Www")]
+    pub(crate) week: Option<String>,
+    /// A quarter in --timezone, e.g. 2026-Q4.
+    #[arg(long, value_name = "YYYY-Qn")]
+    pub(crate) quarter: Option<String>,
+    /// Start of an explicit range (RFC 3339 or Unix seconds), with --to.
+    #[arg(long, requires = "to")]
+    pub(crate) from: Option<String>,
+    /// End of an explicit range (exclusive).
+    #[arg(long, requires = "from")]
+    pub(crate) to: Option<String>,
+    /// IANA time zone of the calendar periods and of the days the worst day is chosen from
+    /// (default: the specs' `timezone`, else UTC).
+    #[arg(long)]
+    pub(crate) timezone: Option<String>,
+    /// Step of the replay that measures the time in each decision.
+    #[arg(long, default_value = "5m")]
+    pub(crate) step: String,
+    #[arg(long, value_enum, default_value = "markdown")]
+    pub(crate) format: crate::report::render::ReportFormat,
+    /// Write the report to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     /// Spec files or directories (every *.yaml / *.yml inside).
     #[arg(required = true)]
@@ -280,6 +329,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Command::Validate { specs } => validate::run(&specs),
         Command::Check(args) => check::run(args),
         Command::Backtest(args) => backtest::run(args),
+        Command::Report(args) => report::run(args),
         Command::Run(args) => run::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Convert(args) => convert::run(args),

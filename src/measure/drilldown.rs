@@ -55,7 +55,7 @@ impl Drilldown for Sources<'_> {
                 measure_instant(query, storage, at_ms, flavor)
             }
             (_, Some(client)) => backend_measure(client, query, at_ms).await,
-            (None, None) => Err(SourceError::failed("no source to measure a breakdown")),
+            (None, None) => Err(SourceError::failed("no source to measure with")),
         }
     }
 

@@ -621,7 +621,17 @@ impl Backfilled {
             .unwrap()
             .as_secs() as i64;
         let end = now / scrape * scrape - 60;
-        let start = end - duration;
+        Backfilled::between(end - duration, end, build)
+    }
+
+    /// The history `build(start)` returns, backfilled as it is: for tests about fixed dates
+    /// (calendar months, a daylight-saving change), which Prometheus's retention of 100
+    /// years keeps however long ago they are.
+    pub fn between(
+        start: i64,
+        end: i64,
+        build: impl FnOnce(i64) -> super::history::History,
+    ) -> Backfilled {
         let dir = tempfile::tempdir().unwrap();
         let history_file = dir.path().join("history.om");
         build(start).write_openmetrics(&history_file);

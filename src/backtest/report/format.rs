@@ -1,5 +1,6 @@
 //! How the report writes what it shows: numbers, durations, UTC times, SVG coordinates,
 //! decision colours and chips, and escaped text (everything from a spec or an incident file).
+//! `burnrate report` writes its numbers and chips the same way, in every format.
 
 use crate::decision::Decision;
 use std::fmt::Write;
@@ -43,7 +44,7 @@ pub fn escape(text: &str) -> String {
 }
 
 /// A number as humans write thresholds: at most 3 decimals (more below 0.01), no trailing 0.
-pub(super) fn fmt_num(v: f64) -> String {
+pub(crate) fn fmt_num(v: f64) -> String {
     if !v.is_finite() {
         return v.to_string();
     }
@@ -58,17 +59,17 @@ pub(super) fn fmt_num(v: f64) -> String {
 }
 
 /// A share as a percentage with one decimal.
-pub(super) fn fmt_pct(share: f64) -> String {
+pub(crate) fn fmt_pct(share: f64) -> String {
     format!("{}%", fmt_one(share * 100.0))
 }
 
-pub(super) fn fmt_one(v: f64) -> String {
+pub(crate) fn fmt_one(v: f64) -> String {
     let s = format!("{v:.1}");
     s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
 }
 
 /// Seconds as a short human duration: `2d 3h`, `1h 20m`, `5m 30s`, `45s`.
-pub(super) fn fmt_secs(secs: f64) -> String {
+pub(crate) fn fmt_secs(secs: f64) -> String {
     if !secs.is_finite() {
         return "—".into();
     }
@@ -113,7 +114,7 @@ pub(super) fn coord(v: f64) -> String {
     s
 }
 
-pub(super) fn chip(d: Decision) -> String {
+pub(crate) fn chip(d: Decision) -> String {
     format!(
         r#"<span class="chip {d}"><i style="background:{}"></i>{d}</span>"#,
         decision_fill(d)
