@@ -773,17 +773,7 @@ impl LocalHistory {
         at_ms: i64,
     ) -> Option<LocalPart<'_>> {
         let dim = self.slos.get(index)?.dims[dimension.index()].as_ref()?;
-        if dim
-            .groups
-            .iter()
-            .any(|&g| self.groups[g].synced_to != Some(at_ms))
-        {
-            return None;
-        }
-        let view = Routed {
-            groups: &self.groups,
-            route: &self.route,
-        };
+        let view = self.current(dim, at_ms)?;
         match measure_instant(&dim.query, &view, at_ms, self.flavor) {
             Ok(measurement) => Some(LocalPart {
                 measurement,
@@ -813,20 +803,23 @@ impl LocalHistory {
         let reach = dim
             .split
             .reach_ms(slo.slo.measured_windows(query.dimension));
-        if query.local.is_err()
-            || query.windows.iter().any(|w| w.millis() > reach)
-            || dim
-                .groups
-                .iter()
-                .any(|&g| self.groups[g].synced_to != Some(at_ms))
-        {
+        if query.local.is_err() || query.windows.iter().any(|w| w.millis() > reach) {
             return None;
         }
-        let view = Routed {
-            groups: &self.groups,
-            route: &self.route,
-        };
+        let view = self.current(dim, at_ms)?;
         Some(measure_instant(query, &view, at_ms, self.flavor))
+    }
+
+    /// The storage a dimension's queries read at `at_ms`, if every group it reads is
+    /// current then.
+    fn current(&self, dim: &DimLocal, at_ms: i64) -> Option<Routed<'_>> {
+        dim.groups
+            .iter()
+            .all(|&g| self.groups[g].synced_to == Some(at_ms))
+            .then_some(Routed {
+                groups: &self.groups,
+                route: &self.route,
+            })
     }
 }
 
