@@ -10,8 +10,10 @@
 pub mod backend;
 pub mod backtest;
 pub mod calendar;
+mod chart;
 pub mod cli;
 pub mod daemon;
+mod dashboard;
 pub mod decision;
 pub mod duration;
 pub mod engine;

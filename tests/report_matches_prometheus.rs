@@ -27,7 +27,7 @@
 mod common;
 
 use chrono::TimeZone;
-use common::chromium::dump_dom;
+use common::browser::dump_dom;
 use common::history::{Counter, DAY, HOUR, Histogram, History, LogLogistic, rfc3339, unix};
 use common::prometheus::{Backfilled, Prometheus, Sample};
 use common::{REL_1E9, Tol, burnrate, burnrate_cmd, close, closed_port_url, json_lines, stdout_of};
@@ -851,7 +851,7 @@ fn every_format_parses_agrees_with_the_json_and_the_page_renders() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(!html.to_ascii_lowercase().contains("<script"));
     assert!(!html.contains("http://") && !html.contains("https://"));
-    let dom = dump_dom(&page);
+    let dom = dump_dom(&format!("file://{}", page.display()));
     assert!(dom.contains("burnrate report: 2026-10 (Europe/Berlin)"));
     for obj in &objects {
         assert!(dom.contains(obj["slo"].as_str().unwrap()));

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::chromium::screenshot;
+use common::browser::{count_near, decode, hex, ink_share, screenshot};
 use std::path::Path;
 
 use burnrate::backtest::Summary;
@@ -280,37 +280,6 @@ fn path_points(html: &str) -> Vec<(String, usize, usize)> {
         .collect()
 }
 
-/// RGB pixels of a PNG, with its width and height.
-fn decode(png_path: &Path) -> (Vec<[u8; 3]>, u32, u32) {
-    let mut decoder = png::Decoder::new(std::fs::File::open(png_path).unwrap());
-    decoder.set_transformations(png::Transformations::EXPAND | png::Transformations::STRIP_16);
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap();
-    let channels = info.color_type.samples();
-    let pixels = buf[..info.buffer_size()]
-        .chunks_exact(channels)
-        .map(|p| match channels {
-            1 | 2 => [p[0], p[0], p[0]],
-            _ => [p[0], p[1], p[2]],
-        })
-        .collect();
-    (pixels, info.width, info.height)
-}
-
-fn hex(colour: &str) -> [u8; 3] {
-    let c = colour.trim_start_matches('#');
-    let byte = |i: usize| u8::from_str_radix(&c[i..i + 2], 16).unwrap();
-    [byte(0), byte(2), byte(4)]
-}
-
-fn count_near(pixels: &[[u8; 3]], colour: [u8; 3]) -> usize {
-    pixels
-        .iter()
-        .filter(|p| p.iter().zip(colour).all(|(a, b)| a.abs_diff(b) <= 6))
-        .count()
-}
-
 #[test]
 fn report_renders_in_a_browser_and_stays_small() {
     let dir = tempfile::tempdir().unwrap();
@@ -487,14 +456,18 @@ fn report_renders_in_a_browser_and_stays_small() {
         ),
     )
     .unwrap();
-    screenshot(&html_path, &png_path, 1400, 1800);
+    screenshot(
+        &format!("file://{}", html_path.display()),
+        &png_path,
+        1400,
+        1800,
+    );
     println!("screenshot: {}", png_path.display());
     let (pixels, width, height) = decode(&png_path);
     assert_eq!((width, height), (1400, 1800), "screenshot size");
     let first_pixel = pixels[0];
     assert!(pixels.iter().any(|p| *p != first_pixel), "blank screenshot");
-    let ink = pixels.iter().filter(|p| p.iter().any(|c| *c < 240)).count();
-    let share = ink as f64 / pixels.len() as f64;
+    let share = ink_share(&pixels);
     assert!(
         share > 0.03,
         "only {:.2}% of the screenshot is drawn",

@@ -5,6 +5,7 @@ mod backtest;
 mod check;
 mod common;
 mod convert;
+mod dashboard;
 mod report;
 mod rules;
 mod run;
@@ -56,6 +57,29 @@ pub(crate) enum Command {
     Rules(RulesArgs),
     /// Convert Sloth and OpenSLO specs to burnrate/v1 YAML.
     Convert(ConvertArgs),
+    /// Print a Grafana dashboard of the SLOs (JSON, to import).
+    Dashboard(DashboardArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DashboardArgs {
+    /// Spec files or directories (every *.yaml / *.yml inside).
+    #[arg(required = true)]
+    pub(crate) specs: Vec<PathBuf>,
+    /// The series the panels read: the metrics of `burnrate run`, or the recording rules of
+    /// `burnrate rules`.
+    #[arg(long, value_enum, default_value = "daemon")]
+    pub(crate) source: crate::dashboard::Source,
+    /// With --source rules: the histograms' bucket bounds, as given to `burnrate rules`
+    /// (latency contributors read the same good bucket).
+    #[arg(long = "buckets", value_name = "[HISTOGRAM=]LE,LE,...")]
+    pub(crate) buckets: Vec<String>,
+    /// The dashboard's title (default: from the services and the source).
+    #[arg(long)]
+    pub(crate) title: Option<String>,
+    /// Write the dashboard to FILE instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +192,14 @@ pub(crate) struct RunArgs {
     /// `burnrate_local_history_fallback_windows`).
     #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = run::parse_bytes)]
     pub(crate) max_history_bytes: u64,
+    /// How far back the web page's charts reach (kept in memory, at most 2160 points per
+    /// SLO and group; saved in --state-dir).
+    #[arg(long, value_name = "DURATION", default_value = "6h")]
+    pub(crate) ui_retention: String,
+    /// The backend's address as browsers reach it, for the web page's graph links
+    /// (default: --prometheus without credentials).
+    #[arg(long, value_name = "URL")]
+    pub(crate) ui_backend_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +365,7 @@ pub fn run(args: impl IntoIterator<Item = std::ffi::OsString>) -> i32 {
         Command::Run(args) => run::run(args),
         Command::Rules(args) => rules::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Dashboard(args) => dashboard::run(args),
     };
     match result {
         Ok(code) => code,

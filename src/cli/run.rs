@@ -63,6 +63,22 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         flavor: args.backend.backend_flavor,
         batch: args.batch.max(1),
         max_history_bytes: args.max_history_bytes,
+        ui: crate::daemon::ui::UiConfig {
+            retention: PromDuration::parse(&args.ui_retention)
+                .ok()
+                .filter(|d| d.millis() >= 60_000)
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--ui-retention {:?}: expected a duration of at least 1m, e.g. 6h",
+                        args.ui_retention
+                    ))
+                })?,
+            graph_base: args
+                .ui_backend_url
+                .as_deref()
+                .or(args.backend.prometheus.as_deref())
+                .and_then(crate::daemon::ui::link_base),
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

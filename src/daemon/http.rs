@@ -1,4 +1,5 @@
-//! The daemon's HTTP surface: `/metrics`, `/healthz`, `/api/v1/decisions`.
+//! The daemon's HTTP surface: `/metrics`, `/healthz`, `/api/v1/decisions`, and the web
+//! page (`/`, `/slo/...`: `super::ui`).
 
 use super::Shared;
 use axum::Router;
@@ -13,6 +14,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/api/v1/decisions", get(decisions))
+        .route("/", get(super::ui::list_page))
+        .route("/slo/{*instance}", get(super::ui::slo_page))
         .with_state(shared)
 }
 

@@ -9,6 +9,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 
 type FloatGauge = Gauge<f64, AtomicU64>;
@@ -50,6 +51,21 @@ pub(crate) struct DimensionLabels {
     #[prometheus(flatten)]
     pub(crate) group: GroupLabelSet,
     pub(crate) dimension: String,
+}
+
+/// One contributor of a dimension above ok: its breakdown labels (`error_class`, ...;
+/// validation keeps them apart from the others) after the instance's.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ContributorLabels {
+    pub(crate) service: String,
+    pub(crate) slo: String,
+    #[prometheus(flatten)]
+    pub(crate) group: GroupLabelSet,
+    pub(crate) dimension: String,
+    /// The window the contributors are measured over (the deciding rule's long window).
+    pub(crate) window: String,
+    #[prometheus(flatten)]
+    pub(crate) contributor: GroupLabelSet,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -120,6 +136,13 @@ pub(crate) struct Metrics {
     pub(crate) local_history_bytes: Gauge,
     pub(crate) local_history_max_bytes: Gauge,
     pub(crate) local_history_fallback_windows: Family<DimensionLabels, Gauge>,
+    pub(crate) contributor_bad_share: Family<ContributorLabels, FloatGauge>,
+    pub(crate) contributor_burn_rate: Family<ContributorLabels, FloatGauge>,
+    /// The contributor series each instance exports now, removed when they change: a
+    /// contributor exists only while its dimension burns.
+    contributors_exported: std::sync::Mutex<HashMap<String, Vec<ContributorLabels>>>,
+    pub(crate) ui_history_points: Gauge,
+    pub(crate) ui_history_bytes: Gauge,
 }
 
 impl Default for Metrics {
@@ -157,6 +180,11 @@ impl Metrics {
             local_history_bytes: Gauge::default(),
             local_history_max_bytes: Gauge::default(),
             local_history_fallback_windows: Family::default(),
+            contributor_bad_share: Family::default(),
+            contributor_burn_rate: Family::default(),
+            contributors_exported: Default::default(),
+            ui_history_points: Gauge::default(),
+            ui_history_bytes: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -260,6 +288,26 @@ impl Metrics {
             "Windows of an SLO dimension measured with direct queries because the local history would exceed --max-history-bytes",
             m.local_history_fallback_windows.clone(),
         );
+        registry.register(
+            "contributor_bad_share",
+            "While a dimension with breakdown is above ok: a breakdown label set's share of its bad events over the deciding rule's long window",
+            m.contributor_bad_share.clone(),
+        );
+        registry.register(
+            "contributor_burn_rate",
+            "While a dimension with breakdown is above ok: a breakdown label set's bad events over all events, over the budget (they add up to the window's burn rate)",
+            m.contributor_burn_rate.clone(),
+        );
+        registry.register(
+            "ui_history_points",
+            "Evaluations the web page's charts keep (--ui-retention)",
+            m.ui_history_points.clone(),
+        );
+        registry.register(
+            "ui_history_bytes",
+            "Heap bytes of the web page's history",
+            m.ui_history_bytes.clone(),
+        );
         Metrics { registry, ..m }
     }
 
@@ -308,6 +356,7 @@ impl Metrics {
                 }
             };
         }
+        self.record_contributors(eval);
         let result = if eval.all_queries_failed() {
             "failed"
         } else if eval.decision == Decision::NoData {
@@ -325,9 +374,64 @@ impl Metrics {
             .inc();
     }
 
+    /// Exports the contributors of `eval`'s burning dimensions, and removes those it no
+    /// longer has.
+    fn record_contributors(&self, eval: &Evaluation) {
+        let mut now = Vec::new();
+        for (dim, report) in eval.dimensions() {
+            let Some(c) = &report.contributors else {
+                continue;
+            };
+            for t in &c.top {
+                let labels = ContributorLabels {
+                    service: eval.service.clone(),
+                    slo: eval.slo.clone(),
+                    group: group_labels(eval),
+                    dimension: dim.into(),
+                    window: c.window.clone(),
+                    contributor: t
+                        .labels
+                        .iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect(),
+                };
+                self.contributor_bad_share
+                    .get_or_create(&labels)
+                    .set(t.bad_share);
+                self.contributor_burn_rate
+                    .get_or_create(&labels)
+                    .set(t.burn);
+                now.push(labels);
+            }
+        }
+        let key = eval.instance_name();
+        let mut exported = self
+            .contributors_exported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let before = if now.is_empty() {
+            exported.remove(&key)
+        } else {
+            exported.insert(key, now.clone())
+        };
+        for gone in before.iter().flatten().filter(|l| !now.contains(l)) {
+            self.contributor_bad_share.remove(gone);
+            self.contributor_burn_rate.remove(gone);
+        }
+    }
+
     /// Drops every series of an SLO instance that is no longer evaluated (after a reload, or
     /// a group that is gone or beyond `max_groups`).
     pub(crate) fn forget(&self, last: &Evaluation) {
+        let exported = self
+            .contributors_exported
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&last.instance_name());
+        for labels in exported.iter().flatten() {
+            self.contributor_bad_share.remove(labels);
+            self.contributor_burn_rate.remove(labels);
+        }
         for d in Decision::ALL {
             self.decision.remove(&decision_labels(last, d));
         }
@@ -429,6 +533,45 @@ pub(crate) fn openmetrics_to_text(om: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contributors_are_exported_only_while_they_burn() {
+        let burning: Evaluation = serde_json::from_value(serde_json::json!({
+            "time": "2026-11-17T10:00:00Z", "service": "s", "slo": "x",
+            "group": {"route": "/pay"}, "labels": {}, "decision": "warn",
+            "error": {
+                "decision": "warn", "objective": 0.99, "burn": {"5m": 2.0},
+                "events": {"5m": 100.0}, "no_traffic": [], "fired": [], "pending": [],
+                "budget_remaining": 0.5,
+                "contributors": {"window": "5m", "top": [
+                    {"labels": {"error_class": "timeout"}, "bad_share": 0.75, "burn": 1.5},
+                    {"labels": {"error_class": "db"}, "bad_share": 0.25, "burn": 0.5}
+                ]}
+            }
+        }))
+        .unwrap();
+        let m = Metrics::new();
+        m.record(&burning);
+        let text = m.encode();
+        assert!(text.contains(r#"burnrate_contributor_bad_share{service="s",slo="x",route="/pay",dimension="error",window="5m",error_class="timeout"} 0.75"#), "{text}");
+        assert!(text.contains(r#"burnrate_contributor_burn_rate{service="s",slo="x",route="/pay",dimension="error",window="5m",error_class="db"} 0.5"#), "{text}");
+        let mut fewer = burning.clone();
+        if let Some(c) = fewer.error.as_mut().and_then(|d| d.contributors.as_mut()) {
+            c.top.truncate(1);
+        }
+        m.record(&fewer);
+        assert!(
+            !m.encode().contains(r#"error_class="db""#),
+            "a label set no longer among them goes"
+        );
+        let mut ok = burning.clone();
+        ok.error.as_mut().unwrap().contributors = None;
+        m.record(&ok);
+        assert!(!m.encode().contains("error_class="), "none once ok");
+        m.record(&burning);
+        m.forget(&burning);
+        assert!(!m.encode().contains("error_class="), "none once forgotten");
+    }
 
     #[test]
     fn prometheus_text_declares_counters_under_their_total_name() {

@@ -13,6 +13,7 @@ pub(crate) mod http;
 pub(crate) mod metrics;
 pub mod shard;
 pub(crate) mod state_dir;
+pub(crate) mod ui;
 pub(crate) mod webconfig;
 
 use crate::backend::PromClient;
@@ -62,6 +63,8 @@ pub(crate) struct DaemonConfig {
     pub(crate) batch: usize,
     /// Heap bytes the incremental history may hold (`--max-history-bytes`).
     pub(crate) max_history_bytes: u64,
+    /// The web page (`--ui-retention`, graph links).
+    pub(crate) ui: ui::UiConfig,
 }
 
 /// What the HTTP handlers read.
@@ -72,6 +75,8 @@ pub(crate) struct Shared {
     /// Latest evaluation per SLO instance (`StateStore::instance_key`: `service/slo`, and a
     /// group's labels).
     pub(crate) latest: RwLock<BTreeMap<String, Evaluation>>,
+    /// The web page's history, deliveries and specs.
+    pub(crate) ui: ui::Ui,
 }
 
 fn key(service: &str, slo: &str) -> String {
@@ -383,6 +388,7 @@ fn publish_one(
         Some(p) => p != eval.decision,
         None => eval.decision.severity().is_some_and(|s| s > 0),
     };
+    shared.ui.record(k, eval, previous, changed);
     if changed && eval.maintenance.is_none() {
         tracing::info!(slo = %name, decision = %eval.decision,
             previous = previous.map(|p| p.as_str()).unwrap_or("none"), "decision changed");
@@ -403,8 +409,13 @@ async fn deliver_alerts(
     shared: Arc<Shared>,
 ) {
     while let Some((eval, previous)) = rx.recv().await {
-        for (_url, ok) in am.publish(&eval, previous).await {
-            let result = if ok { "delivered" } else { "failed" };
+        for (url, outcome) in am.publish(&eval, previous).await {
+            shared.ui.alert_delivered(&eval, &url, &outcome);
+            let result = if outcome.is_ok() {
+                "delivered"
+            } else {
+                "failed"
+            };
             shared
                 .metrics
                 .sink_deliveries
@@ -414,6 +425,24 @@ async fn deliver_alerts(
                 })
                 .inc();
         }
+    }
+}
+
+/// Writes the web page's history when it is due (or `now`); off the async threads, since it
+/// can be megabytes, unless `now` (at exit, when nothing else runs).
+fn save_ui(shared: &Shared, now: bool) {
+    let Some((path, bytes)) = shared.ui.due(now) else {
+        return;
+    };
+    let write = move || {
+        if let Err(e) = crate::fsutil::write_atomic(&path, &bytes) {
+            tracing::error!(file = %path.display(), "cannot write the web page's history: {e}");
+        }
+    };
+    if now {
+        write();
+    } else {
+        tokio::task::spawn_blocking(write);
     }
 }
 
@@ -440,6 +469,11 @@ pub(crate) async fn run(
         metrics: Metrics::new(),
         generation: Default::default(),
         latest: RwLock::new(BTreeMap::new()),
+        ui: ui::Ui::new(
+            config.ui.clone(),
+            config.interval,
+            config.state_dir.as_deref(),
+        ),
     });
     let (shutdown, shutdown_rx) = watch::channel(false);
 
@@ -479,8 +513,13 @@ pub(crate) async fn run(
         config.webhooks.clone(),
         shared.metrics.webhook_queue_dropped.clone(),
         shared.metrics.webhook_outbox.clone(),
-        move |_url: &str, ok: bool| {
-            let result = if ok { "delivered" } else { "failed" };
+        move |attempt: &crate::sinks::webhook::Attempt| {
+            m.ui.webhook_delivered(attempt);
+            let result = if attempt.failure.is_none() {
+                "delivered"
+            } else {
+                "failed"
+            };
             m.metrics
                 .sink_deliveries
                 .get_or_create(&SinkLabels {
@@ -530,7 +569,9 @@ pub(crate) async fn run(
         .metrics
         .local_history_max_bytes
         .set(i64::try_from(config.max_history_bytes).unwrap_or(i64::MAX));
-    let mut generation = Generation::start(Arc::new(specs), cx.clone(), 0);
+    let specs = Arc::new(specs);
+    shared.ui.set_specs(specs.clone());
+    let mut generation = Generation::start(specs, cx.clone(), 0);
     shared.metrics.slos.set(generation.keys.len() as i64);
     let shard = config
         .shard
@@ -562,7 +603,9 @@ pub(crate) async fn run(
                 let old_keys = old.keys.clone();
                 let id = shared.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 old.stop().await;
-                generation = Generation::start(Arc::new(report.specs), cx.clone(), id);
+                let specs = Arc::new(report.specs);
+                shared.ui.set_specs(specs.clone());
+                generation = Generation::start(specs, cx.clone(), id);
                 shared.metrics.slos.set(generation.keys.len() as i64);
                 let removed: BTreeSet<String> = old_keys.difference(&generation.keys).cloned().collect();
                 let mut latest = shared.latest.write().await;
@@ -586,6 +629,10 @@ pub(crate) async fn run(
             _ = persist.tick() => {
                 let snapshot = store.lock().await.clone();
                 save_state(&config, &snapshot);
+                let (points, bytes) = shared.ui.usage();
+                shared.metrics.ui_history_points.set(points as i64);
+                shared.metrics.ui_history_bytes.set(bytes as i64);
+                save_ui(&shared, false);
             }
         }
     }
@@ -594,6 +641,7 @@ pub(crate) async fn run(
     save_state(&config, &*store.lock().await);
     drop(cx);
     let _ = tokio::time::timeout(Duration::from_secs(1), publisher).await;
+    save_ui(&shared, true);
     let _ = tokio::time::timeout(Duration::from_secs(1), server).await;
     tracing::info!("burnrate daemon stopped");
     Ok(())

@@ -9,10 +9,10 @@ use super::render::{
     Run, fmt_attainment, fmt_events, fmt_met, fmt_objective, fmt_time_in, fmt_worst_day, or_dash,
 };
 use super::{DimensionSummary, SloReport};
-use crate::backtest::report::format::{decision_fill, escape, fmt_one};
 use crate::backtest::report::{
     Section, SloChart, render_page_with, render_slo_section_with, section_id,
 };
+use crate::chart::format::{decision_fill, escape, fmt_one};
 use crate::decision::Decision;
 use crate::engine::groups::format_group;
 use crate::spec::{ServiceSpec, SloSpec};

@@ -7,7 +7,7 @@
 
 use super::{DimensionSummary, SloReport, calendar::ReportRange};
 use crate::backtest::report::Section;
-use crate::backtest::report::format::{fmt_one, fmt_secs};
+use crate::chart::format::{fmt_one, fmt_secs};
 use crate::decision::Decision;
 use crate::engine::groups::format_group;
 use crate::time::format_time;
@@ -72,7 +72,7 @@ pub(crate) fn fmt_attainment(share: f64) -> String {
 
 /// An objective as written, `99.9%`.
 pub(crate) fn fmt_objective(summary: &DimensionSummary) -> String {
-    let pct = crate::backtest::report::format::fmt_num(summary.objective * 100.0);
+    let pct = crate::chart::format::fmt_num(summary.objective * 100.0);
     match summary.threshold_seconds {
         Some(t) if t < 1.0 => format!("{pct}% ≤ {}ms", fmt_one(t * 1000.0)),
         Some(t) => format!("{pct}% ≤ {}s", fmt_one(t)),

@@ -90,17 +90,22 @@ pub(crate) fn bucket_selector(latency: &LatencySli, le: f64) -> Selector {
     bucket
 }
 
-fn bucket_rate(slo: &SloSpec, latency: &LatencySli, le: f64, w: &str) -> String {
+fn bucket_rate(by: &[String], latency: &LatencySli, le: f64, w: &str) -> String {
     format!(
         "{}(rate({}[{w}]))",
-        sum_by(&slo.group_by, &[]),
+        sum_by(by, &[]),
         bucket_selector(latency, le).to_promql()
     )
 }
 
 /// The total events' rate in window `w`, as `backend/query.rs` queries it.
 pub(crate) fn total_rate(slo: &SloSpec, dim: Dimension, w: &str) -> String {
-    let sum = sum_by(&slo.group_by, &[]);
+    total_rate_by(slo, dim, w, &slo.group_by)
+}
+
+/// [`total_rate`] summed by `by` instead of the group labels.
+fn total_rate_by(slo: &SloSpec, dim: Dimension, w: &str, by: &[String]) -> String {
+    let sum = sum_by(by, &[]);
     match dim {
         Dimension::Error => match &slo.error.as_ref().expect("dimension present").events {
             ErrorEvents::Selectors { total, .. } => {
@@ -119,9 +124,9 @@ pub(crate) fn total_rate(slo: &SloSpec, dim: Dimension, w: &str) -> String {
     }
 }
 
-/// The bad events' rate in window `w` of an error SLI.
-fn bad_rate(slo: &SloSpec, w: &str) -> String {
-    let sum = sum_by(&slo.group_by, &[]);
+/// The bad events' rate in window `w` of an error SLI, summed by `by`.
+fn bad_rate(slo: &SloSpec, w: &str, by: &[String]) -> String {
+    let sum = sum_by(by, &[]);
     match &slo.error.as_ref().expect("dimension present").events {
         ErrorEvents::Selectors { bad, .. } => format!("{sum}(rate({}[{w}]))", bad.to_promql()),
         ErrorEvents::Queries { bad, .. } => {
@@ -130,18 +135,18 @@ fn bad_rate(slo: &SloSpec, w: &str) -> String {
     }
 }
 
-/// The rate of requests within the latency threshold in window `w`.
-fn good_rate(slo: &SloSpec, latency: &LatencySli, good: &Good, w: &str) -> String {
+/// The rate of requests within the latency threshold in window `w`, summed by `by`.
+fn good_rate(by: &[String], latency: &LatencySli, good: &Good, w: &str) -> String {
     match good {
-        Good::Bound(le) => bucket_rate(slo, latency, *le, w),
+        Good::Bound(le) => bucket_rate(by, latency, *le, w),
         // ca + (cb - ca) * (t - a) / (b - a), as `sli::good_at` computes it.
         Good::Interpolated {
             lower: Some(a),
             upper,
             threshold,
         } => {
-            let ca = bucket_rate(slo, latency, *a, w);
-            let cb = bucket_rate(slo, latency, *upper, w);
+            let ca = bucket_rate(by, latency, *a, w);
+            let cb = bucket_rate(by, latency, *upper, w);
             format!(
                 "({ca} + ({cb} - {ca}) * ({} - {}) / ({} - {}))",
                 number(*threshold),
@@ -157,7 +162,7 @@ fn good_rate(slo: &SloSpec, latency: &LatencySli, good: &Good, w: &str) -> Strin
             threshold,
         } => format!(
             "({} * {} / {})",
-            bucket_rate(slo, latency, *upper, w),
+            bucket_rate(by, latency, *upper, w),
             number(*threshold),
             number(*upper)
         ),
@@ -173,15 +178,47 @@ pub(crate) fn bad_ratio(slo: &SloSpec, dim: Dimension, good: &Good, w: &PromDura
         // Without groups, `vector(0)` is the one missing sample; with them, each group with
         // traffic but no bad series needs its own 0, which `0 * total` gives it.
         Dimension::Error if slo.group_by.is_empty() => {
-            format!("({} or vector(0)) / ({total} > 0)", bad_rate(slo, w))
+            format!(
+                "({} or vector(0)) / ({total} > 0)",
+                bad_rate(slo, w, &slo.group_by)
+            )
         }
-        Dimension::Error => format!("({} or 0 * {total}) / ({total} > 0)", bad_rate(slo, w)),
+        Dimension::Error => format!(
+            "({} or 0 * {total}) / ({total} > 0)",
+            bad_rate(slo, w, &slo.group_by)
+        ),
         Dimension::Latency => {
             let latency = slo.latency.as_ref().expect("dimension present");
-            format!("1 - {} / ({total} > 0)", good_rate(slo, latency, good, w))
+            format!(
+                "1 - {} / ({total} > 0)",
+                good_rate(&slo.group_by, latency, good, w)
+            )
         }
     };
     format!("({ratio} or {total} == 0)")
+}
+
+/// The bad events' rate in window `w` summed by `by` (the group and breakdown labels of a
+/// contributors query): the bad counter's, or latency's count minus its good events.
+pub(crate) fn bad_events_rate(
+    slo: &SloSpec,
+    dim: Dimension,
+    good: &Good,
+    w: &PromDuration,
+    by: &[String],
+) -> String {
+    let w = w.as_str();
+    match dim {
+        Dimension::Error => bad_rate(slo, w, by),
+        Dimension::Latency => {
+            let latency = slo.latency.as_ref().expect("dimension present");
+            format!(
+                "({} - {})",
+                total_rate_by(slo, dim, w, by),
+                good_rate(by, latency, good, w)
+            )
+        }
+    }
 }
 
 /// The error budget as the literal the engine divides by (`0.001`, not `(1 - 0.999)`, whose

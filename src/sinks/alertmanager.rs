@@ -242,12 +242,13 @@ impl Alertmanager {
     }
 
     /// Sends what this evaluation calls for, plus resolutions that failed before.
-    /// Returns one `(url, delivered)` per Alertmanager, for metrics.
+    /// Returns one `(url without credentials, outcome)` per Alertmanager posted to (none
+    /// when there was nothing to send), for metrics and the web page.
     pub(crate) async fn publish(
         &self,
         eval: &Evaluation,
         previous: Option<Decision>,
-    ) -> Vec<(String, bool)> {
+    ) -> Vec<(String, Result<(), String>)> {
         let plan = self.plan(eval, previous).await;
         let mut resolutions: Vec<Alert> = std::mem::take(&mut *self.unresolved.lock().await);
         resolutions.extend(plan.resolve);
@@ -263,9 +264,9 @@ impl Alertmanager {
         let mut all_ok = true;
         let body = serde_json::to_string(&alerts).expect("alerts serialize");
         for target in &self.targets {
-            let ok = self.post(target, &body).await;
-            all_ok &= ok;
-            results.push((redact_url(&target.url), ok));
+            let outcome = self.post(target, &body).await;
+            all_ok &= outcome.is_ok();
+            results.push((redact_url(&target.url), outcome));
         }
         if !all_ok {
             self.unresolved.lock().await.extend(resolutions);
@@ -273,8 +274,9 @@ impl Alertmanager {
         results
     }
 
-    /// Posts `body` to one Alertmanager, retrying 5xx answers and lost connections.
-    async fn post(&self, target: &Target, body: &str) -> bool {
+    /// Posts `body` to one Alertmanager, retrying 5xx answers and lost connections; why it
+    /// failed otherwise.
+    async fn post(&self, target: &Target, body: &str) -> Result<(), String> {
         let endpoint = format!("{}/api/v2/alerts", target.url.trim_end_matches('/'));
         let shown = redact_url(&target.url);
         let policy = if target.down.load(Ordering::Relaxed) {
@@ -307,14 +309,14 @@ impl Alertmanager {
             Ordering::Relaxed,
         );
         match result {
-            Ok(()) => true,
-            Err(PostError::Status(status)) => {
+            Ok(()) => Ok(()),
+            Err(e @ PostError::Status(status)) => {
                 tracing::warn!(alertmanager = %shown, status = status.as_u16(), "alertmanager refused alerts");
-                false
+                Err(e.to_string())
             }
             Err(PostError::Transport(e)) => {
                 tracing::warn!(alertmanager = %shown, error = %e, "alertmanager unreachable");
-                false
+                Err(format!("unreachable: {}", super::describe(&e)))
             }
         }
     }
@@ -506,17 +508,23 @@ mod tests {
         let flaky = Receiver::start(&[503, 200]).await;
         let am = start(flaky.url.clone());
         let sent = am.publish(&eval(Decision::Warn, 1_000), None).await;
-        assert_eq!((sent[0].1, flaky.requests()), (true, 2));
+        assert_eq!((sent[0].1.is_ok(), flaky.requests()), (true, 2));
 
         let refusing = Receiver::start(&[400]).await;
         let am = start(refusing.url.clone());
         let sent = am.publish(&eval(Decision::Warn, 1_000), None).await;
-        assert_eq!((sent[0].1, refusing.requests()), (false, 1));
+        assert_eq!(
+            (sent[0].1.clone(), refusing.requests()),
+            (Err("HTTP 400".to_string()), 1)
+        );
 
         let down = Receiver::start(&[503]).await;
         let am = start(down.url.clone());
         let sent = am.publish(&eval(Decision::Warn, 1_000), None).await;
-        assert_eq!((sent[0].1, down.requests()), (false, 1 + RETRY.retries));
+        assert_eq!(
+            (sent[0].1.is_ok(), down.requests()),
+            (false, 1 + RETRY.retries)
+        );
         am.publish(&eval(Decision::Warn, 31_000), Some(Decision::Warn))
             .await;
         assert_eq!(down.requests(), 2 + RETRY.retries, "one attempt while down");

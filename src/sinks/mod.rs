@@ -14,6 +14,22 @@ pub(crate) fn http_client(timeout: std::time::Duration) -> reqwest::Client {
         .expect("static HTTP client configuration")
 }
 
+/// A transport error with its causes (`error sending request: ...: Connection refused`), for
+/// logs and the web page; `e` is already without its URL, which may carry credentials.
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 /// A loopback HTTP receiver for the sinks' tests: answers each request with the next status
 /// of a script (the last one repeated) and counts the requests.
 #[cfg(test)]

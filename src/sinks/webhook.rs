@@ -196,6 +196,17 @@ pub(crate) fn signature(key: &[u8], body: &[u8]) -> String {
     format!("sha256={}", hex(&mac.finalize().into_bytes()))
 }
 
+/// One POST of a delivery as it ended, for whoever records deliveries (the daemon's metrics
+/// and web page).
+pub(crate) struct Attempt<'a> {
+    /// The webhook's URL without credentials.
+    pub(crate) url: &'a str,
+    /// The payload: which SLO instance and change it is about.
+    pub(crate) body: &'a str,
+    /// Why it failed; `None` when delivered.
+    pub(crate) failure: Option<&'a str>,
+}
+
 pub(crate) struct Webhooks {
     queues: Vec<Arc<Queue>>,
     dropped: Counter,
@@ -210,7 +221,7 @@ impl Webhooks {
         config: WebhookConfig,
         dropped: Counter,
         pending: Gauge,
-        delivered: impl Fn(&str, bool) + Send + Sync + Clone + 'static,
+        delivered: impl Fn(&Attempt) + Send + Sync + Clone + 'static,
         shutdown: watch::Receiver<bool>,
     ) -> Webhooks {
         let http = super::http_client(config.timeout);
@@ -290,7 +301,7 @@ struct Failure {
     retryable: bool,
 }
 
-impl<F: Fn(&str, bool)> Worker<F> {
+impl<F: Fn(&Attempt)> Worker<F> {
     async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let shown = redact_url(&self.queue.url);
         loop {
@@ -364,10 +375,14 @@ impl<F: Fn(&str, bool)> Worker<F> {
             }),
             Err(e) => Some(Failure {
                 retryable: retryable_transport(&e),
-                why: e.without_url().to_string(),
+                why: super::describe(&e.without_url()),
             }),
         };
-        (self.delivered)(shown, failure.is_none());
+        (self.delivered)(&Attempt {
+            url: shown,
+            body: &delivery.body,
+            failure: failure.as_ref().map(|f| f.why.as_str()),
+        });
         failure.map_or(Ok(()), Err)
     }
 
@@ -407,7 +422,7 @@ mod tests {
             },
             dropped.clone(),
             Gauge::default(),
-            |_: &str, _: bool| {},
+            |_: &Attempt| {},
             shutdown,
         );
         let eval = Evaluation {

@@ -55,12 +55,13 @@ impl Daemon {
             {
                 panic!("burnrate run exited early ({status}):\n{}", self.log());
             }
-            if ureq::get(&format!("{}/healthz", self.url()))
+            // Behind `--web.config.file` basic auth, 401 is the answer of a listener that is up.
+            match ureq::get(&format!("{}/healthz", self.url()))
                 .timeout(Duration::from_secs(1))
                 .call()
-                .is_ok()
             {
-                return;
+                Ok(_) | Err(ureq::Error::Status(401, _)) => return,
+                Err(_) => {}
             }
             assert!(
                 Instant::now() < deadline,

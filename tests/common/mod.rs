@@ -14,7 +14,7 @@
 //!   [`alertmanager`]: a real Alertmanager;
 //!   [`webhook`]: a scripted webhook receiver; [`http_stub`]: the tiny HTTP server under
 //!   the exporter and the webhook receiver.
-//! - [`chromium`]: headless Chromium, to screenshot an HTML page or read its DOM.
+//! - [`browser`]: headless Chromium: a page's DOM, a screenshot and its pixels.
 //! - [`tls`]: a test PKI (openssl), bcrypt hashes, and a Prometheus behind `--web.config.file`.
 //! - the kit every test shares: [`approx`] (one `close` with named tolerances), [`cli`] (run
 //!   the binary, read its JSON lines, `check` and `backtest` as JSON), [`evaluation`] (two
@@ -29,7 +29,7 @@
 
 pub mod alertmanager;
 pub mod approx;
-pub mod chromium;
+pub mod browser;
 pub mod cli;
 pub mod daemon;
 pub mod evaluation;

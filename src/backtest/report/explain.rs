@@ -3,7 +3,7 @@
 //! kept, as one table under the SLO's summary.
 
 use super::SloChart;
-use super::format::{chip, decision_fill, escape, fmt_num, fmt_one, fmt_pct};
+use crate::chart::format::{chip, decision_fill, escape, fmt_num, fmt_one, fmt_pct};
 use crate::engine::explain::exemplars_text;
 use std::fmt::Write;
 

@@ -11,26 +11,27 @@
 //! are reduced to one point per pixel column, keeping each column's maximum so peaks stay
 //! visible, and a `null` burn (no data) is a gap in its line, never a 0.
 //!
-//! `chart` draws a dimension's SVG, `summary` the tables, `explain` who burned at each change, `format` how numbers, times and
-//! text are written; this file puts an SLO's section and the page together.
+//! `crate::chart` draws a dimension's SVG (the daemon's web page draws with it too) and
+//! writes numbers, times and text; `summary` draws the tables, `explain` who burned at each
+//! change; this file turns the replay into chart series and puts an SLO's section and the
+//! page together.
 
-mod chart;
 mod explain;
-pub(crate) mod format;
 mod summary;
 
 use crate::backtest::Summary;
 use crate::backtest::incidents::Incident;
+use crate::chart::format::{chip, fmt_pct};
+use crate::chart::{self, BurnChart, INCIDENT, TimeAxis, dimension_caption};
 use crate::decision::Decision;
 use crate::engine::Evaluation;
+use crate::engine::explain::report as dimension_report;
 use crate::engine::groups::format_group;
-use crate::spec::{ServiceSpec, SloSpec};
-use chart::{INCIDENT, TimeAxis, render_chart};
-use format::chip;
+use crate::spec::{Dimension, ServiceSpec, SloSpec};
 use std::fmt::Write;
 use summary::render_summary;
 
-pub use format::{decision_fill, escape};
+pub use crate::chart::format::{decision_fill, escape};
 
 /// Everything the report shows about one SLO.
 pub struct SloChart<'a> {
@@ -133,9 +134,8 @@ pub(crate) fn render_slo_section_with(
     if chart.evaluations.is_empty() {
         out.push_str(r#"<p class="muted">No evaluation in the replayed range.</p>"#);
     } else {
-        let axis = TimeAxis::new(chart.evaluations, &chart.summary.step);
         for dim in chart.slo.dimensions() {
-            render_chart(&mut out, chart, dim, &axis);
+            chart::render(&mut out, &burn_chart(chart, dim));
         }
     }
     out.push_str("</section>\n");
@@ -147,59 +147,68 @@ pub(crate) fn render_slo_section_with(
     }
 }
 
-const CSS: &str = r#"
-:root { color-scheme: light; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #f4f5f7; color: #1d1f23;
-  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Liberation Sans", "DejaVu Sans", Arial, sans-serif; }
-main { max-width: 1320px; margin: 0 auto; padding: 20px 20px 40px; }
-h1 { font-size: 22px; margin: 0 0 2px; }
-h2 { font-size: 18px; margin: 0; }
-.subtitle, .muted { color: #60656e; }
-.subtitle { margin: 0 0 10px; }
-.key { display: flex; flex-wrap: wrap; gap: 14px; align-items: center; margin: 8px 0 14px; color: #444; }
-nav.toc { background: #fff; border: 1px solid #dde0e4; border-radius: 6px; padding: 8px 12px; margin-bottom: 16px; columns: 3 260px; }
-nav.toc a { display: block; color: #1d4f91; text-decoration: none; padding: 1px 0; break-inside: avoid; }
-nav.toc a:hover { text-decoration: underline; }
-nav.toc i { display: inline-block; width: 9px; height: 9px; border-radius: 2px; margin-right: 6px; }
-section.slo { background: #fff; border: 1px solid #dde0e4; border-radius: 8px; padding: 14px 18px; margin: 0 0 18px; break-inside: avoid; }
-section.slo > header { display: flex; gap: 12px; align-items: center; }
-.service { color: #60656e; font-weight: 500; }
-.description { margin: 4px 0 2px; }
-.labels { margin: 2px 0 6px; }
-.labels code, h2 code.group { background: #f0f1f3; border-radius: 3px; padding: 0 4px; font-size: 12px; }
-.chip { display: inline-flex; align-items: center; gap: 5px; font-weight: 600; font-size: 13px; white-space: nowrap; }
-.chip i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; }
-.tables { display: flex; flex-wrap: wrap; gap: 12px 28px; align-items: flex-start; margin: 10px 0 4px; }
-table.summary { border-collapse: collapse; font-size: 13px; }
-table.summary th, table.summary td { text-align: left; padding: 3px 10px 3px 0; border-bottom: 1px solid #eceef1; vertical-align: middle; }
-table.summary thead th { color: #60656e; font-weight: 600; font-size: 12px; }
-table.summary tbody th { color: #60656e; font-weight: 500; }
-table.contributors { margin: 10px 0 4px; }
-table.contributors caption { text-align: left; font-weight: 600; font-size: 13px; padding-bottom: 2px; }
-table.contributors td { vertical-align: top; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.share { white-space: nowrap; font-variant-numeric: tabular-nums; }
-.bar { display: inline-block; width: 70px; height: 8px; background: #eceef1; border-radius: 2px; margin-right: 6px; vertical-align: middle; overflow: hidden; }
-.bar i { display: block; height: 100%; }
-figure.chart { margin: 12px 0 0; }
-figcaption { font-weight: 600; font-size: 13px; margin-bottom: 2px; }
-svg.chart { display: block; width: 100%; height: auto; font-family: inherit; }
-svg .tick, svg .strip-label { font-size: 11px; fill: #5a5f68; }
-svg .legend text { font-size: 12px; fill: #333; }
-svg .legend-title { fill: #60656e !important; }
-svg .threshold-label { font-size: 11px; font-weight: 600; }
-svg .incident-label { font-size: 11px; fill: #5b34a8; font-weight: 600; }
-svg .empty { font-size: 14px; fill: #8a8f98; }
-svg .grid line { stroke: #eef0f2; stroke-width: 1; }
-svg .grid line.major { stroke: #dfe2e6; }
-svg .grid line.one { stroke: #b9bec6; }
-footer { color: #8a8f98; font-size: 12px; margin-top: 20px; }
-.verdict { font-weight: 700; white-space: nowrap; }
-.verdict.met { color: #23803d; }
-.verdict.missed { color: #c01f1f; }
-@media print { body { background: #fff; } section.slo { border: none; padding: 0; } nav.toc { display: none; } }
-"#;
+/// One dimension of the replay as the chart draws it: the burn of every window (the
+/// matrix's, then any other the evaluations report) at every step, the decision bands and
+/// the known incidents.
+fn burn_chart<'a>(chart: &SloChart<'a>, dim: Dimension) -> BurnChart<'a> {
+    let evaluations = chart.evaluations;
+    let mut windows: Vec<String> = chart
+        .slo
+        .windows(dim)
+        .iter()
+        .map(|w| w.as_str().to_string())
+        .collect();
+    if let Some(report) = evaluations.iter().find_map(|e| dimension_report(e, dim)) {
+        for (w, _) in report.burn.iter() {
+            if !windows.iter().any(|k| k == w) {
+                windows.push(w.to_string());
+            }
+        }
+    }
+    let series = windows
+        .iter()
+        .map(|w| {
+            evaluations
+                .iter()
+                .map(|e| {
+                    let burn = dimension_report(e, dim).and_then(|r| r.burn.value(w));
+                    (e.at_ms, burn)
+                })
+                .collect()
+        })
+        .collect();
+    let times: Vec<i64> = evaluations.iter().map(|e| e.at_ms).collect();
+    let step_ms =
+        crate::duration::PromDuration::parse(&chart.summary.step).map_or(60_000, |d| d.millis());
+    let caption = dimension_caption(chart.slo, dim);
+    BurnChart {
+        dimension: dim,
+        label: format!("{} / {}: {caption}", chart.service.service, chart.slo.name),
+        note: evaluations
+            .iter()
+            .rev()
+            .find_map(|e| dimension_report(e, dim).and_then(|r| r.budget_remaining))
+            .map(|b| format!("error budget remaining at the end: {}", fmt_pct(b))),
+        caption,
+        rules: chart.slo.matrix(dim).unwrap_or(&[]),
+        windows,
+        series,
+        dimension_steps: evaluations
+            .iter()
+            .map(|e| {
+                let d = dimension_report(e, dim).map_or(Decision::NoData, |r| r.decision);
+                (e.at_ms, d)
+            })
+            .collect(),
+        slo_steps: evaluations.iter().map(|e| (e.at_ms, e.decision)).collect(),
+        spans: chart
+            .incidents
+            .iter()
+            .map(|i| (i.start_ms, i.end_ms))
+            .collect(),
+        axis: TimeAxis::new(&times, step_ms),
+    }
+}
 
 /// The whole self-contained page (inline CSS, no script, no external resources).
 pub fn render_page(title: &str, subtitle: &str, sections: &[Section]) -> String {
@@ -223,8 +232,9 @@ pub(crate) fn render_page_with(
     let mut out = String::with_capacity(size + 16 * 1024);
     let _ = write!(
         out,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{CSS}</style></head><body><main>",
-        escape(title)
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{}</title><style>{}</style></head><body><main>",
+        escape(title),
+        chart::PAGE_CSS
     );
     let _ = write!(
         out,

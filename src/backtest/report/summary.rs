@@ -2,7 +2,7 @@
 //! changes, flaps) and the scores against the known incidents, from the typed `Summary`.
 
 use super::SloChart;
-use super::format::{chip, decision_fill, escape, fmt_one, fmt_pct, fmt_secs, utc};
+use crate::chart::format::{chip, decision_fill, escape, fmt_one, fmt_pct, fmt_secs, utc};
 use crate::decision::Decision;
 use std::fmt::Write;
 

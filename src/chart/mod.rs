@@ -1,85 +1,89 @@
-//! The SVG chart of one dimension: burn rate of every window on a log scale over the
-//! replay's time axis, with the matrix thresholds, the known incidents and the decision at
-//! each step as coloured bands. Long series are reduced to one point per pixel column,
-//! keeping each column's maximum so peaks stay visible; a `null` burn is a gap, never a 0.
+//! The one burn-rate chart: an SVG of one dimension's burn rate per window on a log scale
+//! over time, with the matrix thresholds, marked spans (a backtest's known incidents) and
+//! the decision at each step as coloured bands under the plot.
+//!
+//! It exists so that the backtest report and the daemon's web page draw the same picture of
+//! the same numbers: both hand `render` a [`BurnChart`] (plain series, no evaluations), and
+//! only where the points come from differs. Long series are reduced to one point per pixel
+//! column, keeping each column's maximum so peaks stay visible; a `null` burn is a gap,
+//! never a 0. Everything drawn is text and shapes, every label escaped; decisions are also
+//! written (band titles, threshold labels), never shown by colour alone.
 
-use super::SloChart;
-use super::format::{
-    coord, decision_fill, decision_ink, escape, fmt_num, fmt_pct, fmt_secs, push_coord, utc,
-};
-use crate::backtest::incidents::Incident;
+pub(crate) mod format;
+
 use crate::decision::Decision;
-use crate::engine::{DimensionReport, Evaluation};
 use crate::spec::{Dimension, Rule, SloSpec};
+use format::{coord, decision_fill, decision_ink, escape, fmt_num, fmt_secs, push_coord, utc};
 use std::fmt::Write;
 
 // Chart geometry, in SVG user units (the SVG scales to the page width).
-pub(super) const WIDTH: f64 = 1280.0;
-pub(super) const LEFT: f64 = 64.0;
-pub(super) const PLOT_W: f64 = 1000.0;
-pub(super) const TOP: f64 = 30.0;
-pub(super) const PLOT_H: f64 = 250.0;
-pub(super) const STRIP_H: f64 = 12.0;
-pub(super) const STRIP_GAP: f64 = 4.0;
+const WIDTH: f64 = 1280.0;
+const LEFT: f64 = 64.0;
+const PLOT_W: f64 = 1000.0;
+const TOP: f64 = 30.0;
+const PLOT_H: f64 = 250.0;
+const STRIP_H: f64 = 12.0;
+const STRIP_GAP: f64 = 4.0;
 /// First decision strip (the dimension's decision), then the SLO's.
-pub(super) const STRIP1_Y: f64 = TOP + PLOT_H + 6.0;
-pub(super) const STRIP2_Y: f64 = STRIP1_Y + STRIP_H + STRIP_GAP;
-pub(super) const TICKS_Y: f64 = STRIP2_Y + STRIP_H + 14.0;
-pub(super) const HEIGHT: f64 = TICKS_Y + 8.0;
+const STRIP1_Y: f64 = TOP + PLOT_H + 6.0;
+const STRIP2_Y: f64 = STRIP1_Y + STRIP_H + STRIP_GAP;
+const TICKS_Y: f64 = STRIP2_Y + STRIP_H + 14.0;
+const HEIGHT: f64 = TICKS_Y + 8.0;
 /// Lowest and highest decade the y axis may show (0.01 .. 100000).
-pub(super) const MIN_DECADE: i32 = -2;
-pub(super) const MAX_DECADE: i32 = 5;
+const MIN_DECADE: i32 = -2;
+const MAX_DECADE: i32 = 5;
 
 /// Window line colours, by window length (shortest first); none of them is a decision colour.
-pub(super) const PALETTE: [&str; 8] = [
+const PALETTE: [&str; 8] = [
     "#7fb3e0", "#1f6fc0", "#e377c2", "#8c564b", "#17a2b8", "#222222", "#9aa11f", "#7f7f7f",
 ];
-pub(super) const INCIDENT: &str = "#7c4dcc";
+pub(crate) const INCIDENT: &str = "#7c4dcc";
 
-/// The replay's time axis: `[t0, t1)` mapped onto the plot's width.
-pub(super) struct TimeAxis {
-    pub(super) t0: i64,
-    pub(super) t1: i64,
+/// The chart's time axis: `[t0, t1)` mapped onto the plot's width.
+pub(crate) struct TimeAxis {
+    t0: i64,
+    t1: i64,
 }
 
 impl TimeAxis {
-    pub(super) fn new(evaluations: &[Evaluation], step: &str) -> TimeAxis {
-        let first = evaluations.first().map_or(0, |e| e.at_ms);
-        let last = evaluations.last().map_or(0, |e| e.at_ms);
-        let step = evaluations
+    /// The axis over instants `times` (in order), each standing for the step after it: the
+    /// smallest gap among the first ones, else `step_ms`.
+    pub(crate) fn new(times: &[i64], step_ms: i64) -> TimeAxis {
+        let first = times.first().copied().unwrap_or(0);
+        let last = times.last().copied().unwrap_or(0);
+        let step = times
             .windows(2)
             .take(100)
-            .map(|w| w[1].at_ms - w[0].at_ms)
+            .map(|w| w[1] - w[0])
             .filter(|d| *d > 0)
             .min()
-            .or_else(|| {
-                crate::duration::PromDuration::parse(step)
-                    .ok()
-                    .map(|d| d.millis())
-                    .filter(|d| *d > 0)
-            })
-            .unwrap_or(60_000);
+            .unwrap_or(step_ms.max(1));
         TimeAxis {
             t0: first,
             t1: last + step,
         }
     }
 
-    pub(super) fn x(&self, t: i64) -> f64 {
+    fn x(&self, t: i64) -> f64 {
         LEFT + PLOT_W * (t - self.t0) as f64 / (self.t1 - self.t0).max(1) as f64
     }
 
     /// The pixel column of an instant (the downsampling bucket).
-    pub(super) fn column(&self, t: i64) -> i64 {
+    fn column(&self, t: i64) -> i64 {
         ((self.x(t) - LEFT).floor() as i64).clamp(0, PLOT_W as i64 - 1)
     }
 
     /// Tick instants (aligned on UTC multiples of a round interval) and their label format.
-    pub(super) fn ticks(&self) -> (Vec<i64>, &'static str) {
+    fn ticks(&self) -> (Vec<i64>, &'static str) {
         const MIN: i64 = 60_000;
         const HOUR: i64 = 60 * MIN;
         const DAY: i64 = 24 * HOUR;
+        // Seconds first: the daemon's page can span a minute after a start.
         let steps = [
+            5_000,
+            10_000,
+            15_000,
+            30_000,
             MIN,
             2 * MIN,
             5 * MIN,
@@ -115,6 +119,8 @@ impl TimeAxis {
             .collect();
         let format = if step >= DAY {
             "%b %d"
+        } else if step < MIN {
+            "%H:%M:%S"
         } else if span > DAY {
             "%b %d %H:%M"
         } else {
@@ -125,13 +131,13 @@ impl TimeAxis {
 }
 
 /// The log-scale burn axis, from `10^lo` to `10^hi`.
-pub(super) struct BurnAxis {
-    pub(super) lo: i32,
-    pub(super) hi: i32,
+struct BurnAxis {
+    lo: i32,
+    hi: i32,
 }
 
 impl BurnAxis {
-    pub(super) fn new(min_positive: Option<f64>, max: Option<f64>, thresholds: &[f64]) -> BurnAxis {
+    fn new(min_positive: Option<f64>, max: Option<f64>, thresholds: &[f64]) -> BurnAxis {
         let thr_min = thresholds
             .iter()
             .copied()
@@ -154,16 +160,16 @@ impl BurnAxis {
         BurnAxis { lo, hi }
     }
 
-    pub(super) fn min(&self) -> f64 {
+    fn min(&self) -> f64 {
         10f64.powi(self.lo)
     }
 
-    pub(super) fn max(&self) -> f64 {
+    fn max(&self) -> f64 {
         10f64.powi(self.hi)
     }
 
     /// Clamps a burn into the axis (0 and tiny burns sit on the bottom edge).
-    pub(super) fn clamp(&self, v: f64) -> f64 {
+    fn clamp(&self, v: f64) -> f64 {
         if v.is_nan() {
             self.min()
         } else {
@@ -171,7 +177,7 @@ impl BurnAxis {
         }
     }
 
-    pub(super) fn y(&self, v: f64) -> f64 {
+    fn y(&self, v: f64) -> f64 {
         let f = (self.clamp(v).log10() - f64::from(self.lo)) / f64::from(self.hi - self.lo);
         TOP + PLOT_H * (1.0 - f)
     }
@@ -180,10 +186,7 @@ impl BurnAxis {
 /// Reduces a series `(instant, burn)` to at most a few points per bucket (pixel column):
 /// the maximum of each run of values, so peaks stay visible, and never a line across a
 /// `None`. Returns the sub-paths: each is drawn as one connected line.
-pub(super) fn downsample(
-    series: &[(i64, Option<f64>)],
-    bucket: impl Fn(i64) -> i64,
-) -> Vec<Vec<(i64, f64)>> {
+fn downsample(series: &[(i64, Option<f64>)], bucket: impl Fn(i64) -> i64) -> Vec<Vec<(i64, f64)>> {
     let mut out: Vec<Vec<(i64, f64)>> = Vec::new();
     let mut current: Vec<(i64, f64)> = Vec::new();
     let flush = |out: &mut Vec<Vec<(i64, f64)>>, current: &mut Vec<(i64, f64)>| {
@@ -245,11 +248,8 @@ pub(super) fn downsample(
     out
 }
 
-/// Runs of one decision `[start, end)` along the replay.
-pub(super) fn decision_runs(
-    axis: &TimeAxis,
-    steps: &[(i64, Decision)],
-) -> Vec<(i64, i64, Decision)> {
+/// Runs of one decision `[start, end)` along the axis.
+fn decision_runs(axis: &TimeAxis, steps: &[(i64, Decision)]) -> Vec<(i64, i64, Decision)> {
     let mut runs: Vec<(i64, i64, Decision)> = Vec::new();
     for (i, &(t, d)) in steps.iter().enumerate() {
         let end = steps.get(i + 1).map_or(axis.t1, |n| n.0);
@@ -263,13 +263,7 @@ pub(super) fn decision_runs(
 
 /// One strip of decision bands. Up to one rect per pixel column: when the decision changes
 /// more often than that, each column shows its most severe decision.
-pub(super) fn render_strip(
-    out: &mut String,
-    axis: &TimeAxis,
-    y: f64,
-    label: &str,
-    steps: &[(i64, Decision)],
-) {
+fn render_strip(out: &mut String, axis: &TimeAxis, y: f64, label: &str, steps: &[(i64, Decision)]) {
     let _ = write!(
         out,
         r##"<text class="strip-label" x="{}" y="{}" text-anchor="end">{}</text>"##,
@@ -323,7 +317,7 @@ pub(super) fn render_strip(
     out.push_str("</g>");
 }
 
-pub(super) fn rule_label(rule: &Rule) -> String {
+fn rule_label(rule: &Rule) -> String {
     let windows = match &rule.short {
         Some(short) => format!("{}/{}", rule.long, short),
         None => rule.long.to_string(),
@@ -331,14 +325,7 @@ pub(super) fn rule_label(rule: &Rule) -> String {
     format!("{} ≥ {} ({windows})", rule.decision, fmt_num(rule.burn))
 }
 
-pub(super) fn dimension_report(e: &Evaluation, dim: Dimension) -> Option<&DimensionReport> {
-    match dim {
-        Dimension::Error => e.error.as_ref(),
-        Dimension::Latency => e.latency.as_ref(),
-    }
-}
-
-pub(super) fn dimension_caption(slo: &SloSpec, dim: Dimension) -> String {
+pub(crate) fn dimension_caption(slo: &SloSpec, dim: Dimension) -> String {
     match dim {
         Dimension::Error => match &slo.error {
             Some(e) => format!(
@@ -358,117 +345,145 @@ pub(super) fn dimension_caption(slo: &SloSpec, dim: Dimension) -> String {
     }
 }
 
-/// One dimension's chart: burn per window, thresholds, incidents, decision bands.
-/// One dimension's figure: caption, then the SVG (grid, incidents, thresholds, one line per
-/// window, decision bands, legend), layered in that order.
-pub(super) fn render_chart(out: &mut String, chart: &SloChart, dim: Dimension, axis: &TimeAxis) {
-    let evaluations = chart.evaluations;
-    let rules = chart.slo.matrix(dim).unwrap_or(&[]);
-    let (windows, series, burn) = burn_series(chart, dim);
-    let caption = dimension_caption(chart.slo, dim);
-    let budget = evaluations
-        .iter()
-        .rev()
-        .find_map(|e| dimension_report(e, dim).and_then(|r| r.budget_remaining));
+/// The styles of a page showing charts: the page, chips, tables, bars and the chart's own
+/// classes. Every burnrate page inlines it (no external stylesheet, no web font).
+pub(crate) const PAGE_CSS: &str = r#"
+:root { color-scheme: light; }
+* { box-sizing: border-box; }
+body { margin: 0; background: #f4f5f7; color: #1d1f23;
+  font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Liberation Sans", "DejaVu Sans", Arial, sans-serif; }
+main { max-width: 1320px; margin: 0 auto; padding: 20px 20px 40px; }
+h1 { font-size: 22px; margin: 0 0 2px; }
+h2 { font-size: 18px; margin: 0; }
+.subtitle, .muted { color: #60656e; }
+.subtitle { margin: 0 0 10px; }
+.key { display: flex; flex-wrap: wrap; gap: 14px; align-items: center; margin: 8px 0 14px; color: #444; }
+nav.toc { background: #fff; border: 1px solid #dde0e4; border-radius: 6px; padding: 8px 12px; margin-bottom: 16px; columns: 3 260px; }
+nav.toc a { display: block; color: #1d4f91; text-decoration: none; padding: 1px 0; break-inside: avoid; }
+nav.toc a:hover { text-decoration: underline; }
+nav.toc i { display: inline-block; width: 9px; height: 9px; border-radius: 2px; margin-right: 6px; }
+section.slo { background: #fff; border: 1px solid #dde0e4; border-radius: 8px; padding: 14px 18px; margin: 0 0 18px; break-inside: avoid; }
+section.slo > header { display: flex; gap: 12px; align-items: center; }
+.service { color: #60656e; font-weight: 500; }
+.description { margin: 4px 0 2px; }
+.labels { margin: 2px 0 6px; }
+.labels code, h2 code.group { background: #f0f1f3; border-radius: 3px; padding: 0 4px; font-size: 12px; }
+.chip { display: inline-flex; align-items: center; gap: 5px; font-weight: 600; font-size: 13px; white-space: nowrap; }
+.chip i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; }
+.tables { display: flex; flex-wrap: wrap; gap: 12px 28px; align-items: flex-start; margin: 10px 0 4px; }
+table.summary { border-collapse: collapse; font-size: 13px; }
+table.summary th, table.summary td { text-align: left; padding: 3px 10px 3px 0; border-bottom: 1px solid #eceef1; vertical-align: middle; }
+table.summary thead th { color: #60656e; font-weight: 600; font-size: 12px; }
+table.summary tbody th { color: #60656e; font-weight: 500; }
+table.summary caption { text-align: left; font-weight: 600; font-size: 13px; padding-bottom: 2px; }
+table.contributors { margin: 10px 0 4px; }
+table.contributors td { vertical-align: top; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.share { white-space: nowrap; font-variant-numeric: tabular-nums; }
+.bar { display: inline-block; width: 70px; height: 8px; background: #eceef1; border-radius: 2px; margin-right: 6px; vertical-align: middle; overflow: hidden; }
+.bar i { display: block; height: 100%; }
+figure.chart { margin: 12px 0 0; }
+figcaption { font-weight: 600; font-size: 13px; margin-bottom: 2px; }
+svg.chart { display: block; width: 100%; height: auto; font-family: inherit; }
+svg .tick, svg .strip-label { font-size: 11px; fill: #5a5f68; }
+svg .legend text { font-size: 12px; fill: #333; }
+svg .legend-title { fill: #60656e !important; }
+svg .threshold-label { font-size: 11px; font-weight: 600; }
+svg .incident-label { font-size: 11px; fill: #5b34a8; font-weight: 600; }
+svg .empty { font-size: 14px; fill: #8a8f98; }
+svg .grid line { stroke: #eef0f2; stroke-width: 1; }
+svg .grid line.major { stroke: #dfe2e6; }
+svg .grid line.one { stroke: #b9bec6; }
+footer { color: #8a8f98; font-size: 12px; margin-top: 20px; }
+.verdict { font-weight: 700; white-space: nowrap; }
+.verdict.met { color: #23803d; }
+.verdict.missed { color: #c01f1f; }
+@media print { body { background: #fff; } section.slo { border: none; padding: 0; } nav.toc { display: none; } }
+"#;
+
+/// What one chart shows: everything already measured, so either caller can fill it.
+pub(crate) struct BurnChart<'a> {
+    pub(crate) dimension: Dimension,
+    /// The figure's caption (text; escaped here), e.g. `dimension_caption`.
+    pub(crate) caption: String,
+    /// Muted text after the caption (the budget remaining), if any.
+    pub(crate) note: Option<String>,
+    /// What a screen reader announces for the SVG.
+    pub(crate) label: String,
+    pub(crate) rules: &'a [Rule],
+    /// Window spellings, shortest first; `series[i]` is the burn of `windows[i]` per instant.
+    pub(crate) windows: Vec<String>,
+    pub(crate) series: Vec<Vec<(i64, Option<f64>)>>,
+    /// The dimension's decision and the SLO's at each instant, drawn as the two strips.
+    pub(crate) dimension_steps: Vec<(i64, Decision)>,
+    pub(crate) slo_steps: Vec<(i64, Decision)>,
+    /// Spans marked on the plot (known incidents), `[start, end)` in Unix ms.
+    pub(crate) spans: Vec<(i64, i64)>,
+    pub(crate) axis: TimeAxis,
+}
+
+impl BurnChart<'_> {
+    /// The burn axis the series' extremes and the thresholds need.
+    fn burn_axis(&self) -> BurnAxis {
+        let mut min_positive: Option<f64> = None;
+        let mut max: Option<f64> = None;
+        for v in self.series.iter().flatten().filter_map(|p| p.1) {
+            if v.is_nan() {
+                continue;
+            }
+            if v > 0.0 && v.is_finite() {
+                min_positive = Some(min_positive.map_or(v, |m| m.min(v)));
+            }
+            max = Some(max.map_or(v, |m| m.max(v)));
+        }
+        let thresholds: Vec<f64> = self.rules.iter().map(|r| r.burn).collect();
+        BurnAxis::new(min_positive, max.filter(|m| m.is_finite()), &thresholds)
+    }
+}
+
+/// One dimension's figure: caption, then the SVG (grid, spans, thresholds, one line per
+/// window, decision bands, legend), layered in that order. The `<svg>` carries the time
+/// range it covers (`data-from`/`data-to`, Unix ms) for programs reading the page.
+pub(crate) fn render(out: &mut String, chart: &BurnChart) {
+    let burn = chart.burn_axis();
+    let axis = &chart.axis;
+    let dim = chart.dimension.as_str();
     let _ = write!(
         out,
         r#"<figure class="chart {dim}"><figcaption>{}"#,
-        escape(&caption),
-        dim = dim.as_str()
+        escape(&chart.caption),
     );
-    if let Some(b) = budget {
-        let _ = write!(
-            out,
-            r#" <span class="muted">· error budget remaining at the end: {}</span>"#,
-            fmt_pct(b)
-        );
+    if let Some(note) = &chart.note {
+        let _ = write!(out, r#" <span class="muted">· {}</span>"#, escape(note));
     }
     out.push_str("</figcaption>");
     let _ = write!(
         out,
-        r#"<svg class="chart" data-dimension="{dim}" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{}">"#,
-        escape(&format!(
-            "{} / {}: {caption}",
-            chart.service.service, chart.slo.name
-        )),
-        dim = dim.as_str()
+        r#"<svg class="chart" data-dimension="{dim}" data-from="{}" data-to="{}" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{}">"#,
+        axis.t0,
+        axis.t1,
+        escape(&chart.label),
     );
     let _ = write!(
         out,
         r##"<rect class="plot" x="{LEFT}" y="{TOP}" width="{PLOT_W}" height="{PLOT_H}" fill="#fff" stroke="#c8c8c8"/>"##
     );
-
     render_grid(out, axis, &burn);
-    render_incidents(out, axis, chart.incidents);
-    render_thresholds(out, &burn, rules);
-    render_lines(out, axis, &burn, &windows, &series);
-    render_bands(out, axis, evaluations, dim);
+    render_spans(out, axis, &chart.spans);
+    render_thresholds(out, &burn, chart.rules);
+    render_lines(out, axis, &burn, &chart.windows, &chart.series);
+    render_strip(out, axis, STRIP1_Y, dim, &chart.dimension_steps);
+    render_strip(out, axis, STRIP2_Y, "SLO", &chart.slo_steps);
     render_legend(
         out,
-        &windows,
-        !chart.incidents.is_empty(),
-        !rules.is_empty(),
+        &chart.windows,
+        !chart.spans.is_empty(),
+        !chart.rules.is_empty(),
     );
     out.push_str("</svg></figure>");
 }
 
-/// The windows of a dimension (the matrix's, then any other the evaluations report), each
-/// one's burn at every step, and the burn axis their extremes and the thresholds need.
-#[allow(clippy::type_complexity)]
-pub(super) fn burn_series(
-    chart: &SloChart,
-    dim: Dimension,
-) -> (Vec<String>, Vec<Vec<(i64, Option<f64>)>>, BurnAxis) {
-    let evaluations = chart.evaluations;
-    let mut windows: Vec<String> = chart
-        .slo
-        .windows(dim)
-        .iter()
-        .map(|w| w.as_str().to_string())
-        .collect();
-    if let Some(report) = evaluations.iter().find_map(|e| dimension_report(e, dim)) {
-        for (w, _) in report.burn.iter() {
-            if !windows.iter().any(|k| k == w) {
-                windows.push(w.to_string());
-            }
-        }
-    }
-
-    // Every window's series; the extremes set the burn axis.
-    let mut min_positive: Option<f64> = None;
-    let mut max: Option<f64> = None;
-    let series: Vec<Vec<(i64, Option<f64>)>> = windows
-        .iter()
-        .map(|w| {
-            evaluations
-                .iter()
-                .map(|e| {
-                    let v = dimension_report(e, dim)
-                        .and_then(|r| r.burn.value(w))
-                        .filter(|v| !v.is_nan());
-                    if let Some(v) = v {
-                        if v > 0.0 && v.is_finite() {
-                            min_positive = Some(min_positive.map_or(v, |m| m.min(v)));
-                        }
-                        max = Some(max.map_or(v, |m| m.max(v)));
-                    }
-                    (e.at_ms, v)
-                })
-                .collect()
-        })
-        .collect();
-    let thresholds: Vec<f64> = chart
-        .slo
-        .matrix(dim)
-        .unwrap_or(&[])
-        .iter()
-        .map(|r| r.burn)
-        .collect();
-    let burn = BurnAxis::new(min_positive, max.filter(|m| m.is_finite()), &thresholds);
-    (windows, series, burn)
-}
-
-pub(super) fn render_grid(out: &mut String, axis: &TimeAxis, burn: &BurnAxis) {
+fn render_grid(out: &mut String, axis: &TimeAxis, burn: &BurnAxis) {
     // Burn grid: decades, and 2 and 5 within them when there is room.
     out.push_str(r#"<g class="grid">"#);
     for k in burn.lo..=burn.hi {
@@ -535,22 +550,22 @@ pub(super) fn render_grid(out: &mut String, axis: &TimeAxis, burn: &BurnAxis) {
     out.push_str("</g>");
 }
 
-pub(super) fn render_incidents(out: &mut String, axis: &TimeAxis, incidents: &[Incident]) {
+fn render_spans(out: &mut String, axis: &TimeAxis, spans: &[(i64, i64)]) {
     // Known incidents, under the lines.
-    for inc in incidents {
-        if inc.end_ms <= axis.t0 || inc.start_ms >= axis.t1 {
+    for &(start_ms, end_ms) in spans {
+        if end_ms <= axis.t0 || start_ms >= axis.t1 {
             continue;
         }
-        let x0 = axis.x(inc.start_ms.max(axis.t0));
-        let x1 = axis.x(inc.end_ms.min(axis.t1)).max(x0 + 2.0);
+        let x0 = axis.x(start_ms.max(axis.t0));
+        let x1 = axis.x(end_ms.min(axis.t1)).max(x0 + 2.0);
         let _ = write!(
             out,
             r#"<g class="incident-span"><rect class="incident" x="{}" y="{TOP}" width="{}" height="{PLOT_H}" fill="{INCIDENT}" fill-opacity="0.13"><title>incident {} → {} UTC ({})</title></rect>"#,
             coord(x0),
             coord(x1 - x0),
-            utc(inc.start_ms, "%Y-%m-%d %H:%M"),
-            utc(inc.end_ms, "%Y-%m-%d %H:%M"),
-            fmt_secs((inc.end_ms - inc.start_ms) as f64 / 1000.0)
+            utc(start_ms, "%Y-%m-%d %H:%M"),
+            utc(end_ms, "%Y-%m-%d %H:%M"),
+            fmt_secs((end_ms - start_ms) as f64 / 1000.0)
         );
         let _ = write!(
             out,
@@ -570,7 +585,7 @@ pub(super) fn render_incidents(out: &mut String, axis: &TimeAxis, incidents: &[I
     }
 }
 
-pub(super) fn render_thresholds(out: &mut String, burn: &BurnAxis, rules: &[Rule]) {
+fn render_thresholds(out: &mut String, burn: &BurnAxis, rules: &[Rule]) {
     // Thresholds: dashed lines; labels to the right of the plot, pushed apart when close.
     let mut labels: Vec<(f64, f64, &Rule)> = rules
         .iter()
@@ -616,7 +631,7 @@ pub(super) fn render_thresholds(out: &mut String, burn: &BurnAxis, rules: &[Rule
     out.push_str("</g>");
 }
 
-pub(super) fn render_lines(
+fn render_lines(
     out: &mut String,
     axis: &TimeAxis,
     burn: &BurnAxis,
@@ -638,7 +653,7 @@ pub(super) fn render_lines(
         let mut d = String::new();
         let clamped: Vec<(i64, Option<f64>)> = points
             .iter()
-            .map(|&(t, v)| (t, v.map(|v| burn.clamp(v))))
+            .map(|&(t, v)| (t, v.filter(|v| !v.is_nan()).map(|v| burn.clamp(v))))
             .collect();
         for path in downsample(&clamped, |t| axis.column(t)) {
             any_value = true;
@@ -669,32 +684,7 @@ pub(super) fn render_lines(
     }
 }
 
-pub(super) fn render_bands(
-    out: &mut String,
-    axis: &TimeAxis,
-    evaluations: &[Evaluation],
-    dim: Dimension,
-) {
-    // Decision bands: this dimension's decision, then the SLO's.
-    let dim_steps: Vec<(i64, Decision)> = evaluations
-        .iter()
-        .map(|e| {
-            let d = dimension_report(e, dim).map_or(Decision::NoData, |r| r.decision);
-            (e.at_ms, d)
-        })
-        .collect();
-    let slo_steps: Vec<(i64, Decision)> =
-        evaluations.iter().map(|e| (e.at_ms, e.decision)).collect();
-    render_strip(out, axis, STRIP1_Y, dim.as_str(), &dim_steps);
-    render_strip(out, axis, STRIP2_Y, "SLO", &slo_steps);
-}
-
-pub(super) fn render_legend(
-    out: &mut String,
-    windows: &[String],
-    incidents: bool,
-    thresholds: bool,
-) {
+fn render_legend(out: &mut String, windows: &[String], incidents: bool, thresholds: bool) {
     // Legend: windows, then incidents and thresholds.
     out.push_str(r#"<g class="legend">"#);
     let mut x = LEFT;

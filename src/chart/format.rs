@@ -1,6 +1,8 @@
-//! How the report writes what it shows: numbers, durations, UTC times, SVG coordinates,
-//! decision colours and chips, and escaped text (everything from a spec or an incident file).
-//! `burnrate report` writes its numbers and chips the same way, in every format.
+//! How burnrate's HTML pages (the backtest report, `burnrate report`, the daemon's web page)
+//! write what they show: numbers, durations, UTC times, SVG coordinates, decision colours
+//! and chips, and escaped text (everything from a spec, an incident file or a backend's
+//! labels). One place, so that a decision has one colour and a number one spelling on
+//! every page and in every format.
 
 use crate::decision::Decision;
 use std::fmt::Write;
@@ -17,7 +19,7 @@ pub fn decision_fill(d: Decision) -> &'static str {
 }
 
 /// Text and line colour of a decision (readable on white).
-pub(super) fn decision_ink(d: Decision) -> &'static str {
+pub(crate) fn decision_ink(d: Decision) -> &'static str {
     match d {
         Decision::Ok => "#23803d",
         Decision::Warn => "#9a7300",
@@ -91,7 +93,7 @@ pub(crate) fn fmt_secs(secs: f64) -> String {
         .join(" ")
 }
 
-pub(super) fn utc(at_ms: i64, format: &str) -> String {
+pub(crate) fn utc(at_ms: i64, format: &str) -> String {
     chrono::DateTime::from_timestamp_millis(at_ms)
         .unwrap_or_default()
         .format(format)
@@ -99,7 +101,7 @@ pub(super) fn utc(at_ms: i64, format: &str) -> String {
 }
 
 /// A coordinate with at most one decimal.
-pub(super) fn push_coord(out: &mut String, v: f64) {
+pub(crate) fn push_coord(out: &mut String, v: f64) {
     let r = (v * 10.0).round() / 10.0;
     if r.fract() == 0.0 {
         let _ = write!(out, "{r:.0}");
@@ -108,7 +110,7 @@ pub(super) fn push_coord(out: &mut String, v: f64) {
     }
 }
 
-pub(super) fn coord(v: f64) -> String {
+pub(crate) fn coord(v: f64) -> String {
     let mut s = String::new();
     push_coord(&mut s, v);
     s
