@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 pub struct LoadReport {
     pub specs: Vec<ServiceSpec>,
     pub diagnostics: Vec<Diagnostic>,
+    /// Files read (one may hold several services, and imported services may span files).
+    pub files: usize,
 }
 
 impl LoadReport {
@@ -32,6 +34,7 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
     let mut imported = Import::default();
     for path in paths {
         for file in expand(path, &mut report.diagnostics) {
+            report.files += 1;
             match std::fs::read_to_string(&file) {
                 Ok(text) if imported.accept(&file, &text) => {}
                 Ok(text) => {

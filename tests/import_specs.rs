@@ -4,12 +4,11 @@
 //! imports mean what the hand-written burnrate equivalents say (objectives, periods,
 //! matrices, `for`). That the numbers agree too is tests/import_matches_handwritten.rs.
 
-use burnrate::spec::{ServiceSpec, load_paths};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 mod common;
 
-use common::burnrate;
+use common::{burnrate, load_specs as load, meaning};
 
 const DIR: &str = "tests/fixtures/import";
 
@@ -44,7 +43,7 @@ fn convertible_specs_validate_and_say_what_they_leave_out() {
         "tests/fixtures/import/openslo",
     ]);
     assert_eq!(code, 0, "{stderr:#?}");
-    assert_eq!(stdout, "ok: 4 file(s), 9 SLO(s)\n");
+    assert_eq!(stdout, "ok: 7 file(s), 4 service(s), 9 SLO(s)\n");
     assert_eq!(
         stderr,
         [
@@ -117,40 +116,6 @@ fn openslo_objects_that_cannot_be_converted_name_every_problem() {
     );
 }
 
-/// What a spec means, field by field (the spec types carry evaluation caches, so they are
-/// compared through this projection, keyed by service and SLO).
-fn meaning(specs: &[ServiceSpec]) -> Vec<String> {
-    let mut out: Vec<String> = specs
-        .iter()
-        .flat_map(|s| {
-            s.slos.iter().map(move |slo| {
-                format!(
-                    "{}/{} labels={:?} description={:?} period={} min_events={:?} for={} hold={} error={:?} latency={:?}",
-                    s.service,
-                    slo.name,
-                    s.labels,
-                    slo.description,
-                    slo.period,
-                    slo.min_events,
-                    slo.for_,
-                    slo.hold,
-                    slo.error,
-                    slo.latency
-                )
-            })
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn load(paths: &[&str]) -> Vec<ServiceSpec> {
-    let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
-    let report = load_paths(&paths);
-    assert!(!report.has_errors(), "{:#?}", report.diagnostics);
-    report.specs
-}
-
 #[test]
 fn converted_files_load_back_as_the_imported_specs() {
     let out = tempfile::tempdir().unwrap();
@@ -187,7 +152,7 @@ fn converted_files_load_back_as_the_imported_specs() {
     // The converted files are plain burnrate/v1: no warning, nothing left to import.
     let (code, stderr, stdout) = validate(&[dir]);
     assert_eq!((code, stderr.len()), (0, 0), "{stderr:#?}");
-    assert_eq!(stdout, "ok: 4 file(s), 9 SLO(s)\n");
+    assert_eq!(stdout, "ok: 4 file(s), 4 service(s), 9 SLO(s)\n");
     for name in &names {
         let text = std::fs::read_to_string(out.path().join(name)).unwrap();
         assert!(

@@ -78,7 +78,7 @@ fn windows_under_a_minute_warn_but_validate() {
         lines[0].starts_with("short-window.yaml:11:66: warning: slos[0].matrix.error[0].short: window 30s is under 1m"),
         "{lines:?}"
     );
-    assert!(stdout.contains("ok: 1 file(s), 1 SLO(s)"));
+    assert!(stdout.contains("ok: 1 file(s), 1 service(s), 1 SLO(s)"));
 }
 
 #[test]
@@ -149,7 +149,7 @@ fn every_error_of_a_file_is_listed_in_file_order() {
 #[test]
 fn shipped_specs_are_valid() {
     let stdout = stdout_of(burnrate_cmd().args(["validate", "slo-specs"]), 0);
-    assert!(stdout.contains("ok: 3 file(s), 3 SLO(s)"));
+    assert!(stdout.contains("ok: 3 file(s), 3 service(s), 3 SLO(s)"));
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! `burnrate convert`: Sloth and OpenSLO specs written out as burnrate/v1 YAML.
+//! `burnrate convert`: Sloth, OpenSLO and Pyrra specs written out as burnrate/v1 YAML.
 //!
 //! Every service that converts is printed (or written to `--output-dir`), every problem is
 //! printed as `file:line:column: field: message`; the exit code is 65 when any SLO could not
@@ -33,8 +33,8 @@ pub(crate) fn run(args: ConvertArgs) -> Result<i32> {
         } else {
             problems.push(Diagnostic::file_error(
                 &file,
-                "not a Sloth (version: prometheus/v1, apiVersion: sloth.slok.dev/v1) or \
-                 OpenSLO (apiVersion: openslo/v1) spec",
+                "not a Sloth (version: prometheus/v1, apiVersion: sloth.slok.dev/v1), \
+                 OpenSLO (apiVersion: openslo/v1) or Pyrra (apiVersion: pyrra.dev/v1alpha1) spec",
             ));
         }
     }

@@ -55,7 +55,7 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Print Prometheus recording and alerting rules equivalent to the specs.
     Rules(RulesArgs),
-    /// Convert Sloth and OpenSLO specs to burnrate/v1 YAML.
+    /// Convert Sloth, OpenSLO and Pyrra specs to burnrate/v1 YAML.
     Convert(ConvertArgs),
     /// Print a Grafana dashboard of the SLOs (JSON, to import).
     Dashboard(DashboardArgs),

@@ -5,8 +5,14 @@ use crate::error::{Result, exit};
 use std::path::PathBuf;
 
 pub(crate) fn run(paths: &[PathBuf]) -> Result<i32> {
-    let (specs, _) = load_specs(paths)?;
+    let (specs, report) = load_specs(paths)?;
     let slos: usize = specs.iter().map(|s| s.slos.len()).sum();
-    println!("ok: {} file(s), {slos} SLO(s)", specs.len());
+    // A file may hold several services (Sloth, OpenSLO, Pyrra), and imported services may
+    // span files: each is counted as it is (services as `convert` writes them).
+    println!(
+        "ok: {} file(s), {} service(s), {slos} SLO(s)",
+        report.files,
+        specs.len()
+    );
     Ok(exit::OK)
 }

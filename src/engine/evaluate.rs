@@ -346,7 +346,14 @@ fn step_dimension(
     }
 
     let matrix = &values[..plan.matrix_windows];
-    let all_null = matrix.iter().all(|v| v.burn.is_none());
+    // Without rules (an empty matrix) there is no matrix window: the period tells whether
+    // the dimension has data.
+    let watched = if matrix.is_empty() {
+        &values[..]
+    } else {
+        matrix
+    };
+    let all_null = watched.iter().all(|v| v.burn.is_none());
     timers.retain(dim, plan);
     let mut counted = Decision::Ok;
     for (i, (rule, rp)) in rules.iter().zip(&plan.rules).enumerate() {
@@ -607,6 +614,31 @@ mod tests {
     }
 
     const MIN: i64 = 60_000;
+
+    #[test]
+    fn an_slo_without_rules_decides_ok_on_data_and_no_data_without() {
+        let yaml = "apiVersion: burnrate/v1\nservice: edge\nslos:\n  - name: quiet\n    \
+                    error:\n      objective: 99\n      bad: errors_total\n      total: \
+                    requests_total\n    matrix:\n      error: []\n";
+        let (spec, diagnostics) = load_str(Path::new("edge.yaml"), yaml);
+        let spec = spec.unwrap_or_else(|| panic!("{diagnostics:?}"));
+        let slo = &spec.slos[0];
+        assert_eq!(slo.windows(Dimension::Error), []);
+        let mut state = SloState::default();
+        // Only the period is measured: all bad, still ok (nothing may alert), with its budget.
+        let rates = [(
+            Dimension::Error,
+            Ok(Measurement::Error(vec![ErrorRates {
+                bad: Some(100.0),
+                total: Some(100.0),
+            }])),
+        )];
+        let e = evaluate_slo(&spec, slo, 0, &rates, &mut state);
+        assert_eq!(e.decision, Decision::Ok);
+        assert_eq!(e.error.unwrap().budget_remaining, Some(-99.0));
+        let e = evaluate_slo(&spec, slo, MIN, &error_rates(None), &mut state);
+        assert_eq!(e.decision, Decision::NoData);
+    }
 
     #[test]
     fn no_data_escalates_after_the_policys_time_and_data_resets_it() {

@@ -5,15 +5,16 @@
 //! loader (`load_native`), so an imported spec and its converted file cannot differ and every
 //! burnrate check applies to imports too. Each line written remembers the source field it
 //! came from; the loader's diagnostics are moved back onto those fields, so a problem is
-//! reported at the `file:line:column` of the Sloth or OpenSLO spec, under its own field name.
+//! reported at the `file:line:column` of the Sloth, OpenSLO or Pyrra spec, under its own
+//! field name.
 
 use crate::decision::Decision;
 use crate::spec::load::load_native;
-use crate::spec::yaml::Pos;
+use crate::spec::yaml::{Node, Pos};
 use crate::spec::{API_VERSION, Diagnostic, ServiceSpec};
 use crate::yaml_out::quoted as quote;
 use regex::Regex;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 static LINE_REF: OnceLock<Regex> = OnceLock::new();
@@ -25,6 +26,15 @@ pub(crate) struct Origin {
     pub(crate) pos: Pos,
     /// The field as the source names it.
     pub(crate) field: String,
+}
+
+/// The origin of `node` in `file`, named `field`.
+pub(crate) fn origin(file: &Path, node: &Node, field: &str) -> Origin {
+    Origin {
+        file: file.to_path_buf(),
+        pos: node.pos,
+        field: field.to_string(),
+    }
 }
 
 /// A value and its origin.
@@ -64,18 +74,67 @@ pub(crate) struct SloDoc {
     pub(crate) name: Val,
     pub(crate) description: Option<Val>,
     pub(crate) period: Val,
-    /// Percent of good events, as text (`99.9`).
+    /// Percent of good events, as text (`99.9`); a histogram SLI writes it as its quantile.
     pub(crate) objective: Val,
     pub(crate) events: Events,
-    /// `None`: the default ladder.
-    pub(crate) matrix: Option<Vec<RuleDoc>>,
+    /// `group_by` labels (empty: one instance).
+    pub(crate) group_by: Vec<Val>,
+    pub(crate) matrix: MatrixDoc,
     pub(crate) for_: Option<Val>,
 }
 
 #[derive(Debug, Clone)]
 pub(crate) enum Events {
-    Selectors { bad: Val, total: Val },
-    Queries { bad: Val, total: Val },
+    Selectors {
+        bad: Val,
+        total: Val,
+    },
+    Queries {
+        bad: Val,
+        total: Val,
+    },
+    /// A classic histogram's share of requests slower than `threshold` (`latency:`): the
+    /// base name with its matchers, and a duration.
+    Histogram {
+        histogram: Val,
+        threshold: Val,
+    },
+}
+
+impl Events {
+    /// The burnrate dimension the events are measured as.
+    fn dimension(&self) -> &'static str {
+        match self {
+            Events::Selectors { .. } | Events::Queries { .. } => "error",
+            Events::Histogram { .. } => "latency",
+        }
+    }
+}
+
+/// The alert rules of an SLO.
+#[derive(Debug, Clone)]
+pub(crate) enum MatrixDoc {
+    /// No `matrix`: burnrate's default ladder.
+    Ladder,
+    Rules(Vec<RuleDoc>),
+    /// `matrix: {preset: NAME}`: a tool's ladder, scaled to the period by the loader.
+    Preset {
+        name: &'static str,
+        from: Origin,
+        /// Trailing comment naming where the preset comes from.
+        note: String,
+    },
+    /// No rule (`matrix: {DIMENSION: []}`): the SLO reports its budget and never alerts.
+    Silent {
+        from: Origin,
+        note: String,
+    },
+}
+
+impl From<Option<Vec<RuleDoc>>> for MatrixDoc {
+    fn from(rules: Option<Vec<RuleDoc>>) -> MatrixDoc {
+        rules.map_or(MatrixDoc::Ladder, MatrixDoc::Rules)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -204,34 +263,69 @@ fn render(doc: &ServiceDoc) -> (String, Vec<Option<Origin>>) {
         if let Some(f) = &slo.for_ {
             w.plain(4, "for", f);
         }
-        w.line("    error:", Some(&slo.from));
-        w.plain(6, "objective", &slo.objective);
+        if let Some(first) = slo.group_by.first() {
+            // One line per label, so the loader's complaint about one names its source.
+            w.line("    group_by:", Some(&first.from));
+            for g in &slo.group_by {
+                w.line(
+                    &format!("      - {}", quote_if_needed(&g.value)),
+                    Some(&g.from),
+                );
+            }
+        }
+        let dim = slo.events.dimension();
+        w.line(&format!("    {dim}:"), Some(&slo.from));
         match &slo.events {
             Events::Selectors { bad, total } => {
+                w.plain(6, "objective", &slo.objective);
                 w.entry(6, "bad", bad);
                 w.entry(6, "total", total);
             }
             Events::Queries { bad, total } => {
+                w.plain(6, "objective", &slo.objective);
                 w.entry(6, "bad_query", bad);
                 w.entry(6, "total_query", total);
             }
-        }
-        if let Some(rules) = &slo.matrix {
-            w.line("    matrix:", rules.first().map(|r| &r.from));
-            w.line("      error:", rules.first().map(|r| &r.from));
-            for r in rules {
-                let short = r
-                    .short
-                    .as_ref()
-                    .map(|s| format!(", short: {s}"))
-                    .unwrap_or_default();
-                w.line(
-                    &format!(
-                        "        - {{decision: {}, burn: {}, long: {}{short}}}  # {}",
-                        r.decision, r.burn, r.long, r.note
-                    ),
-                    Some(&r.from),
+            Events::Histogram {
+                histogram,
+                threshold,
+            } => {
+                w.entry(6, "histogram", histogram);
+                let quantile = Val::new(
+                    percent_to_ratio(&slo.objective.value),
+                    slo.objective.from.clone(),
                 );
+                w.plain(6, "quantile", &quantile);
+                w.plain(6, "threshold", threshold);
+            }
+        }
+        match &slo.matrix {
+            MatrixDoc::Ladder => {}
+            MatrixDoc::Rules(rules) => {
+                w.line("    matrix:", rules.first().map(|r| &r.from));
+                w.line(&format!("      {dim}:"), rules.first().map(|r| &r.from));
+                for r in rules {
+                    let short = r
+                        .short
+                        .as_ref()
+                        .map(|s| format!(", short: {s}"))
+                        .unwrap_or_default();
+                    w.line(
+                        &format!(
+                            "        - {{decision: {}, burn: {}, long: {}{short}}}  # {}",
+                            r.decision, r.burn, r.long, r.note
+                        ),
+                        Some(&r.from),
+                    );
+                }
+            }
+            MatrixDoc::Preset { name, from, note } => {
+                w.line("    matrix:", Some(from));
+                w.line(&format!("      preset: {name}  # {note}"), Some(from));
+            }
+            MatrixDoc::Silent { from, note } => {
+                w.line("    matrix:", Some(from));
+                w.line(&format!("      {dim}: []  # {note}"), Some(from));
             }
         }
     }
@@ -282,6 +376,34 @@ pub(crate) fn load(doc: &ServiceDoc) -> (String, Option<ServiceSpec>, Vec<Diagno
         })
         .collect();
     (text, spec, diagnostics)
+}
+
+/// A percentage written as a decimal (`99.5`) as a ratio text (`0.995`), by moving the
+/// decimal point: no float rounding, so the quantile reads as the target was written.
+/// Anything but a plain decimal is converted through a float.
+pub(crate) fn percent_to_ratio(text: &str) -> String {
+    let t = text.trim().trim_start_matches('+');
+    let plain = !t.is_empty()
+        && t.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && t.matches('.').count() <= 1;
+    if !plain {
+        return match t.parse::<f64>() {
+            Ok(v) => format!("{}", (v * 1e10).round() / 1e12),
+            Err(_) => t.to_string(),
+        };
+    }
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let int = format!("{int:0>2}");
+    let (head, tail) = int.split_at(int.len() - 2);
+    let head = head.trim_start_matches('0');
+    let frac = format!("{tail}{frac}");
+    let frac = frac.trim_end_matches('0');
+    let head = if head.is_empty() { "0" } else { head };
+    if frac.is_empty() {
+        head.to_string()
+    } else {
+        format!("{head}.{frac}")
+    }
 }
 
 /// The lines of a multi-line string that a literal block scalar (`|-`) reproduces exactly;
@@ -348,6 +470,23 @@ mod tests {
             "",
         ] {
             assert_eq!(read_back(s), s);
+        }
+    }
+
+    #[test]
+    fn percentages_become_ratios_without_rounding() {
+        for (percent, ratio) in [
+            ("99.5", "0.995"),
+            ("99", "0.99"),
+            ("99.0", "0.99"),
+            ("90", "0.9"),
+            ("99.99", "0.9999"),
+            ("5", "0.05"),
+            ("0.5", "0.005"),
+            ("100", "1"),
+            ("9.95e1", "0.995"),
+        ] {
+            assert_eq!(percent_to_ratio(percent), ratio, "{percent}");
         }
     }
 

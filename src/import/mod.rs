@@ -1,13 +1,16 @@
-//! Sloth and OpenSLO specs, accepted wherever burnrate takes spec paths and written out as
-//! burnrate/v1 by `burnrate convert`.
+//! Sloth, OpenSLO and Pyrra specs, accepted wherever burnrate takes spec paths and written
+//! out as burnrate/v1 by `burnrate convert`.
 //!
 //! A file is recognized by its version field: `version: prometheus/v1` (Sloth),
-//! `apiVersion: sloth.slok.dev/v1` (Sloth's Kubernetes `PrometheusServiceLevel`) or
-//! `apiVersion: openslo/...` (OpenSLO). Each service found is translated into a burnrate/v1
-//! document (`emit`), written as YAML and loaded by the ordinary loader, so an imported spec
-//! is exactly its converted file. OpenSLO objects reference each other by name
+//! `apiVersion: sloth.slok.dev/v1` (Sloth's Kubernetes `PrometheusServiceLevel`),
+//! `apiVersion: openslo/...` (OpenSLO) or `apiVersion: pyrra.dev/...` (Pyrra's
+//! `ServiceLevelObjective`). Each service found is translated into a burnrate/v1 document
+//! (`emit`), written as YAML and loaded by the ordinary loader, so an imported spec is
+//! exactly its converted file. OpenSLO objects reference each other by name
 //! (`indicatorRef`, `alertPolicyRef`, `conditionRef`, `metricSourceRef`), across files: all
-//! the OpenSLO files given together are resolved as one set.
+//! the OpenSLO files given together are resolved as one set. OpenSLO and Pyrra objects each
+//! hold one SLO and name their service (or namespace), so the SLOs of one service are
+//! gathered from every file given (`by_service`).
 //!
 //! What cannot be converted faithfully is an error naming `file:line:column`, the field and
 //! why; what is left out without changing any decision (alert routing labels, notification
@@ -16,12 +19,13 @@
 mod emit;
 mod openslo;
 mod promql;
+mod pyrra;
 mod sloth;
 
 use crate::spec::fields::{Sink, has_errors};
 use crate::spec::yaml::{self, Node};
 use crate::spec::{Diagnostic, ServiceSpec, Severity};
-use emit::{Origin, ServiceDoc, Val};
+use emit::{Origin, ServiceDoc, SloDoc, Val};
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
@@ -32,6 +36,8 @@ pub enum Format {
     Sloth,
     /// `apiVersion: openslo/...`.
     OpenSlo,
+    /// `apiVersion: pyrra.dev/...`.
+    Pyrra,
 }
 
 /// The format of a spec text, from its first top-level `version`/`apiVersion` line
@@ -51,6 +57,7 @@ pub fn detect(text: &str) -> Option<Format> {
             ("version", "prometheus/v1") => Some(Format::Sloth),
             ("apiVersion", v) if v.starts_with("sloth.slok.dev/") => Some(Format::Sloth),
             ("apiVersion", v) if v.starts_with("openslo/") => Some(Format::OpenSlo),
+            ("apiVersion", v) if v.starts_with("pyrra.dev/") => Some(Format::Pyrra),
             ("version", _) => continue,
             _ => None,
         };
@@ -77,14 +84,16 @@ pub(crate) struct Conversion {
     pub(crate) diagnostics: Vec<Diagnostic>,
 }
 
-/// A set of foreign spec files, converted together (OpenSLO references cross files).
+/// A set of foreign spec files, converted together (OpenSLO references cross files, and
+/// OpenSLO and Pyrra services gather SLOs from several files).
 #[derive(Debug, Default)]
 pub(crate) struct Import {
     files: Vec<(PathBuf, String, Format)>,
 }
 
 impl Import {
-    /// Takes the file when it is a Sloth or OpenSLO spec; `false` leaves it to the caller.
+    /// Takes the file when it is a Sloth, OpenSLO or Pyrra spec; `false` leaves it to the
+    /// caller.
     pub(crate) fn accept(&mut self, file: &Path, text: &str) -> bool {
         match detect(text) {
             Some(format) => {
@@ -110,6 +119,7 @@ impl Import {
         let mut sink = Sink::default();
         let mut docs: Vec<(ServiceDoc, bool)> = Vec::new();
         let mut openslo_files: Vec<(PathBuf, Vec<Node>)> = Vec::new();
+        let mut pyrra_files: Vec<(PathBuf, Vec<Node>)> = Vec::new();
         for (file, text, format) in &self.files {
             let nodes = match yaml::parse_all(text) {
                 Ok(nodes) => nodes,
@@ -125,9 +135,11 @@ impl Import {
             match format {
                 Format::Sloth => docs.extend(sloth::translate_file(file, &nodes, &mut sink)),
                 Format::OpenSlo => openslo_files.push((file.clone(), nodes)),
+                Format::Pyrra => pyrra_files.push((file.clone(), nodes)),
             }
         }
         docs.extend(openslo::translate(&openslo_files, &mut sink));
+        docs.extend(pyrra::translate(&pyrra_files, &mut sink));
 
         let mut conversion = Conversion::default();
         for (doc, ok) in docs {
@@ -203,7 +215,7 @@ pub(crate) fn load_single(
 }
 
 /// Labels of one SLO in a format where SLOs carry labels (Sloth `slos[].labels`, OpenSLO
-/// `metadata.labels`).
+/// `metadata.labels`, Pyrra's `pyrra.dev/` labels).
 pub(crate) struct LabelSet {
     pub(crate) labels: Vec<(Val, Val)>,
     pub(crate) from: Origin,
@@ -254,6 +266,68 @@ pub(crate) fn common_labels(sets: &[Option<LabelSet>], sink: &mut Sink) -> Vec<(
         .collect()
 }
 
+/// The SLOs of one source object (an OpenSLO or a Pyrra SLO), and the service it names.
+pub(crate) struct Member {
+    pub(crate) service: Val,
+    pub(crate) labels: Option<LabelSet>,
+    pub(crate) slos: Vec<SloDoc>,
+    /// Whether it translated without error.
+    pub(crate) ok: bool,
+}
+
+/// One document per service, in order of each service's first member, for formats whose
+/// objects each name their service: the members' SLOs in order, the labels they all share
+/// as service labels (`common_labels`), attributed to the first member's file. A service
+/// with a member in error is not loaded (`false`): its other SLOs would be a different spec.
+pub(crate) fn by_service(
+    members: Vec<Member>,
+    flavour: &str,
+    notes: &[String],
+    sink: &mut Sink,
+) -> Vec<(ServiceDoc, bool)> {
+    let mut groups: Vec<Vec<Member>> = Vec::new();
+    let mut group_of: HashMap<String, usize> = HashMap::new();
+    for m in members {
+        match group_of.get(&m.service.value) {
+            Some(&g) => groups[g].push(m),
+            None => {
+                group_of.insert(m.service.value.clone(), groups.len());
+                groups.push(vec![m]);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for mut members in groups {
+        let ok = members.iter().all(|m| m.ok);
+        let label_sets: Vec<Option<LabelSet>> =
+            members.iter_mut().map(|m| m.labels.take()).collect();
+        let labels = common_labels(&label_sets, sink);
+        let service = members[0].service.clone();
+        let mut files: Vec<String> = Vec::new();
+        let mut seen_files: HashSet<String> = HashSet::new();
+        let mut slos = Vec::new();
+        for m in members {
+            let f = m.service.from.file.display().to_string();
+            if seen_files.insert(f.clone()) {
+                files.push(f);
+            }
+            slos.extend(m.slos);
+        }
+        out.push((
+            ServiceDoc {
+                file: service.from.file.clone(),
+                source: format!("{} ({flavour})", files.join(", ")),
+                notes: notes.to_vec(),
+                service,
+                labels,
+                slos,
+            },
+            ok,
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,6 +349,10 @@ mod tests {
         assert_eq!(
             detect("- apiVersion: openslo/v1\n  kind: SLI\n"),
             Some(Format::OpenSlo)
+        );
+        assert_eq!(
+            detect("apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n"),
+            Some(Format::Pyrra)
         );
         assert_eq!(detect("apiVersion: burnrate/v1\nservice: x\n"), None);
         assert_eq!(detect("service: x\n  version: prometheus/v1\n"), None);

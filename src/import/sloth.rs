@@ -1,7 +1,7 @@
 //! Sloth specs: `version: prometheus/v1` files and the Kubernetes `PrometheusServiceLevel`
 //! (`apiVersion: sloth.slok.dev/v1`), which holds the same fields in camelCase under `spec`.
 //!
-//! Mapping (see the README, "Importing Sloth and OpenSLO specs"):
+//! Mapping (see the README, "Importing Sloth, OpenSLO and Pyrra specs"):
 //! - `service`, `labels`, `slos[].name`, `description` map one to one; `objective` is a
 //!   percentage in both.
 //! - `sli.events.error_query`/`total_query` become `bad_query`/`total_query` (both use
@@ -16,7 +16,7 @@
 //!   3d/6h) → `warn`. A disabled alert has no rules; alert names, labels and annotations
 //!   have no burnrate equivalent (a warning says so).
 
-use super::emit::{Events, Origin, RuleDoc, ServiceDoc, SloDoc, Val};
+use super::emit::{Events, MatrixDoc, RuleDoc, ServiceDoc, SloDoc, Val, origin};
 use super::promql;
 use super::{LabelSet, common_labels};
 use crate::decision::Decision;
@@ -101,14 +101,6 @@ pub(crate) fn translate_file(
         }
     }
     out
-}
-
-fn origin(file: &Path, node: &Node, field: &str) -> Origin {
-    Origin {
-        file: file.to_path_buf(),
-        pos: node.pos,
-        field: field.to_string(),
-    }
 }
 
 /// One Sloth document; the flag says whether it translated without error.
@@ -351,7 +343,8 @@ fn translate_slo(
         period: Val::new(PERIOD, slo_origin.clone()),
         objective: objective?,
         events: events?,
-        matrix: Some(matrix?),
+        group_by: Vec::new(),
+        matrix: MatrixDoc::Rules(matrix?),
         for_: None,
         from: slo_origin,
     })

@@ -268,6 +268,32 @@ impl Sink {
             }
         }
     }
+
+    /// An error for every key of a mapping outside `known`, for formats whose own reader
+    /// rejects unknown fields (`why` says so).
+    pub(crate) fn unknown_fields(
+        &mut self,
+        file: &Path,
+        node: &Node,
+        path: &str,
+        known: &[&str],
+        why: &str,
+    ) {
+        for (key, _) in entries(node) {
+            let name = key.as_scalar().unwrap_or_default();
+            if !known.contains(&name) {
+                self.error(
+                    file,
+                    key.pos,
+                    &join(path, name),
+                    format!(
+                        "unknown field ({why}; expected one of: {})",
+                        known.join(", ")
+                    ),
+                );
+            }
+        }
+    }
 }
 
 /// The entries of a mapping node (none for other nodes).

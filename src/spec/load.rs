@@ -71,6 +71,12 @@ const GROUP_RESERVED_LABELS: [&str; 4] = [
     "burnrate_for",
 ];
 
+/// Whether burnrate sets a label of this name itself (on outputs, metrics, alerts or the
+/// query's tag), so that no `group_by` or `breakdown` label may be named so.
+pub(crate) fn is_reserved_group_label(name: &str) -> bool {
+    RESERVED_LABELS.contains(&name) || GROUP_RESERVED_LABELS.contains(&name)
+}
+
 /// `breakdown_top` at most: each contributor is a line of every alert.
 const MAX_BREAKDOWN_TOP: usize = 100;
 
@@ -565,9 +571,7 @@ impl Checker {
                 Some(format!(
                     "{name:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)"
                 ))
-            } else if RESERVED_LABELS.contains(&name.as_str())
-                || GROUP_RESERVED_LABELS.contains(&name.as_str())
-            {
+            } else if is_reserved_group_label(&name) {
                 Some(format!(
                     "{name:?} is a label burnrate sets itself; use another label"
                 ))
@@ -705,10 +709,8 @@ impl Checker {
                 .sink
                 .expected_kind(&self.file, node, path, "a list of rules");
         };
-        if items.is_empty() {
-            self.error(node.pos, path, "must list at least one rule");
-            return None;
-        }
+        // An empty list is an SLO kept for its numbers: burns and budget, never an alert
+        // (Sloth with both alerts disabled, Pyrra with `burnrates: false`).
         let mut rules = Vec::new();
         let mut ok = true;
         for (i, item) in items.iter().enumerate() {

@@ -100,7 +100,14 @@ impl DimPlan {
             windows.iter().position(|x| x.as_str() == w.as_str())
         };
         let period = match position(&windows, &slo.period) {
-            _ if slo.calendar.is_some() => None,
+            // A calendar budget is measured on its own; an SLO without rules still measures
+            // the nominal period, to tell data from none.
+            _ if slo.calendar.is_some() => {
+                if windows.is_empty() {
+                    windows.push(slo.period.clone());
+                }
+                None
+            }
             Some(i) => Some(i),
             None => {
                 windows.push(slo.period.clone());

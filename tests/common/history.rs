@@ -1,8 +1,8 @@
 //! Deterministic synthetic metric history, written as OpenMetrics text for
 //! `promtool tsdb create-blocks-from openmetrics` (see [`super::prometheus::backfill`]).
 //!
-//! A [`History`] has a start time, a duration and a scrape interval; it holds [`Counter`]s and
-//! classic [`Histogram`]s, each driven by functions of time (Unix seconds):
+//! A [`History`] has a start time, a duration and a scrape interval; it holds [`Counter`]s,
+//! classic [`Histogram`]s and [`Gauge`]s, each driven by functions of time (Unix seconds):
 //!
 //! ```ignore
 //! let h = History::new(unix(2026, 11, 1, 0, 0, 0), 4 * DAY)
@@ -38,6 +38,8 @@
 //! - `starts_at(x)`: no samples, and no counting, before `x`.
 //! - `absent_until_first_increment()`: the series appears only once its value is above 0
 //!   (client libraries that create a labelled counter at its first increment).
+//! - Gauges: the sample at time `t` is the value function at `t` (`gap` and `starts_at` as
+//!   for counters; no jitter, no resets).
 //! - Histograms: `_bucket` series for the given `le` bounds, spelled exactly as given, plus
 //!   `le="+Inf"`, `_count` and `_sum`. Cumulative bucket counts are whole numbers, monotone in
 //!   `le` and over time (except at resets), and the `+Inf` bucket equals `_count`.
@@ -308,9 +310,48 @@ impl Histogram {
     }
 }
 
+/// A gauge: its value at each scrape (a probe's `probe_success`, 1 or 0).
+pub struct Gauge {
+    name: String,
+    labels: Vec<(String, String)>,
+    value: TimeFn<f64>,
+    life: Life,
+}
+
+impl Gauge {
+    pub fn new(name: &str) -> Gauge {
+        Gauge {
+            name: name.to_string(),
+            labels: Vec::new(),
+            value: Box::new(|_| 0.0),
+            life: Life::default(),
+        }
+    }
+
+    /// Add a label (in the order given).
+    pub fn label(mut self, name: &str, value: &str) -> Self {
+        self.labels.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The value of the sample at each Unix time.
+    pub fn value(mut self, f: impl Fn(i64) -> f64 + 'static) -> Self {
+        self.value = Box::new(f);
+        self
+    }
+
+    /// No samples for `from <= t < to`.
+    pub fn gap(mut self, from: i64, to: i64) -> Self {
+        assert!(from < to);
+        self.life.gaps.push((from, to));
+        self
+    }
+}
+
 enum Series {
     Counter(Counter),
     Histogram(Histogram),
+    Gauge(Gauge),
 }
 
 impl Series {
@@ -318,6 +359,7 @@ impl Series {
         match self {
             Series::Counter(c) => &c.life,
             Series::Histogram(h) => &h.life,
+            Series::Gauge(g) => &g.life,
         }
     }
 }
@@ -388,6 +430,11 @@ impl History {
         self
     }
 
+    pub fn gauge(mut self, g: Gauge) -> Self {
+        self.series.push(Series::Gauge(g));
+        self
+    }
+
     pub fn start(&self) -> i64 {
         self.start
     }
@@ -417,10 +464,10 @@ impl History {
                 carry: 0.0,
                 count: match s {
                     Series::Counter(c) => c.initial,
-                    Series::Histogram(_) => 0,
+                    Series::Histogram(_) | Series::Gauge(_) => 0,
                 },
                 expected_le: match s {
-                    Series::Counter(_) => Vec::new(),
+                    Series::Counter(_) | Series::Gauge(_) => Vec::new(),
                     Series::Histogram(h) => vec![0.0; h.bounds.len()],
                 },
                 sum: 0.0,
@@ -443,6 +490,7 @@ impl History {
             .iter()
             .map(|s| match s {
                 Series::Counter(c) => format!("{}{}", c.name, braced(&fmt_labels(&c.labels))),
+                Series::Gauge(g) => format!("{}{}", g.name, braced(&fmt_labels(&g.labels))),
                 Series::Histogram(h) => fmt_labels(&h.labels),
             })
             .collect();
@@ -451,7 +499,7 @@ impl History {
             .series
             .iter()
             .map(|s| match s {
-                Series::Counter(_) => Vec::new(),
+                Series::Counter(_) | Series::Gauge(_) => Vec::new(),
                 Series::Histogram(h) => {
                     h.bounds.iter().map(|b| b.parse::<f64>().unwrap()).collect()
                 }
@@ -475,6 +523,17 @@ impl History {
                 {
                     continue;
                 }
+                if let Series::Gauge(g) = series {
+                    if life.gaps.iter().any(|&(a, b)| a <= t && t < b) {
+                        continue;
+                    }
+                    line.clear();
+                    writeln!(line, "{} {} {}", prefixes[i], (g.value)(t), t).unwrap();
+                    stats.samples += 1;
+                    out.write_all(line.as_bytes()).unwrap();
+                    stats.bytes += line.len() as u64;
+                    continue;
+                }
                 let first = !st.started;
                 st.started = true;
                 // Resets due at or before t.
@@ -491,6 +550,7 @@ impl History {
                 let rate = match series {
                     Series::Counter(c) => (c.rate)(mid),
                     Series::Histogram(h) => (h.rate)(mid),
+                    Series::Gauge(_) => unreachable!("gauges are written above"),
                 };
                 assert!(
                     rate >= 0.0 && rate.is_finite(),
@@ -518,6 +578,7 @@ impl History {
                 }
                 line.clear();
                 match series {
+                    Series::Gauge(_) => unreachable!("gauges are written above"),
                     Series::Counter(_) => {
                         writeln!(line, "{} {} {}", prefixes[i], st.count, t).unwrap();
                         stats.samples += 1;
@@ -577,7 +638,7 @@ impl History {
             .series
             .iter()
             .map(|s| match s {
-                Series::Counter(_) => 1,
+                Series::Counter(_) | Series::Gauge(_) => 1,
                 Series::Histogram(h) => h.bounds.len() + 3,
             })
             .sum();

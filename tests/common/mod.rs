@@ -15,13 +15,14 @@
 //!   [`webhook`]: a scripted webhook receiver; [`http_stub`]: the tiny HTTP server under
 //!   the exporter and the webhook receiver.
 //! - [`browser`]: headless Chromium: a page's DOM, a screenshot and its pixels.
+//! - [`pyrra`]: Pyrra's alert tiers, written out to hold the Pyrra import to them.
 //! - [`tls`]: a test PKI (openssl), bcrypt hashes, and a Prometheus behind `--web.config.file`.
 //! - the kit every test shares: [`approx`] (one `close` with named tolerances), [`cli`] (run
 //!   the binary, read its JSON lines, `check` and `backtest` as JSON), [`evaluation`] (two
 //!   printed evaluations, their contributors, two replays compared),
 //!   [`measurements`] (the daemon's measurements as bits), [`net`] (free loopback ports),
-//!   [`poll`] (one waiting loop), [`yaml`] (read YAML back); their functions are re-exported
-//!   here.
+//!   [`poll`] (one waiting loop), [`specs`] (load specs, and what they mean field by field),
+//!   [`yaml`] (read YAML back); their functions are re-exported here.
 //!
 //! Each test file that uses them declares `mod common;`. Not every test file uses every
 //! helper, hence the `dead_code` allowance (and `unused_imports`, for the re-exports).
@@ -40,7 +41,9 @@ pub mod measurements;
 pub mod net;
 pub mod poll;
 pub mod prometheus;
+pub mod pyrra;
 pub mod route_exporter;
+pub mod specs;
 pub mod ticker;
 pub mod tls;
 pub mod victoriametrics;
@@ -54,4 +57,5 @@ pub use evaluation::{
 };
 pub use net::{closed_port_url, free_port};
 pub use poll::poll_until;
+pub use specs::{load_specs, meaning};
 pub use yaml::{map_get, seq};

@@ -235,6 +235,41 @@ impl Prometheus {
         instant_samples(expr, &self.query_json(expr, t))
     }
 
+    /// Range query `expr` over `[start, end]` at `step` (Unix seconds); the raw `data` of the
+    /// answer (`result`: per series its `metric` and `values`). Panics when the query fails.
+    pub fn query_range_json(
+        &self,
+        expr: &str,
+        start: i64,
+        end: i64,
+        step: i64,
+    ) -> serde_json::Value {
+        let url = format!("{}/api/v1/query_range", self.url());
+        let body = match self
+            .agent
+            .get(&url)
+            .query("query", expr)
+            .query("start", &start.to_string())
+            .query("end", &end.to_string())
+            .query("step", &step.to_string())
+            .call()
+        {
+            Ok(resp) => resp.into_string().expect("read query_range response"),
+            Err(ureq::Error::Status(code, resp)) => panic!(
+                "query_range {expr:?} failed with HTTP {code}: {}",
+                resp.into_string().unwrap_or_default()
+            ),
+            Err(e) => panic!(
+                "query_range {expr:?} failed: {e}\n--- prometheus log (tail) ---\n{}",
+                self.log_tail(30)
+            ),
+        };
+        let v: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("query_range {expr:?}: bad JSON ({e}): {body}"));
+        assert_eq!(v["status"], "success", "query_range {expr:?}: {body}");
+        v["data"].clone()
+    }
+
     /// Like [`query`](Self::query) for an expression that yields at most one series:
     /// `None` when the result is empty. Panics on more than one series.
     pub fn query_one(&self, expr: &str, t: i64) -> Option<f64> {

@@ -2,7 +2,7 @@
 //! `indicator` or an `SLI` by `indicatorRef`), `Occurrences` budgeting over a rolling
 //! `timeWindow`, and `AlertPolicy`/`AlertCondition` objects of kind `burnrate`.
 //!
-//! Mapping (see the README, "Importing Sloth and OpenSLO specs"):
+//! Mapping (see the README, "Importing Sloth, OpenSLO and Pyrra specs"):
 //! - `spec.service` groups SLOs into burnrate services; `metadata.name` is the SLO name
 //!   (`NAME-i` per objective when there are several, as Sloth does).
 //! - `objectives[].target` (a ratio) or `targetPercent` → `error.objective` (a percentage).
@@ -23,12 +23,12 @@ mod alerts;
 mod sli;
 mod slo;
 
-use super::emit::{Origin, ServiceDoc, SloDoc, Val};
-use super::{LabelSet, common_labels};
+use super::emit::{ServiceDoc, SloDoc, Val, origin};
+use super::{LabelSet, Member, by_service};
 use crate::spec::fields::Sink;
 use crate::spec::yaml::{Node, Value};
 use slo::translate_slo;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 const API_VERSION: &str = "openslo/v1";
@@ -80,14 +80,6 @@ impl<'a> Index<'a> {
     }
 }
 
-fn origin(file: &Path, node: &Node, field: &str) -> Origin {
-    Origin {
-        file: file.to_path_buf(),
-        pos: node.pos,
-        field: field.to_string(),
-    }
-}
-
 /// What one SLO object translated to.
 struct Translated {
     service: Option<Val>,
@@ -102,68 +94,19 @@ pub(crate) fn translate(
     sink: &mut Sink,
 ) -> Vec<(ServiceDoc, bool)> {
     let index = collect(files, sink);
-    // Services in order of their first SLO.
-    let mut groups: Vec<(String, Vec<Translated>)> = Vec::new();
-    let mut group_of: HashMap<String, usize> = HashMap::new();
+    let mut members = Vec::new();
     for obj in index.objects.iter().filter(|o| o.kind == "SLO") {
         let t = translate_slo(obj, &index, sink);
-        let Some(service) = t.service.as_ref().map(|s| s.value.clone()) else {
-            continue;
-        };
-        match group_of.get(&service) {
-            Some(&g) => groups[g].1.push(t),
-            None => {
-                group_of.insert(service.clone(), groups.len());
-                groups.push((service, vec![t]));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for (_, members) in groups {
-        let ok = members.iter().all(|m| m.ok);
-        let label_sets: Vec<Option<LabelSet>> = members
-            .iter()
-            .map(|m| m.labels.as_ref().map(clone_set))
-            .collect();
-        let labels = common_labels(&label_sets, sink);
-        let service = members[0].service.clone().expect("grouped by service");
-        let mut files: Vec<String> = Vec::new();
-        let mut seen_files: HashSet<String> = HashSet::new();
-        let mut slos = Vec::new();
-        for m in members {
-            let f = m
-                .service
-                .as_ref()
-                .expect("grouped")
-                .from
-                .file
-                .display()
-                .to_string();
-            if seen_files.insert(f.clone()) {
-                files.push(f);
-            }
-            slos.extend(m.slos);
-        }
-        out.push((
-            ServiceDoc {
-                file: service.from.file.clone(),
-                source: format!("{} (OpenSLO v1)", files.join(", ")),
-                notes: Vec::new(),
+        if let Some(service) = t.service {
+            members.push(Member {
                 service,
-                labels,
-                slos,
-            },
-            ok,
-        ));
+                labels: t.labels,
+                slos: t.slos,
+                ok: t.ok,
+            });
+        }
     }
-    out
-}
-
-fn clone_set(s: &LabelSet) -> LabelSet {
-    LabelSet {
-        labels: s.labels.clone(),
-        from: s.from.clone(),
-    }
+    by_service(members, "OpenSLO v1", &[], sink)
 }
 
 /// Every object of the files (documents, or documents holding a list of objects).

@@ -143,7 +143,8 @@ pub(super) fn translate_slo(obj: &Object, index: &Index, sink: &mut Sink) -> Tra
             period: period.clone(),
             objective,
             events: events.clone(),
-            matrix: matrix.clone(),
+            group_by: Vec::new(),
+            matrix: matrix.clone().into(),
             for_: for_.clone(),
         });
     }
