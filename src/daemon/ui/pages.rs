@@ -570,24 +570,40 @@ fn dimension_section(
     let history: Option<DimensionHistory> = p.history.and_then(|h| h.dimension(dim));
     match history.filter(|h| !h.decisions.is_empty()) {
         Some(h) => {
+            // One chart per window, with the thresholds of the rules that read it, as an
+            // alert's windows are looked at one by one.
             let times: Vec<i64> = h.decisions.iter().map(|(t, _)| *t).collect();
             let caption = dimension_caption(p.slo, dim);
-            chart::render(
-                body,
-                &BurnChart {
-                    dimension: dim,
-                    label: format!("{} / {}: {caption}", p.service.service, p.slo.name),
-                    note: Some(format!("{} evaluations", times.len())),
-                    caption,
-                    rules: p.slo.matrix(dim).unwrap_or(&[]),
-                    windows: h.windows,
-                    series: h.series,
-                    dimension_steps: h.decisions,
-                    slo_steps: slo_steps.to_vec(),
-                    spans: Vec::new(),
-                    axis: TimeAxis::new(&times, p.interval_ms),
-                },
-            );
+            let all_rules = p.slo.matrix(dim).unwrap_or(&[]);
+            for (window, series) in h.windows.iter().zip(h.series) {
+                let rules: Vec<crate::spec::Rule> = all_rules
+                    .iter()
+                    .filter(|r| {
+                        r.long.as_str() == window
+                            || r.short.as_ref().is_some_and(|s| s.as_str() == window)
+                    })
+                    .cloned()
+                    .collect();
+                chart::render(
+                    body,
+                    &BurnChart {
+                        dimension: dim,
+                        label: format!(
+                            "{} / {}: {caption}, window {window}",
+                            p.service.service, p.slo.name
+                        ),
+                        note: Some(format!("window {window}, {} evaluations", times.len())),
+                        caption: caption.clone(),
+                        rules: &rules,
+                        windows: vec![window.clone()],
+                        series: vec![series],
+                        dimension_steps: h.decisions.clone(),
+                        slo_steps: slo_steps.to_vec(),
+                        spans: Vec::new(),
+                        axis: TimeAxis::new(&times, p.interval_ms),
+                    },
+                );
+            }
         }
         None => body.push_str(r#"<p class="muted">No evaluation retained yet.</p>"#),
     }
