@@ -96,6 +96,7 @@ fn promtool_accepts_the_rules_of_every_spec() {
         "tests/fixtures/check",
         "tests/fixtures/backtest",
         "tests/fixtures/rules",
+        "tests/fixtures/rules-groups",
     ] {
         for spec in specs_in(d) {
             let spec = spec.to_str().unwrap().to_string();
@@ -259,6 +260,17 @@ fn generated_promtool_unit_tests_pass() {
             t.contains("exp_alerts:\n"),
             "{specs:?}: some alerts expected"
         );
+    }
+
+    // A grouped SLO over series other SLOs' tests make up: promtool agrees with the
+    // expected series of each group (the one of /a and the one without a route).
+    let sub = tempfile::tempdir_in(dir.path()).unwrap();
+    let (_, t) = unit_tests(sub.path(), &["tests/fixtures/rules-groups"], &[]);
+    for group in [r#"route="/a","#, ""] {
+        let series = format!(
+            r#"burnrate:error_budget_remaining:ratio{{dimension="latency",{group}service="shop",slo="per-route"}}"#
+        );
+        assert!(t.contains(&series), "expected: {series}\n{t}");
     }
 }
 

@@ -3,7 +3,7 @@
 //! evaluation grid): the expected alerts and samples of a test, never assumed from a
 //! scenario's name.
 
-use super::series::{Series, moving, selects, sum};
+use super::series::{Series, moving, sum};
 use crate::duration::PromDuration;
 use crate::rules::expr::{Good, bucket_selector};
 use crate::rules::{BUDGET_METRIC, BURN_RATE_METRIC, Options, latency_good, levels};
@@ -154,32 +154,22 @@ pub(super) struct ExpAlert {
     pub(super) annotations: BTreeMap<String, String>,
 }
 
-/// Alerts firing at `at_ms` in a world, over every SLO of the specs. `None` when a raw-PromQL
-/// SLI may read the world's series (what it computes cannot be predicted).
-/// The values of the SLO's group labels on the world's series of its total (every series of
-/// one SLO's world carries the same ones; `""` for a label they lack): the one group whose
-/// alert the world raises.
-fn world_group(world: &[Series], slo: &SloSpec, dim: Dimension) -> Vec<(String, String)> {
-    let total = match dim {
-        Dimension::Error => match &slo.error.as_ref().map(|e| &e.events) {
-            Some(ErrorEvents::Selectors { total, .. }) => Some(total.clone()),
-            _ => None,
-        },
-        Dimension::Latency => slo
-            .latency
-            .as_ref()
-            .and_then(|l| l.histogram.with_suffix("_count")),
-    };
-    let first = total.and_then(|sel| world.iter().find(|s| selects(&sel, s)));
-    slo.group_by
-        .iter()
-        .map(|l| {
-            (
-                l.clone(),
-                first.map(|s| s.label(l).to_string()).unwrap_or_default(),
-            )
-        })
-        .collect()
+/// The world split into the SLO's groups: each distinct set of values of its `group_by`
+/// labels over the world's series (`""` for a label a series lacks), with the series that
+/// carry it, as `sum by (group labels)` splits every side of the rules. One group, the
+/// whole world, without `group_by`. Another SLO's series may carry the labels too: they
+/// make groups of their own wherever the SLO's selectors read them.
+fn world_groups(world: &[Series], slo: &SloSpec) -> Vec<(Vec<(String, String)>, Vec<Series>)> {
+    let mut groups: BTreeMap<Vec<(String, String)>, Vec<Series>> = BTreeMap::new();
+    for s in world {
+        let key = slo
+            .group_by
+            .iter()
+            .map(|l| (l.clone(), s.label(l).to_string()))
+            .collect();
+        groups.entry(key).or_default().push(s.clone());
+    }
+    groups.into_iter().collect()
 }
 
 /// The group labels a series carries: those with a value (Prometheus drops empty labels).
@@ -196,6 +186,9 @@ fn group_text(group: &[(String, String)]) -> String {
     format!(" {{{}}}", pairs.join(","))
 }
 
+/// Alerts firing at `at_ms` in a world, over every SLO of the specs and each of its groups.
+/// `None` when a raw-PromQL SLI may read the world's series (what it computes cannot be
+/// predicted).
 pub(super) fn expected_alerts(
     specs: &[ServiceSpec],
     world: &[Series],
@@ -216,8 +209,11 @@ pub(super) fn expected_alerts(
             {
                 continue;
             }
-            for dim in slo.dimensions() {
-                let o = outcome(world, slo, dim, opts)?;
+            for (dim, (group, members)) in slo
+                .dimensions()
+                .flat_map(|d| world_groups(world, slo).into_iter().map(move |g| (d, g)))
+            {
+                let o = outcome(&members, slo, dim, opts)?;
                 let Some(ratio) = o.ratio else { continue };
                 let share = slo.budget(dim)?;
                 let burn = ratio / share;
@@ -261,7 +257,6 @@ pub(super) fn expected_alerts(
                     if level.split {
                         labels.insert("burnrate_for".into(), level.wait.to_string());
                     }
-                    let group = world_group(world, slo, dim);
                     labels.extend(carried(&group));
                     let burns: Vec<String> = slo
                         .windows(dim)
@@ -306,8 +301,11 @@ pub(super) fn expected_samples(
     opts: &Options,
 ) -> Vec<Sample> {
     let mut out = Vec::new();
-    for dim in slo.dimensions() {
-        let Some(o) = outcome(world, slo, dim, opts) else {
+    for (dim, (group, members)) in slo
+        .dimensions()
+        .flat_map(|d| world_groups(world, slo).into_iter().map(move |g| (d, g)))
+    {
+        let Some(o) = outcome(&members, slo, dim, opts) else {
             continue;
         };
         let (Some(ratio), true) = (o.ratio, o.exact) else {
@@ -319,7 +317,6 @@ pub(super) fn expected_samples(
         let Some(budget) = slo.budget(dim) else {
             continue;
         };
-        let group = world_group(world, slo, dim);
         let series = |metric: &str, window: Option<&str>| {
             let mut labels = spec.labels.clone();
             labels.insert("service".into(), spec.service.clone());
