@@ -154,13 +154,16 @@ pub(super) struct ExpAlert {
     pub(super) annotations: BTreeMap<String, String>,
 }
 
+/// A group's label values, in `group_by` order.
+type GroupKey = Vec<(String, String)>;
+
 /// The world split into the SLO's groups: each distinct set of values of its `group_by`
 /// labels over the world's series (`""` for a label a series lacks), with the series that
 /// carry it, as `sum by (group labels)` splits every side of the rules. One group, the
 /// whole world, without `group_by`. Another SLO's series may carry the labels too: they
 /// make groups of their own wherever the SLO's selectors read them.
-fn world_groups(world: &[Series], slo: &SloSpec) -> Vec<(Vec<(String, String)>, Vec<Series>)> {
-    let mut groups: BTreeMap<Vec<(String, String)>, Vec<Series>> = BTreeMap::new();
+fn world_groups(world: &[Series], slo: &SloSpec) -> Vec<(GroupKey, Vec<Series>)> {
+    let mut groups: BTreeMap<GroupKey, Vec<Series>> = BTreeMap::new();
     for s in world {
         let key = slo
             .group_by
