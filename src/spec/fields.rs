@@ -253,20 +253,11 @@ impl Sink {
         known: &[&str],
         why: &str,
     ) {
-        for (key, _) in entries(node) {
-            let name = key.as_scalar().unwrap_or_default();
-            if !known.contains(&name) {
-                self.warning(
-                    file,
-                    key.pos,
-                    &join(path, name),
-                    format!(
-                        "unknown field, ignored ({why}; known: {})",
-                        known.join(", ")
-                    ),
-                );
-            }
-        }
+        let message = format!(
+            "unknown field, ignored ({why}; known: {})",
+            known.join(", ")
+        );
+        self.outside(file, node, path, known, &message, Severity::Warning);
     }
 
     /// An error for every key of a mapping outside `known`, for formats whose own reader
@@ -279,17 +270,31 @@ impl Sink {
         known: &[&str],
         why: &str,
     ) {
+        let message = format!(
+            "unknown field ({why}; expected one of: {})",
+            known.join(", ")
+        );
+        self.outside(file, node, path, known, &message, Severity::Error);
+    }
+
+    fn outside(
+        &mut self,
+        file: &Path,
+        node: &Node,
+        path: &str,
+        known: &[&str],
+        message: &str,
+        severity: Severity,
+    ) {
         for (key, _) in entries(node) {
             let name = key.as_scalar().unwrap_or_default();
             if !known.contains(&name) {
-                self.error(
+                self.push(
                     file,
-                    key.pos,
+                    Some(key.pos),
                     &join(path, name),
-                    format!(
-                        "unknown field ({why}; expected one of: {})",
-                        known.join(", ")
-                    ),
+                    message.to_string(),
+                    severity,
                 );
             }
         }
