@@ -13,11 +13,17 @@
 //! `sum by (cluster, le)`, raw queries `sum by (cluster) (QUERY)`), so one answer holds
 //! every group and the decoder splits it by them.
 //!
+//! A native histogram (`native_histogram:`) is measured by its `histogram_fraction` at the
+//! threshold, `histogram_count` and `histogram_quantile`, which only the backend computes:
+//! its text does not parse for local evaluation, so it is planned like a raw query outside
+//! the local subset (`measure::plan`).
+//!
 //! A batch joins the queries of several SLO dimensions the same way, each tag prefixed with
 //! the item's position (`3:bad/5m`), so one request serves many SLOs.
 
 use crate::duration::PromDuration;
-use crate::spec::{Dimension, ErrorEvents, SloSpec, WINDOW_PLACEHOLDER};
+use crate::rules::expr::number;
+use crate::spec::{Dimension, ErrorEvents, LatencySli, SloSpec, WINDOW_PLACEHOLDER};
 
 pub(crate) const KEY_LABEL: &str = "burnrate_key";
 
@@ -101,6 +107,9 @@ fn window_parts(
             let Some(latency) = &slo.latency else {
                 return Vec::new();
             };
+            if latency.is_native() {
+                return native_parts(latency, w, group_by);
+            }
             let bucket = latency
                 .histogram
                 .with_suffix("_bucket")
@@ -118,6 +127,32 @@ fn window_parts(
             ]
         }
     }
+}
+
+/// A native histogram's parts: the share within the threshold, the count and the quantile,
+/// each of the one summed rate `sum(rate(SEL[w]))` (`sum by (G)` with groups), as
+/// `histogram_fraction` and `histogram_count` compute them (the contract's
+/// `1 - histogram_fraction(0, T, ...)` is taken by `engine::sli`, to the same bits).
+fn native_parts(latency: &LatencySli, w: &str, group_by: &[String]) -> Vec<(&'static str, String)> {
+    let rate = format!(
+        "{}(rate({}[{w}]))",
+        sum_by(group_by, &[]),
+        latency.histogram.to_promql()
+    );
+    vec![
+        (
+            "fraction",
+            format!(
+                "histogram_fraction(0, {}, {rate})",
+                number(latency.threshold_seconds())
+            ),
+        ),
+        ("count", format!("histogram_count({rate})")),
+        (
+            "quantile",
+            format!("histogram_quantile({}, {rate})", number(latency.quantile)),
+        ),
+    ]
 }
 
 /// The aggregation every part of a query starts with: `sum`, or `sum by (G, extra) ` with
