@@ -1,0 +1,412 @@
+//! Latency from a native histogram (`latency: {native_histogram: SEL, ...}`) is what a real
+//! Prometheus 2.42 with `--enable-feature=native-histograms` computes, in `check`, `run` and
+//! `backtest`.
+//!
+//! A fake application (tests/common/native_exporter.rs) serves one native histogram per
+//! route in the protobuf exposition format; Prometheus scrapes it every second. Route `b`
+//! has an incident in the middle (30% of its requests slow), route `a` never does. Two SLOs
+//! read it: one over every route, one `group_by: [route]`; P99 within 200 ms, a threshold
+//! inside a native bucket, so `histogram_fraction` interpolates.
+//!
+//! At many instants, on the scrape grid (the samples' own timestamps) and off it:
+//! - `check`: every burn equals Prometheus's own `(1 - histogram_fraction(0, 0.2,
+//!   sum(rate(SEL[w])))) / 0.01` (`sum by (route)` per group, 1e-9 relative), events equal
+//!   `histogram_count(...) × w`, the quantile `histogram_quantile(0.99, ...)`, the budget
+//!   `1 - ratio(period) / 0.01`, and the decision the matrix gives those burns;
+//! - `backtest --prometheus` (query_range, one step per instant, and a replay of the whole
+//!   range at 1s): every printed step equals the same;
+//! - `run` (the daemon, querying the backend directly): every evaluation it served while the
+//!   traffic ran equals Prometheus at its own evaluation time.
+//!
+//! About 60 s, most of it the live traffic.
+
+mod common;
+
+use common::native_exporter::{METRIC, NativeExporter, Traffic};
+use common::daemon::Daemon;
+use common::prometheus::Prometheus;
+use common::{REL_1E9_ABS_1E12, burnrate_cmd, close, group_of, json_lines, stdout_of};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const SERVICE: &str = "shop";
+const THRESHOLD: &str = "0.2";
+const QUANTILE: &str = "0.99";
+const BUDGET: f64 = 0.01;
+/// Matrix windows and the period, as the spec spells them, with their seconds.
+const WINDOWS: [(&str, f64); 3] = [("10s", 10.0), ("20s", 20.0), ("1h", 3600.0)];
+const PERIOD: &str = "1h";
+/// `(decision, burn)`: both over 20s with a 10s short window.
+const MATRIX: [(&str, f64); 2] = [("scale", 5.0), ("circuit_break", 20.0)];
+
+fn spec() -> String {
+    let slo = |name: &str, group_by: &str| {
+        format!(
+            r#"  - name: {name}
+    period: {PERIOD}{group_by}
+    latency:
+      native_histogram: {METRIC}{{job="app"}}
+      quantile: {QUANTILE}
+      threshold: 200ms
+    matrix:
+      latency:
+        - {{decision: {}, burn: {}, long: 20s, short: 10s}}
+        - {{decision: {}, burn: {}, long: 20s, short: 10s}}
+"#,
+            MATRIX[0].0, MATRIX[0].1, MATRIX[1].0, MATRIX[1].1
+        )
+    };
+    format!(
+        "apiVersion: burnrate/v1\nservice: {SERVICE}\nslos:\n{}{}",
+        slo("all", ""),
+        slo("routes", "\n    group_by: [route]")
+    )
+}
+
+/// One SLO instance: the SLO's name and its group's route (`None`: no groups).
+type Instance = (String, Option<String>);
+
+/// What Prometheus says one instance's evaluation must be.
+#[derive(Debug, Default)]
+struct Expected {
+    burn: BTreeMap<&'static str, Option<f64>>,
+    events: BTreeMap<&'static str, Option<f64>>,
+    quantile: BTreeMap<&'static str, Option<f64>>,
+}
+
+impl Expected {
+    fn decision(&self) -> &'static str {
+        let fires = |f: f64| {
+            ["10s", "20s"]
+                .iter()
+                .all(|w| self.burn[w].is_some_and(|b| b >= f))
+        };
+        if self.burn["10s"].is_none() && self.burn["20s"].is_none() {
+            return "no_data";
+        }
+        MATRIX
+            .iter()
+            .rev()
+            .find(|(_, f)| fires(*f))
+            .map_or("ok", |(d, _)| d)
+    }
+}
+
+/// An instant query at `t_ms`: per series its `route` label (if any) and value.
+fn query(prom: &Prometheus, expr: &str, t_ms: i64) -> BTreeMap<Option<String>, f64> {
+    let url = format!("{}/api/v1/query", prom.url());
+    let time = format!("{}.{:03}", t_ms.div_euclid(1000), t_ms.rem_euclid(1000));
+    let body: Value = ureq::get(&url)
+        .query("query", expr)
+        .query("time", &time)
+        .call()
+        .unwrap_or_else(|e| panic!("query {expr:?} at {time}: {e}"))
+        .into_string()
+        .map(|b| serde_json::from_str(&b).unwrap())
+        .unwrap();
+    assert_eq!(body["status"], "success", "{expr} at {time}: {body}");
+    body["data"]["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let route = r["metric"]["route"].as_str().map(str::to_string);
+            let v = common::prometheus::parse_prom_float(r["value"][1].as_str().unwrap());
+            (route, v.unwrap())
+        })
+        .collect()
+}
+
+/// Every instance's expected evaluation at `t_ms`, from Prometheus's own functions.
+fn expected(prom: &Prometheus, t_ms: i64) -> BTreeMap<Instance, Expected> {
+    let mut out: BTreeMap<Instance, Expected> = BTreeMap::new();
+    for (slo, sum) in [("all", "sum"), ("routes", "sum by (route)")] {
+        for (w, seconds) in WINDOWS {
+            let rate = format!("{sum} (rate({METRIC}{{job=\"app\"}}[{w}]))");
+            let burn = query(
+                prom,
+                &format!("(1 - histogram_fraction(0, {THRESHOLD}, {rate})) / {BUDGET}"),
+                t_ms,
+            );
+            let count = query(prom, &format!("histogram_count({rate})"), t_ms);
+            let quantile = query(
+                prom,
+                &format!("histogram_quantile({QUANTILE}, {rate})"),
+                t_ms,
+            );
+            for route in count.keys() {
+                let e = out.entry((slo.to_string(), route.clone())).or_default();
+                e.burn.insert(w, burn.get(route).copied());
+                e.events.insert(w, count.get(route).map(|c| c * seconds));
+                if w != PERIOD {
+                    e.quantile.insert(w, quantile.get(route).copied());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn instance_of(v: &Value) -> Instance {
+    (
+        v["slo"].as_str().unwrap().to_string(),
+        group_of(v).get("route").cloned(),
+    )
+}
+
+/// The differences between one printed evaluation and Prometheus's answer at its time.
+fn differences(what: &str, got: &Value, exp: &Expected) -> Vec<String> {
+    let mut out = Vec::new();
+    let l = &got["latency"];
+    let mut same = |field: &str, e: Option<f64>, g: &Value| {
+        let ok = match (e, g.as_f64()) {
+            (Some(e), Some(g)) => close(e, g, REL_1E9_ABS_1E12),
+            (None, None) => g.is_null(),
+            _ => false,
+        };
+        if !ok {
+            out.push(format!("{what}: {field}: Prometheus {e:?}, burnrate {g}"));
+        }
+    };
+    for (w, _) in &WINDOWS[..2] {
+        same(&format!("burn[{w}]"), exp.burn[w], &l["burn"][w]);
+        same(&format!("events[{w}]"), exp.events[w], &l["events"][w]);
+        same(
+            &format!("quantile_seconds[{w}]"),
+            exp.quantile[w],
+            &l["quantile_seconds"][w],
+        );
+    }
+    same(
+        "budget_remaining",
+        exp.burn[PERIOD].map(|b| 1.0 - b),
+        &l["budget_remaining"],
+    );
+    if got["decision"] != exp.decision() {
+        out.push(format!(
+            "{what}: decision: matrix on Prometheus's burns {}, burnrate {}",
+            exp.decision(),
+            got["decision"]
+        ));
+    }
+    out
+}
+
+fn rfc3339_ms(t_ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(t_ms)
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+fn time_ms(v: &Value) -> i64 {
+    let text = v["time"].as_str().unwrap();
+    chrono::DateTime::parse_from_rfc3339(text)
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+        .timestamp_millis()
+}
+
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// Compares every evaluation of `evals` (one command's JSON lines, summaries skipped) with
+/// Prometheus at its time; returns how many were compared and the differences.
+fn compare(prom: &Prometheus, what: &str, evals: &[Value]) -> (usize, Vec<String>) {
+    let (mut n, mut diffs) = (0, Vec::new());
+    let mut by_time: BTreeMap<i64, BTreeMap<Instance, Expected>> = BTreeMap::new();
+    for v in evals.iter().filter(|v| v.get("summary").is_none()) {
+        let t = time_ms(v);
+        let exp = by_time.entry(t).or_insert_with(|| expected(prom, t));
+        let inst = instance_of(v);
+        let ctx = format!("{what} at {} {inst:?}", rfc3339_ms(t));
+        match exp.get(&inst) {
+            Some(e) => diffs.extend(differences(&ctx, v, e)),
+            None => diffs.push(format!("{ctx}: Prometheus has no such series")),
+        }
+        n += 1;
+    }
+    (n, diffs)
+}
+
+#[test]
+fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
+    let exporter = NativeExporter::start(&["a", "b"]);
+    let baseline = |rps| Traffic {
+        requests_per_sec: rps,
+        medium: 0.01,
+        slow: 0.004,
+    };
+    exporter.set("a", baseline(120.0));
+    exporter.set("b", baseline(60.0));
+    let prom = Prometheus::start_scraping_with_flags(
+        &[exporter.target()],
+        Duration::from_secs(1),
+        &["--enable-feature=native-histograms"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let spec_path = dir.path().join("native.yaml");
+    std::fs::write(&spec_path, spec()).unwrap();
+    let specs = spec_path.to_str().unwrap();
+
+    // What validate says: both SLOs are the backend's to measure.
+    let out = common::burnrate(&["validate", specs]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("a native histogram: this SLO is measured by the backend").count(),
+        2,
+        "{stderr}"
+    );
+
+    // The histograms are native in Prometheus (a protobuf scrape): `histogram_count` of the
+    // raw series answers. A 10s rate needs a few scrapes.
+    let (count, ok) = prom.wait_for_value(
+        &format!("histogram_count(sum(rate({METRIC}[10s])))"),
+        Duration::from_secs(30),
+        |v| v.is_some_and(|v| v > 0.0),
+    );
+    assert!(ok, "no native histogram scraped: {count:?}\n{}", prom.log_tail(30));
+
+    let daemon = Daemon::start(&[
+        specs,
+        "--prometheus",
+        &prom.url(),
+        "--interval",
+        "1s",
+    ]);
+    let begin_ms = now_ms();
+    let mut served: BTreeMap<(i64, Instance), Value> = BTreeMap::new();
+    let mut live = |until: Instant| {
+        while Instant::now() < until {
+            for v in daemon.decisions() {
+                if v["service"] == SERVICE {
+                    served.insert((time_ms(&v), instance_of(&v)), v);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    live(Instant::now() + Duration::from_secs(14));
+    // The incident: a third of route b's requests slow.
+    exporter.set(
+        "b",
+        Traffic {
+            requests_per_sec: 60.0,
+            medium: 0.05,
+            slow: 0.3,
+        },
+    );
+    live(Instant::now() + Duration::from_secs(20));
+    exporter.set("b", baseline(60.0));
+    live(Instant::now() + Duration::from_secs(14));
+    let end_ms = now_ms() - 1_000;
+    drop(daemon);
+
+    // The instants: every scrape of route a's last 40 s up to `end` (on the grid), every
+    // 1.3 s between (off it).
+    let scrapes: Vec<i64> = {
+        let url = format!("{}/api/v1/query", prom.url());
+        let time = format!("{:.3}", end_ms as f64 / 1000.0);
+        let body: Value = ureq::get(&url)
+            .query("query", &format!("{METRIC}{{route=\"a\"}}[40s]"))
+            .query("time", &time)
+            .call()
+            .unwrap()
+            .into_string()
+            .map(|b| serde_json::from_str(&b).unwrap())
+            .unwrap();
+        body["data"]["result"][0]["histograms"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no native samples: {body}"))
+            .iter()
+            .map(|p| (p[0].as_f64().unwrap() * 1000.0).round() as i64)
+            .collect()
+    };
+    assert!(scrapes.len() >= 30, "{} scrapes in 40 s", scrapes.len());
+    let mut instants: Vec<i64> = scrapes.iter().step_by(3).copied().collect();
+    instants.extend((0..).map(|i| begin_ms + 650 + i * 1_300).take_while(|t| *t < end_ms));
+    instants.sort_unstable();
+
+    let mut diffs = Vec::new();
+    let mut decisions: BTreeMap<&'static str, usize> = BTreeMap::new();
+
+    // check, at every instant.
+    let mut checked = 0;
+    for &t in &instants {
+        let out = burnrate_cmd()
+            .args(["check", specs, "--prometheus", &prom.url(), "--format", "json"])
+            .args(["--at", &rfc3339_ms(t)])
+            .output()
+            .unwrap();
+        let evals = json_lines(&String::from_utf8(out.stdout).unwrap());
+        assert_eq!(evals.len(), 3, "all, routes a and b at {}", rfc3339_ms(t));
+        let exp = expected(&prom, t);
+        for v in &evals {
+            assert_eq!(time_ms(v), t, "check evaluates at --at");
+            if let Some(e) = exp.get(&instance_of(v)) {
+                *decisions.entry(e.decision()).or_default() += 1;
+            }
+        }
+        let (n, d) = compare(&prom, "check", &evals);
+        checked += n;
+        diffs.extend(d);
+    }
+
+    // backtest --prometheus: one step at each of a few instants, then the whole range at 1s
+    // (its lines are the steps where a decision changed).
+    let backtest = |from: i64, to: i64| {
+        json_lines(&stdout_of(
+            burnrate_cmd()
+                .args(["backtest", specs, "--prometheus", &prom.url()])
+                .args(["--format", "json", "--step", "1s"])
+                .args(["--from", &rfc3339_ms(from), "--to", &rfc3339_ms(to)]),
+            0,
+        ))
+    };
+    let mut replayed = 0;
+    for &t in instants.iter().step_by(5) {
+        let (n, d) = compare(&prom, "backtest step", &backtest(t, t));
+        replayed += n;
+        diffs.extend(d);
+    }
+    let whole = backtest(begin_ms + 2_000, end_ms);
+    let (n, d) = compare(&prom, "backtest", &whole);
+    replayed += n;
+    diffs.extend(d);
+    let changes: Vec<&Value> = whole
+        .iter()
+        .filter(|v| v.get("summary").is_none() && !v["previous"].is_null())
+        .collect();
+
+    // run: every evaluation it served.
+    let served: Vec<Value> = served.into_values().collect();
+    let (ran, d) = compare(&prom, "run", &served);
+    diffs.extend(d);
+
+    assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n"));
+    // The incident was seen: route b and the whole burned past both levels, a never did.
+    assert!(
+        decisions.get("circuit_break").is_some_and(|n| *n > 0)
+            && decisions.get("ok").is_some_and(|n| *n > 0),
+        "{decisions:?}"
+    );
+    assert!(
+        changes.iter().any(|v| v["decision"] == "circuit_break")
+            && changes.iter().any(|v| v["decision"] == "ok"),
+        "the replay escalates and recovers: {changes:#?}"
+    );
+    assert!(
+        served.iter().any(|v| v["decision"] == "circuit_break"),
+        "the daemon saw the incident"
+    );
+    assert!(
+        checked >= 3 * 40 && replayed >= 20 && ran >= 3 * 30,
+        "compared {checked} check, {replayed} backtest and {ran} run evaluations"
+    );
+    eprintln!(
+        "compared {checked} check, {replayed} backtest and {ran} run evaluations over {} instants; decisions {decisions:?}",
+        instants.len()
+    );
+}
