@@ -16,15 +16,18 @@
 //! - `backtest --prometheus` (query_range, one step per instant, and a replay of the whole
 //!   range at 1s): every printed step equals the same;
 //! - `run` (the daemon, querying the backend directly): every evaluation it served while the
-//!   traffic ran equals Prometheus at its own evaluation time.
+//!   traffic ran equals Prometheus at its own evaluation time;
+//! - `rules`: promtool accepts them, and every recorded burn rate, its expression evaluated
+//!   by Prometheus at those instants, equals `check`'s burn, group by group.
 //!
 //! About 60 s, most of it the live traffic.
 
 mod common;
 
-use common::native_exporter::{METRIC, NativeExporter, Traffic};
 use common::daemon::Daemon;
+use common::native_exporter::{METRIC, NativeExporter, Traffic};
 use common::prometheus::Prometheus;
+use common::yaml::{map_get, seq};
 use common::{REL_1E9_ABS_1E12, burnrate_cmd, close, group_of, json_lines, stdout_of};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -207,6 +210,50 @@ fn time_ms(v: &Value) -> i64 {
         .timestamp_millis()
 }
 
+/// The burn-rate and budget recording rules of `burnrate rules SPECS` (promtool must
+/// accept them): per rule its SLO, window (`None`: the budget) and expression.
+fn recording_rules(specs: &str, dir: &std::path::Path) -> Vec<(String, Option<String>, String)> {
+    let text = stdout_of(burnrate_cmd().args(["rules", specs]), 0);
+    let file = dir.join("rules.yaml");
+    std::fs::write(&file, &text).unwrap();
+    let promtool = std::env::var("PROMTOOL_BIN").unwrap_or_else(|_| "promtool".into());
+    let out = std::process::Command::new(promtool)
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .expect("run promtool");
+    assert!(
+        out.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc = burnrate::spec::yaml::parse(&text).unwrap().unwrap();
+    let mut rules = Vec::new();
+    for g in seq(map_get(&doc, "groups").unwrap()) {
+        for r in seq(map_get(g, "rules").unwrap()) {
+            let scalar = |n: Option<&burnrate::spec::yaml::Node>| {
+                n.and_then(|n| n.as_scalar()).map(str::to_string)
+            };
+            let record = scalar(map_get(r, "record"));
+            let labels = map_get(r, "labels");
+            let window = match record.as_deref() {
+                Some("burnrate:burn_rate:ratio") => {
+                    Some(scalar(labels.and_then(|l| map_get(l, "window"))).unwrap())
+                }
+                Some("burnrate:error_budget_remaining:ratio") => None,
+                _ => continue,
+            };
+            rules.push((
+                scalar(labels.and_then(|l| map_get(l, "slo"))).unwrap(),
+                window,
+                scalar(map_get(r, "expr")).unwrap(),
+            ));
+        }
+    }
+    rules
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -255,7 +302,9 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(
-        stderr.matches("a native histogram: this SLO is measured by the backend").count(),
+        stderr
+            .matches("a native histogram: this SLO is measured by the backend")
+            .count(),
         2,
         "{stderr}"
     );
@@ -267,15 +316,13 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
         Duration::from_secs(30),
         |v| v.is_some_and(|v| v > 0.0),
     );
-    assert!(ok, "no native histogram scraped: {count:?}\n{}", prom.log_tail(30));
+    assert!(
+        ok,
+        "no native histogram scraped: {count:?}\n{}",
+        prom.log_tail(30)
+    );
 
-    let daemon = Daemon::start(&[
-        specs,
-        "--prometheus",
-        &prom.url(),
-        "--interval",
-        "1s",
-    ]);
+    let daemon = Daemon::start(&[specs, "--prometheus", &prom.url(), "--interval", "1s"]);
     let begin_ms = now_ms();
     let mut served: BTreeMap<(i64, Instance), Value> = BTreeMap::new();
     let mut live = |until: Instant| {
@@ -326,17 +373,34 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
     };
     assert!(scrapes.len() >= 30, "{} scrapes in 40 s", scrapes.len());
     let mut instants: Vec<i64> = scrapes.iter().step_by(3).copied().collect();
-    instants.extend((0..).map(|i| begin_ms + 650 + i * 1_300).take_while(|t| *t < end_ms));
+    instants.extend(
+        (0..)
+            .map(|i| begin_ms + 650 + i * 1_300)
+            .take_while(|t| *t < end_ms),
+    );
     instants.sort_unstable();
 
     let mut diffs = Vec::new();
     let mut decisions: BTreeMap<&'static str, usize> = BTreeMap::new();
 
-    // check, at every instant.
-    let mut checked = 0;
+    // check, at every instant; and the recording rules' burns there.
+    let rules = recording_rules(specs, dir.path());
+    assert_eq!(
+        rules.len(),
+        2 * 3,
+        "per SLO a burn rate per matrix window and the budget: {rules:?}"
+    );
+    let (mut checked, mut recorded) = (0, 0);
     for &t in &instants {
         let out = burnrate_cmd()
-            .args(["check", specs, "--prometheus", &prom.url(), "--format", "json"])
+            .args([
+                "check",
+                specs,
+                "--prometheus",
+                &prom.url(),
+                "--format",
+                "json",
+            ])
             .args(["--at", &rfc3339_ms(t)])
             .output()
             .unwrap();
@@ -352,6 +416,28 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
         let (n, d) = compare(&prom, "check", &evals);
         checked += n;
         diffs.extend(d);
+        for (slo, window, expr) in &rules {
+            for (route, value) in query(&prom, expr, t) {
+                let inst = (slo.clone(), route);
+                let printed = evals.iter().find(|v| instance_of(v) == inst).map(|v| {
+                    let l = &v["latency"];
+                    match window {
+                        Some(w) => &l["burn"][w.as_str()],
+                        None => &l["budget_remaining"],
+                    }
+                });
+                let same = printed
+                    .and_then(Value::as_f64)
+                    .is_some_and(|p| close(value, p, REL_1E9_ABS_1E12));
+                if !same {
+                    diffs.push(format!(
+                        "rules at {} {inst:?} {window:?}: recorded {value}, check {printed:?}",
+                        rfc3339_ms(t)
+                    ));
+                }
+                recorded += 1;
+            }
+        }
     }
 
     // backtest --prometheus: one step at each of a few instants, then the whole range at 1s
@@ -385,7 +471,12 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
     let (ran, d) = compare(&prom, "run", &served);
     diffs.extend(d);
 
-    assert!(diffs.is_empty(), "{} differences:\n{}", diffs.len(), diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "{} differences:\n{}",
+        diffs.len(),
+        diffs.join("\n")
+    );
     // The incident was seen: route b and the whole burned past both levels, a never did.
     assert!(
         decisions.get("circuit_break").is_some_and(|n| *n > 0)
@@ -402,11 +493,11 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
         "the daemon saw the incident"
     );
     assert!(
-        checked >= 3 * 40 && replayed >= 20 && ran >= 3 * 30,
-        "compared {checked} check, {replayed} backtest and {ran} run evaluations"
+        checked >= 3 * 40 && replayed >= 20 && ran >= 3 * 30 && recorded >= 9 * 40,
+        "compared {checked} check, {replayed} backtest, {ran} run evaluations and {recorded} recorded burns"
     );
     eprintln!(
-        "compared {checked} check, {replayed} backtest and {ran} run evaluations over {} instants; decisions {decisions:?}",
+        "compared {checked} check, {replayed} backtest, {ran} run evaluations and {recorded} recorded burns over {} instants; decisions {decisions:?}",
         instants.len()
     );
 }

@@ -113,7 +113,11 @@ fn histogram(counts: &[u64; 3]) -> Vec<u8> {
     );
     let mut h = Vec::new();
     uint(&mut h, 1, counts.iter().sum());
-    let sum: f64 = DURATIONS.iter().zip(counts).map(|(d, c)| d * *c as f64).sum();
+    let sum: f64 = DURATIONS
+        .iter()
+        .zip(counts)
+        .map(|(d, c)| d * *c as f64)
+        .sum();
     double(&mut h, 2, sum);
     sint(&mut h, 5, i64::from(SCHEMA));
     double(&mut h, 6, ZERO_THRESHOLD);
