@@ -388,6 +388,7 @@ mod tests {
                     },
                 ],
                 count: Some(count),
+                ..Default::default()
             }])
         };
         let answer = Grouped(vec![

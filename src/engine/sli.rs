@@ -360,6 +360,7 @@ mod tests {
         let h = HistogramRates {
             buckets: vec![b(0.2, 99.0), b(f64::INFINITY, 100.0)],
             count: Some(100.0),
+            ..Default::default()
         };
         let w = latency_window(&h, 0.2, 0.01, 300.0);
         assert!(
@@ -369,6 +370,7 @@ mod tests {
         let empty = HistogramRates {
             buckets: vec![],
             count: Some(3.0),
+            ..Default::default()
         };
         assert_eq!(latency_window(&empty, 0.2, 0.01, 300.0).burn, None);
     }
@@ -395,6 +397,31 @@ mod tests {
             None,
             "no +Inf bucket"
         );
+    }
+
+    #[test]
+    fn native_latency_is_one_minus_the_fraction_the_backend_computed() {
+        let native = |count: Option<f64>, fraction: Option<f64>| HistogramRates {
+            count,
+            fraction,
+            ..Default::default()
+        };
+        let w = latency_window(&native(Some(4.0), Some(0.993)), 0.2, 0.01, 60.0);
+        assert_eq!(w.bad_ratio, Some(1.0 - 0.993));
+        assert_eq!(w.burn, Some((1.0 - 0.993) / 0.01));
+        assert_eq!(w.events, Some(240.0));
+        // No traffic: histogram_fraction of an empty histogram is NaN.
+        let idle = latency_window(&native(Some(0.0), Some(f64::NAN)), 0.2, 0.01, 60.0);
+        assert!(idle.no_traffic && idle.burn == Some(0.0));
+        assert_eq!(
+            latency_window(&native(Some(4.0), Some(f64::NAN)), 0.2, 0.01, 60.0),
+            WindowValue::MISSING
+        );
+        assert_eq!(
+            latency_window(&native(None, Some(0.5)), 0.2, 0.01, 60.0),
+            WindowValue::MISSING
+        );
+        assert_eq!(bad_rate(&native(Some(4.0), Some(0.75)), 0.2), Some(1.0));
     }
 }
 

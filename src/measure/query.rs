@@ -201,4 +201,26 @@ mod tests {
         assert_eq!(parse_float("1.0"), parse_float("1"));
         assert_eq!(parse_float("abc"), None);
     }
+
+    #[test]
+    fn a_native_histogram_is_measured_by_its_fraction_count_and_quantile() {
+        let yaml = "apiVersion: burnrate/v1\nservice: s\nslos:\n  - name: a\n    group_by: [route]\n    latency:\n      native_histogram: h{job=\"x\"}\n      quantile: 0.99\n      threshold: 250ms\n";
+        let (spec, diags) = crate::spec::load::load_native(std::path::Path::new("a.yaml"), yaml);
+        let slo = &spec.unwrap_or_else(|| panic!("{diags:?}")).slos[0];
+        let w = [PromDuration::parse("5m").unwrap()];
+        let rate = r#"sum by (route) (rate(h{job="x"}[5m]))"#;
+        assert_eq!(
+            dimension_query(slo, Dimension::Latency, &w),
+            [
+                format!("histogram_fraction(0, 0.25, {rate})"),
+                format!("histogram_count({rate})"),
+                format!("histogram_quantile(0.99, {rate})"),
+            ]
+            .iter()
+            .zip(["fraction", "count", "quantile"])
+            .map(|(e, part)| tag(e, &format!("{part}/5m")))
+            .collect::<Vec<_>>()
+            .join(" or ")
+        );
+    }
 }

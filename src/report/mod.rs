@@ -440,6 +440,7 @@ mod tests {
         let m = Measurement::Latency(vec![HistogramRates {
             buckets: vec![b(0.25, 80.0), b(0.5, 90.0), b(f64::INFINITY, 100.0)],
             count: Some(100.0),
+            ..Default::default()
         }]);
         // 0.3 is a fifth of the way from 0.25 to 0.5: 82 good per second, 18 bad.
         let e = events(&slo, Dimension::Latency, Some(&m), 2.0);

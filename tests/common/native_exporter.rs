@@ -50,11 +50,11 @@ impl Route {
         let n = self.traffic.requests_per_sec * seconds;
         let t = self.traffic;
         let shares = [1.0 - t.medium - t.slow, t.medium, t.slow];
-        for i in 0..3 {
-            self.carry[i] += n * shares[i];
-            let whole = self.carry[i].floor();
-            self.counts[i] += whole as u64;
-            self.carry[i] -= whole;
+        for ((carry, count), share) in self.carry.iter_mut().zip(&mut self.counts).zip(shares) {
+            *carry += n * share;
+            let whole = carry.floor();
+            *count += whole as u64;
+            *carry -= whole;
         }
     }
 }
