@@ -17,6 +17,10 @@
 //!   range at 1s): every printed step equals the same;
 //! - `run` (the daemon, querying the backend directly): every evaluation it served while the
 //!   traffic ran equals Prometheus at its own evaluation time;
+//! - `breakdown: [route]` of the SLO over every route, while it is above ok (printed by
+//!   `check` and `run`): each route's share of the slow requests over the deciding rule's
+//!   long window and its part of the burn, from `histogram_count(R) × (1 -
+//!   histogram_fraction(0, T, R))` by route;
 //! - `rules`: promtool accepts them, and every recorded burn rate, its expression evaluated
 //!   by Prometheus at those instants, equals `check`'s burn, group by group.
 //!
@@ -44,14 +48,14 @@ const PERIOD: &str = "1h";
 const MATRIX: [(&str, f64); 2] = [("scale", 5.0), ("circuit_break", 20.0)];
 
 fn spec() -> String {
-    let slo = |name: &str, group_by: &str| {
+    let slo = |name: &str, group_by: &str, breakdown: &str| {
         format!(
             r#"  - name: {name}
     period: {PERIOD}{group_by}
     latency:
       native_histogram: {METRIC}{{job="app"}}
       quantile: {QUANTILE}
-      threshold: 200ms
+      threshold: 200ms{breakdown}
     matrix:
       latency:
         - {{decision: {}, burn: {}, long: 20s, short: 10s}}
@@ -62,8 +66,8 @@ fn spec() -> String {
     };
     format!(
         "apiVersion: burnrate/v1\nservice: {SERVICE}\nslos:\n{}{}",
-        slo("all", ""),
-        slo("routes", "\n    group_by: [route]")
+        slo("all", "", "\n      breakdown: [route]"),
+        slo("routes", "\n    group_by: [route]", "")
     )
 }
 
@@ -76,6 +80,9 @@ struct Expected {
     burn: BTreeMap<&'static str, Option<f64>>,
     events: BTreeMap<&'static str, Option<f64>>,
     quantile: BTreeMap<&'static str, Option<f64>>,
+    /// `all` only: per route, its slow requests per second over the rules' long window,
+    /// `histogram_count(R) × (1 - histogram_fraction(0, T, R))` with `R` summed by route.
+    slow_by_route: BTreeMap<String, f64>,
 }
 
 impl Expected {
@@ -148,6 +155,17 @@ fn expected(prom: &Prometheus, t_ms: i64) -> BTreeMap<Instance, Expected> {
             }
         }
     }
+    let by_route = format!("sum by (route) (rate({METRIC}{{job=\"app\"}}[20s]))");
+    let slow = query(
+        prom,
+        &format!(
+            "histogram_count({by_route}) * (1 - histogram_fraction(0, {THRESHOLD}, {by_route}))"
+        ),
+        t_ms,
+    );
+    if let Some(all) = out.get_mut(&("all".to_string(), None)) {
+        all.slow_by_route = slow.into_iter().map(|(r, v)| (r.unwrap(), v)).collect();
+    }
     out
 }
 
@@ -186,6 +204,43 @@ fn differences(what: &str, got: &Value, exp: &Expected) -> Vec<String> {
         exp.burn[PERIOD].map(|b| 1.0 - b),
         &l["budget_remaining"],
     );
+    // The breakdown of `all` while it is above ok: each route's share of the slow requests
+    // over the deciding rule's long window, and its part of the burn.
+    let contributors = &l["contributors"];
+    if !exp.slow_by_route.is_empty() && exp.decision() != "ok" && !contributors.is_null() {
+        let slow: f64 = exp.slow_by_route.values().sum();
+        let total = exp.events["20s"].unwrap_or(f64::NAN) / 20.0;
+        let top = contributors["top"].as_array().cloned().unwrap_or_default();
+        let got: BTreeMap<String, (f64, f64)> = top
+            .iter()
+            .map(|c| {
+                let route = c["labels"]["route"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let (share, burn) = (c["bad_share"].as_f64(), c["burn"].as_f64());
+                (route, (share.unwrap_or(f64::NAN), burn.unwrap_or(f64::NAN)))
+            })
+            .collect();
+        let want: BTreeMap<String, (f64, f64)> = exp
+            .slow_by_route
+            .iter()
+            .filter(|(_, b)| **b > 0.0)
+            .map(|(r, b)| (r.clone(), (b / slow, b / total / BUDGET)))
+            .collect();
+        let same = contributors["window"] == "20s"
+            && got.len() == want.len()
+            && want.iter().all(|(r, (share, burn))| {
+                got.get(r).is_some_and(|(s, b)| {
+                    close(*share, *s, REL_1E9_ABS_1E12) && close(*burn, *b, REL_1E9_ABS_1E12)
+                })
+            });
+        if !same {
+            out.push(format!(
+                "{what}: contributors: Prometheus {want:?} over 20s, burnrate {contributors}"
+            ));
+        }
+    }
     if got["decision"] != exp.decision() {
         out.push(format!(
             "{what}: decision: matrix on Prometheus's burns {}, burnrate {}",
@@ -390,7 +445,7 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
         2 * 3,
         "per SLO a burn rate per matrix window and the budget: {rules:?}"
     );
-    let (mut checked, mut recorded) = (0, 0);
+    let (mut checked, mut recorded, mut broken_down) = (0, 0, 0);
     for &t in &instants {
         let out = burnrate_cmd()
             .args([
@@ -411,6 +466,13 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
             assert_eq!(time_ms(v), t, "check evaluates at --at");
             if let Some(e) = exp.get(&instance_of(v)) {
                 *decisions.entry(e.decision()).or_default() += 1;
+                if !e.slow_by_route.is_empty() && e.decision() != "ok" {
+                    assert!(
+                        v["latency"]["contributors"].is_object(),
+                        "check above ok has contributors: {v}"
+                    );
+                    broken_down += 1;
+                }
             }
         }
         let (n, d) = compare(&prom, "check", &evals);
@@ -493,11 +555,15 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
         "the daemon saw the incident"
     );
     assert!(
-        checked >= 3 * 40 && replayed >= 20 && ran >= 3 * 30 && recorded >= 9 * 40,
-        "compared {checked} check, {replayed} backtest, {ran} run evaluations and {recorded} recorded burns"
+        checked >= 3 * 40
+            && replayed >= 20
+            && ran >= 3 * 30
+            && recorded >= 9 * 40
+            && broken_down >= 5,
+        "compared {checked} check, {replayed} backtest, {ran} run evaluations, {broken_down} breakdowns and {recorded} recorded burns"
     );
     eprintln!(
-        "compared {checked} check, {replayed} backtest, {ran} run evaluations and {recorded} recorded burns over {} instants; decisions {decisions:?}",
+        "compared {checked} check, {replayed} backtest, {ran} run evaluations, {broken_down} breakdowns and {recorded} recorded burns over {} instants; decisions {decisions:?}",
         instants.len()
     );
 }
