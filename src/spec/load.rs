@@ -79,6 +79,8 @@ pub(crate) fn is_reserved_group_label(name: &str) -> bool {
 
 /// `breakdown_top` at most: each contributor is a line of every alert.
 const MAX_BREAKDOWN_TOP: usize = 100;
+/// The series a classic histogram is made of, beside its buckets' base name.
+const CLASSIC_SERIES_SUFFIXES: [&str; 3] = ["_bucket", "_count", "_sum"];
 /// What validation says of an SLO that only the backend can measure.
 const BACKEND_MEASURED: &str = "this SLO is measured by the backend (query_range in a backtest, direct queries in the daemon), and a history file cannot replay it";
 
@@ -1153,6 +1155,7 @@ impl Checker {
             breakdown: breakdown?,
         })
     }
+
     fn classic_histogram(&mut self, n: &Node, field: &str) -> Option<(Selector, HistogramKind)> {
         let sel = self.selector(n, field)?;
         if sel.metric.is_none() {
@@ -1164,7 +1167,7 @@ impl Checker {
             return None;
         }
         let name = sel.metric.as_deref().unwrap_or_default();
-        if let Some(base) = ["_bucket", "_count", "_sum"]
+        if let Some(base) = CLASSIC_SERIES_SUFFIXES
             .iter()
             .find_map(|s| name.strip_suffix(s))
         {
@@ -1184,7 +1187,7 @@ impl Checker {
     fn native_histogram(&mut self, n: &Node, field: &str) -> Option<(Selector, HistogramKind)> {
         let sel = self.selector(n, field)?;
         if let Some(suffix) = sel.metric.as_deref().and_then(|name| {
-            ["_bucket", "_count", "_sum"]
+            CLASSIC_SERIES_SUFFIXES
                 .into_iter()
                 .find(|s| name.ends_with(s))
         }) {

@@ -129,7 +129,7 @@ pub struct Breakdown {
 
 /// Which kind of histogram a latency SLI reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HistogramKind {
+pub(crate) enum HistogramKind {
     /// `histogram:` a classic histogram: its `_bucket` and `_count` series.
     Classic,
     /// `native_histogram:` a native histogram, read whole through `histogram_fraction` and
