@@ -4,7 +4,8 @@
 //!
 //! A fake application (tests/common/native_exporter.rs) serves one native histogram per
 //! route in the protobuf exposition format; Prometheus scrapes it every second. Route `b`
-//! has an incident in the middle (30% of its requests slow), route `a` never does. Two SLOs
+//! has an incident in the middle (30% of its requests slow), route `a` never does, and at
+//! the end `a` stops serving (its windows without traffic: burn 0, `no_traffic`). Two SLOs
 //! read it: one over every route, one `group_by: [route]`; P99 within 200 ms, a threshold
 //! inside a native bucket, so `histogram_fraction` interpolates.
 //!
@@ -24,7 +25,7 @@
 //! - `rules`: promtool accepts them, and every recorded burn rate, its expression evaluated
 //!   by Prometheus at those instants, equals `check`'s burn, group by group.
 //!
-//! About 60 s, most of it the live traffic.
+//! About 70 s, most of it the live traffic.
 
 mod common;
 
@@ -83,6 +84,8 @@ struct Expected {
     /// `all` only: per route, its slow requests per second over the rules' long window,
     /// `histogram_count(R) × (1 - histogram_fraction(0, T, R))` with `R` summed by route.
     slow_by_route: BTreeMap<String, f64>,
+    /// The windows without traffic (`histogram_count` 0).
+    no_traffic: Vec<&'static str>,
 }
 
 impl Expected {
@@ -145,12 +148,24 @@ fn expected(prom: &Prometheus, t_ms: i64) -> BTreeMap<Instance, Expected> {
                 &format!("histogram_quantile({QUANTILE}, {rate})"),
                 t_ms,
             );
-            for route in count.keys() {
+            for (route, &count) in &count {
                 let e = out.entry((slo.to_string(), route.clone())).or_default();
-                e.burn.insert(w, burn.get(route).copied());
-                e.events.insert(w, count.get(route).map(|c| c * seconds));
+                // No traffic: the fraction (and quantile) of an empty histogram is NaN,
+                // and the contract's burn 0.
+                let idle = count == 0.0;
+                if idle {
+                    e.no_traffic.push(w);
+                }
+                let burn = if idle {
+                    Some(0.0)
+                } else {
+                    burn.get(route).copied()
+                };
+                e.burn.insert(w, burn);
+                e.events.insert(w, Some(count * seconds));
                 if w != PERIOD {
-                    e.quantile.insert(w, quantile.get(route).copied());
+                    let q = quantile.get(route).copied().filter(|q| !q.is_nan());
+                    e.quantile.insert(w, q);
                 }
             }
         }
@@ -164,7 +179,12 @@ fn expected(prom: &Prometheus, t_ms: i64) -> BTreeMap<Instance, Expected> {
         t_ms,
     );
     if let Some(all) = out.get_mut(&("all".to_string(), None)) {
-        all.slow_by_route = slow.into_iter().map(|(r, v)| (r.unwrap(), v)).collect();
+        // An idle route has no slow requests (its NaN fraction times a count of 0).
+        all.slow_by_route = slow
+            .into_iter()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(r, v)| (r.unwrap(), v))
+            .collect();
     }
     out
 }
@@ -204,6 +224,27 @@ fn differences(what: &str, got: &Value, exp: &Expected) -> Vec<String> {
         exp.burn[PERIOD].map(|b| 1.0 - b),
         &l["budget_remaining"],
     );
+    let no_traffic: Vec<&str> = l["no_traffic"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let matrix_idle: Vec<&str> = exp
+        .no_traffic
+        .iter()
+        .copied()
+        .filter(|w| *w != PERIOD)
+        .collect();
+    if no_traffic
+        .iter()
+        .filter(|w| **w != PERIOD)
+        .copied()
+        .collect::<Vec<_>>()
+        != matrix_idle
+    {
+        out.push(format!(
+            "{what}: no_traffic: Prometheus's count is 0 over {matrix_idle:?}, burnrate {no_traffic:?}"
+        ));
+    }
     // The breakdown of `all` while it is above ok: each route's share of the slow requests
     // over the deciding rule's long window, and its part of the burn.
     let contributors = &l["contributors"];
@@ -390,7 +431,7 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
             std::thread::sleep(Duration::from_millis(300));
         }
     };
-    live(Instant::now() + Duration::from_secs(14));
+    live(Instant::now() + Duration::from_secs(12));
     // The incident: a third of route b's requests slow.
     exporter.set(
         "b",
@@ -400,9 +441,12 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
             slow: 0.3,
         },
     );
-    live(Instant::now() + Duration::from_secs(20));
+    live(Instant::now() + Duration::from_secs(18));
     exporter.set("b", baseline(60.0));
-    live(Instant::now() + Duration::from_secs(14));
+    live(Instant::now() + Duration::from_secs(8));
+    // Route a stops serving: its windows empty one after the other (burn 0, no traffic).
+    exporter.set("a", Traffic::default());
+    live(Instant::now() + Duration::from_secs(18));
     let end_ms = now_ms() - 1_000;
     drop(daemon);
 
@@ -445,7 +489,7 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
         2 * 3,
         "per SLO a burn rate per matrix window and the budget: {rules:?}"
     );
-    let (mut checked, mut recorded, mut broken_down) = (0, 0, 0);
+    let (mut checked, mut recorded, mut broken_down, mut idle) = (0, 0, 0, 0);
     for &t in &instants {
         let out = burnrate_cmd()
             .args([
@@ -466,6 +510,7 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
             assert_eq!(time_ms(v), t, "check evaluates at --at");
             if let Some(e) = exp.get(&instance_of(v)) {
                 *decisions.entry(e.decision()).or_default() += 1;
+                idle += usize::from(e.no_traffic.contains(&"10s"));
                 if !e.slow_by_route.is_empty() && e.decision() != "ok" {
                     assert!(
                         v["latency"]["contributors"].is_object(),
@@ -559,11 +604,12 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
             && replayed >= 20
             && ran >= 3 * 30
             && recorded >= 9 * 40
-            && broken_down >= 5,
-        "compared {checked} check, {replayed} backtest, {ran} run evaluations, {broken_down} breakdowns and {recorded} recorded burns"
+            && broken_down >= 5
+            && idle >= 4,
+        "compared {checked} check ({idle} without traffic), {replayed} backtest, {ran} run evaluations, {broken_down} breakdowns and {recorded} recorded burns"
     );
     eprintln!(
-        "compared {checked} check, {replayed} backtest, {ran} run evaluations, {broken_down} breakdowns and {recorded} recorded burns over {} instants; decisions {decisions:?}",
+        "compared {checked} check, {replayed} backtest, {ran} run evaluations ({idle} without traffic), {broken_down} breakdowns and {recorded} recorded burns over {} instants; decisions {decisions:?}",
         instants.len()
     );
 }
