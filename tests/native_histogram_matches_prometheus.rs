@@ -22,6 +22,8 @@
 //!   `check` and `run`): each route's share of the slow requests over the deciding rule's
 //!   long window and its part of the burn, from `histogram_count(R) × (1 -
 //!   histogram_fraction(0, T, R))` by route;
+//! - `report` over the range: attainment, budget spent and events from the same functions
+//!   over the range as one window at its end;
 //! - `rules`: promtool accepts them, and every recorded burn rate, its expression evaluated
 //!   by Prometheus at those instants, equals `check`'s burn, group by group.
 //!
@@ -572,6 +574,57 @@ fn check_run_and_backtest_equal_prometheus_histogram_fraction() {
         .iter()
         .filter(|v| v.get("summary").is_none() && !v["previous"].is_null())
         .collect();
+
+    // report: the range is one window, measured at its end.
+    let (from_s, to_s) = (begin_ms / 1000 + 2, end_ms / 1000);
+    let range = (to_s - from_s) as f64;
+    let reports = json_lines(&stdout_of(
+        burnrate_cmd()
+            .args([
+                "report",
+                specs,
+                "--prometheus",
+                &prom.url(),
+                "--format",
+                "json",
+            ])
+            .args(["--from", &from_s.to_string(), "--to", &to_s.to_string()])
+            .args(["--step", "1s"]),
+        0,
+    ));
+    let mut reported = 0;
+    for (slo, sum) in [("all", "sum"), ("routes", "sum by (route)")] {
+        let rate = format!("{sum} (rate({METRIC}{{job=\"app\"}}[{}s]))", to_s - from_s);
+        let at = |expr: String| query(&prom, &expr, to_s * 1000);
+        let fraction = at(format!("histogram_fraction(0, {THRESHOLD}, {rate})"));
+        for (route, count) in at(format!("histogram_count({rate})")) {
+            let f = fraction[&route];
+            let r = reports
+                .iter()
+                .find(|v| instance_of(v) == (slo.to_string(), route.clone()))
+                .unwrap_or_else(|| panic!("no report of {slo} {route:?}: {reports:#?}"));
+            let l = &r["latency"];
+            let want = [
+                ("attainment", 1.0 - (1.0 - f)),
+                ("budget_spent", (1.0 - f) / BUDGET),
+                ("total_events", count * range),
+                ("bad_events", count * (1.0 - f) * range),
+            ];
+            for (field, e) in want {
+                if !l[field]
+                    .as_f64()
+                    .is_some_and(|g| close(e, g, REL_1E9_ABS_1E12))
+                {
+                    diffs.push(format!(
+                        "report {slo} {route:?}: {field}: Prometheus {e}, burnrate {}",
+                        l[field]
+                    ));
+                }
+            }
+            reported += 1;
+        }
+    }
+    assert_eq!(reported, 3, "all, routes a and b: {reports:#?}");
 
     // run: every evaluation it served.
     let served: Vec<Value> = served.into_values().collect();
