@@ -57,6 +57,7 @@ fn bench(c: &mut Criterion) {
                 HistogramRates {
                     buckets,
                     count: Some(250.0),
+                    ..Default::default()
                 }
             })
             .collect(),

@@ -144,7 +144,7 @@ fn every_upstream_example_loads_with_a_warning_for_what_it_leaves_out() {
         no_namespace("prometheus-probe-success.yaml"),
         "prometheus-probe-success.yaml:13:15: warning: spec.indicator.bool_gauge.metric: boolean gauge converted as bad_query: count - sum, total_query: count of its samples over each window: burns equal Pyrra's, but burnrate's `events` are those sample counts times the window's seconds (so do not add min_events)".into(),
         exported("pyrra-connect-errors.yaml", 20, "ratio"),
-        "pyrra-connect-latency.yaml:17:17: warning: spec.indicator.latencyNative.total.metric: native histogram: converted as Pyrra's own error ratio (1 - histogram_fraction(...)) in bad_query, with total_query 1 wherever it is a number (burnrate has no native-histogram latency section yet): burns equal Pyrra's, but the SLI has no event counts".into(),
+        "pyrra-connect-latency.yaml:17:17: warning: spec.indicator.latencyNative.total.metric: native histogram converted as Pyrra's own error ratio (1 - histogram_fraction(...)) in bad_query, with total_query 1 wherever it is a number, not as a native_histogram latency section: its groups are relabelled, which takes queries (see the grouping); burns equal Pyrra's, but the SLI has no event counts".into(),
         "pyrra-connect-latency.yaml:17:17: warning: spec.indicator.latencyNative.total.metric: outside burnrate's PromQL subset (function histogram_fraction is not supported by the local evaluator): this SLO is measured by the backend (query_range in a backtest, direct queries in the daemon), and a history file cannot replay it".into(),
         exported("pyrra-connect-latency.yaml", 19, "latencyNative"),
     ];
@@ -343,6 +343,81 @@ fn converted_examples_load_back_as_the_imports() {
     let imported = load_specs(&[EXAMPLES, FIXTURES]);
     let converted = load_specs(&[dir]);
     assert_eq!(meaning(&imported), meaning(&converted));
+}
+
+/// `latencyNative` whose groups keep their names is burnrate's native-histogram latency
+/// section (Pyrra's `1 - histogram_fraction(0, L, sum by (G) (rate(M[w])))` is its bad
+/// ratio), measured by the backend; `convert` writes it as `native_histogram:`.
+#[test]
+fn latency_native_is_a_native_histogram_latency_section() {
+    let dir = tempfile::tempdir().unwrap();
+    let upstream =
+        std::fs::read_to_string(format!("{EXAMPLES}/pyrra-connect-latency.yaml")).unwrap();
+    // The upstream example groups by `service`, which burnrate relabels: keep `method` only.
+    let text = upstream.replace("        - service\n", "");
+    assert_ne!(text, upstream);
+    let file = dir.path().join("connect.yaml");
+    std::fs::write(&file, &text).unwrap();
+    let path = file.to_str().unwrap();
+
+    let specs = load_specs(&[path]);
+    let s = slo(&specs, "monitoring", "pyrra-connect-latency");
+    assert!(s.error.is_none());
+    let latency = s.latency.as_ref().expect("a latency section");
+    assert_eq!(latency.quantile, 0.99);
+    assert_eq!(s.group_by, ["method"]);
+    let query = burnrate::measure::query::dimension_query(
+        s,
+        burnrate::spec::Dimension::Latency,
+        &[burnrate::duration::PromDuration::parse("1h").unwrap()],
+    );
+    assert!(
+        query.contains(
+            r#"histogram_fraction(0, 0.2, sum by (method) (rate(connect_server_requests_duration_seconds{job="pyrra",code="ok"}[1h])))"#
+        ),
+        "{query}"
+    );
+    assert_eq!(
+        tiers_of(&latency.matrix),
+        tiers_of(
+            &slo(
+                &load_specs(&[EXAMPLES]),
+                "monitoring",
+                "pyrra-connect-latency"
+            )
+            .error
+            .as_ref()
+            .unwrap()
+            .matrix
+        ),
+        "the same Pyrra tiers as the raw-query import"
+    );
+
+    let out = burnrate(&["validate", path]);
+    assert_eq!(out.status.code(), Some(0));
+    let warnings = lines(&out.stderr);
+    assert!(
+        warnings.iter().any(|w| w.ends_with(
+            "connect.yaml:17:17: warning: spec.indicator.latencyNative.total.metric: a native histogram: this SLO is measured by the backend (query_range in a backtest, direct queries in the daemon), and a history file cannot replay it"
+        )),
+        "{warnings:#?}"
+    );
+
+    let converted = burnrate(&["convert", path]);
+    assert_eq!(converted.status.code(), Some(0));
+    let yaml = String::from_utf8(converted.stdout).unwrap();
+    assert!(
+        yaml.contains(
+            "    latency:\n      native_histogram: 'connect_server_requests_duration_seconds{job=\"pyrra\",code=\"ok\"}'\n      quantile: 0.99\n      threshold: 200ms\n"
+        ),
+        "{yaml}"
+    );
+    let back = dir.path().join("back.yaml");
+    std::fs::write(&back, &yaml).unwrap();
+    assert_eq!(
+        meaning(&specs),
+        meaning(&load_specs(&[back.to_str().unwrap()]))
+    );
 }
 
 #[test]

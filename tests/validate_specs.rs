@@ -185,6 +185,22 @@ fn raw_query_outside_the_local_subset_is_a_warning_at_its_column() {
     );
 }
 
+/// `native_histogram` takes the place of `histogram`, names the histogram's one series, and
+/// is valid with a warning: only the backend computes `histogram_fraction`.
+#[test]
+fn native_histograms_are_checked_and_measured_by_the_backend() {
+    let (code, lines, _) = validate("native-histogram.yaml");
+    assert_eq!(
+        lines,
+        [
+            "native-histogram.yaml:6:7: slos[0].latency: use either `histogram` (classic) or `native_histogram`, not both",
+            "native-histogram.yaml:12:25: slos[1].latency.native_histogram: names a classic histogram's _bucket series: a native histogram is one series; use `histogram:` for a classic histogram",
+            "native-histogram.yaml:17:25: warning: slos[2].latency.native_histogram: a native histogram: this SLO is measured by the backend (query_range in a backtest, direct queries in the daemon), and a history file cannot replay it",
+        ]
+    );
+    assert_eq!(code, 65);
+}
+
 #[test]
 fn breakdown_labels_and_top_are_checked() {
     assert_errors(

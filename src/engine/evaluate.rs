@@ -319,6 +319,15 @@ fn step_dimension(
                     }
                     continue;
                 };
+                if l.is_native() {
+                    values.push(sli::native_latency_value(
+                        h.count, h.fraction, budget, seconds,
+                    ));
+                    if i < plan.matrix_windows {
+                        quantiles.push(h.quantile.filter(|q| q.is_finite()));
+                    }
+                    continue;
+                }
                 // Normalized once, for both the good rate and the quantile.
                 let normalized = sli::normalize_into(&h.buckets, buckets);
                 values.push(sli::latency_value(

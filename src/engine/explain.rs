@@ -152,11 +152,15 @@ pub(crate) fn contributors(
                 (Measurement::Error(w), _) => w.first()?.bad?,
                 (Measurement::Latency(w), Some(threshold)) => {
                     let h = w.first()?;
-                    let count = h.count?;
-                    if !sli::normalize_into(&h.buckets, &mut normalized) {
-                        return None;
+                    if h.fraction.is_some() {
+                        sli::bad_rate(h, threshold)?
+                    } else {
+                        let count = h.count?;
+                        if !sli::normalize_into(&h.buckets, &mut normalized) {
+                            return None;
+                        }
+                        count - sli::good_at_normalized(&normalized, threshold)?
                     }
-                    count - sli::good_at_normalized(&normalized, threshold)?
                 }
                 (Measurement::Latency(_), None) => return None,
             };
@@ -384,6 +388,7 @@ mod tests {
                     },
                 ],
                 count: Some(count),
+                ..Default::default()
             }])
         };
         let answer = Grouped(vec![

@@ -23,11 +23,17 @@ pub struct Bucket {
     pub rate: f64,
 }
 
-/// Bucket rates and `sum(rate(H_count[w]))` for one window.
+/// One window of a latency SLI. A classic histogram: bucket rates and
+/// `sum(rate(H_count[w]))`. A native histogram: `histogram_count`, `histogram_fraction` at
+/// the threshold and `histogram_quantile` of `sum(rate(H[w]))`, no buckets.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct HistogramRates {
     pub buckets: Vec<Bucket>,
     pub count: Option<f64>,
+    /// Native only: the share of requests within the threshold, as the backend computed it.
+    pub fraction: Option<f64>,
+    /// Native only: the SLO's quantile, as the backend computed it.
+    pub quantile: Option<f64>,
 }
 
 /// The rates of one dimension, one entry per window, in the order of the windows the source

@@ -70,13 +70,18 @@ pub fn error_window(rates: &ErrorRates, budget: f64, window_seconds: f64) -> Win
 }
 
 /// Latency SLI: share of requests slower than `threshold`:
-/// `1 - good(threshold) / sum(rate(H_count[w]))`.
+/// `1 - good(threshold) / sum(rate(H_count[w]))` from a classic histogram's buckets, or
+/// `1 - histogram_fraction(0, threshold, ...)` from a native histogram's (see
+/// [`native_latency_value`]).
 pub fn latency_window(
     h: &HistogramRates,
     threshold: f64,
     budget: f64,
     window_seconds: f64,
 ) -> WindowValue {
+    if h.fraction.is_some() {
+        return native_latency_value(h.count, h.fraction, budget, window_seconds);
+    }
     let mut buckets = Vec::new();
     let normalized = normalize_into(&h.buckets, &mut buckets).then_some(buckets.as_slice());
     latency_value(h.count, normalized, threshold, budget, window_seconds)
@@ -100,6 +105,38 @@ pub(crate) fn latency_value(
         return WindowValue::MISSING;
     };
     WindowValue::from_ratio(1.0 - good / total, total, budget, window_seconds)
+}
+
+/// Native-histogram latency: `1 - histogram_fraction(0, T, sum(rate(H[w])))`, with
+/// `histogram_count(...)` as the total. No traffic reads as for a classic histogram (the
+/// fraction of an empty histogram is NaN); a fraction outside [0, 1] makes the window
+/// unusable.
+pub(crate) fn native_latency_value(
+    count: Option<f64>,
+    fraction: Option<f64>,
+    budget: f64,
+    window_seconds: f64,
+) -> WindowValue {
+    let Some(total) = usable(count) else {
+        return WindowValue::MISSING;
+    };
+    if total == 0.0 {
+        return WindowValue::no_traffic();
+    }
+    match fraction.filter(|f| (0.0..=1.0).contains(f)) {
+        Some(f) => WindowValue::from_ratio(1.0 - f, total, budget, window_seconds),
+        None => WindowValue::MISSING,
+    }
+}
+
+/// The rate of requests slower than the threshold in one window: the count less the good
+/// requests (classic: the buckets at the threshold; native: `count × (1 - fraction)`).
+pub(crate) fn bad_rate(h: &HistogramRates, threshold: f64) -> Option<f64> {
+    let count = h.count?;
+    match h.fraction {
+        Some(f) => Some(count * (1.0 - f)),
+        None => Some(count - good_at(&h.buckets, threshold)?),
+    }
 }
 
 /// Buckets sorted by bound with equal bounds summed (as `histogram_quantile` coalesces them),
@@ -323,6 +360,7 @@ mod tests {
         let h = HistogramRates {
             buckets: vec![b(0.2, 99.0), b(f64::INFINITY, 100.0)],
             count: Some(100.0),
+            ..Default::default()
         };
         let w = latency_window(&h, 0.2, 0.01, 300.0);
         assert!(
@@ -332,6 +370,7 @@ mod tests {
         let empty = HistogramRates {
             buckets: vec![],
             count: Some(3.0),
+            ..Default::default()
         };
         assert_eq!(latency_window(&empty, 0.2, 0.01, 300.0).burn, None);
     }
@@ -358,6 +397,31 @@ mod tests {
             None,
             "no +Inf bucket"
         );
+    }
+
+    #[test]
+    fn native_latency_is_one_minus_the_fraction_the_backend_computed() {
+        let native = |count: Option<f64>, fraction: Option<f64>| HistogramRates {
+            count,
+            fraction,
+            ..Default::default()
+        };
+        let w = latency_window(&native(Some(4.0), Some(0.993)), 0.2, 0.01, 60.0);
+        assert_eq!(w.bad_ratio, Some(1.0 - 0.993));
+        assert_eq!(w.burn, Some((1.0 - 0.993) / 0.01));
+        assert_eq!(w.events, Some(240.0));
+        // No traffic: histogram_fraction of an empty histogram is NaN.
+        let idle = latency_window(&native(Some(0.0), Some(f64::NAN)), 0.2, 0.01, 60.0);
+        assert!(idle.no_traffic && idle.burn == Some(0.0));
+        assert_eq!(
+            latency_window(&native(Some(4.0), Some(f64::NAN)), 0.2, 0.01, 60.0),
+            WindowValue::MISSING
+        );
+        assert_eq!(
+            latency_window(&native(None, Some(0.5)), 0.2, 0.01, 60.0),
+            WindowValue::MISSING
+        );
+        assert_eq!(bad_rate(&native(Some(4.0), Some(0.75)), 0.2), Some(1.0));
     }
 }
 

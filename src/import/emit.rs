@@ -11,7 +11,7 @@
 use crate::decision::Decision;
 use crate::spec::load::load_native;
 use crate::spec::yaml::{Node, Pos};
-use crate::spec::{API_VERSION, Diagnostic, ServiceSpec};
+use crate::spec::{API_VERSION, Diagnostic, HistogramKind, ServiceSpec};
 use crate::yaml_out::quoted as quote;
 use regex::Regex;
 use std::path::{Path, PathBuf};
@@ -93,10 +93,12 @@ pub(crate) enum Events {
         bad: Val,
         total: Val,
     },
-    /// A classic histogram's share of requests slower than `threshold` (`latency:`): the
-    /// base name with its matchers, and a duration.
+    /// A histogram's share of requests slower than `threshold` (`latency:`): a classic
+    /// histogram's base name with its matchers, or a native histogram's selector; and a
+    /// duration.
     Histogram {
         histogram: Val,
+        kind: HistogramKind,
         threshold: Val,
     },
 }
@@ -288,9 +290,14 @@ fn render(doc: &ServiceDoc) -> (String, Vec<Option<Origin>>) {
             }
             Events::Histogram {
                 histogram,
+                kind,
                 threshold,
             } => {
-                w.entry(6, "histogram", histogram);
+                let field = match kind {
+                    HistogramKind::Classic => "histogram",
+                    HistogramKind::Native => "native_histogram",
+                };
+                w.entry(6, field, histogram);
                 let quantile = Val::new(
                     percent_to_ratio(&slo.objective.value),
                     slo.objective.from.clone(),

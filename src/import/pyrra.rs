@@ -17,9 +17,10 @@
 //!     histogram; otherwise (Pyrra allows any two selectors) those queries as they are;
 //!   - `bool_gauge`: `(sum(count_over_time(M[w])) - sum(sum_over_time(M[w]))) /
 //!     sum(count_over_time(M[w]))`, as raw queries the local evaluator runs;
-//!   - `latencyNative`: `1 - histogram_fraction(0, L, sum(rate(M[w])))`, as a raw error
-//!     ratio (burnrate has no native-histogram latency section yet, and its local evaluator
-//!     no native histograms: the backend measures it).
+//!   - `latencyNative`: `1 - histogram_fraction(0, L, sum(rate(M[w])))`: burnrate's
+//!     native-histogram latency (`native_histogram: M`, threshold `L`, quantile = target),
+//!     which the backend measures; when its groups are relabelled, that ratio as a raw
+//!     error ratio.
 //!
 //!   `grouping` (`sum by (...)` in every one of them) becomes `group_by`; a grouping label
 //!   burnrate sets itself (`service`, ...) is reported as `exported_NAME`, through
@@ -37,6 +38,7 @@
 use super::emit::{Events, MatrixDoc, Origin, ServiceDoc, SloDoc, Val, origin};
 use super::{LabelSet, Member, by_service, promql};
 use crate::duration::PromDuration;
+use crate::spec::HistogramKind;
 use crate::spec::WINDOW_PLACEHOLDER;
 use crate::spec::fields::{Sink, get, join};
 use crate::spec::load::is_reserved_group_label;
@@ -673,6 +675,7 @@ fn latency(
     };
     Some(Events::Histogram {
         histogram: Val::new(histogram.0.to_promql(), total_text.from),
+        kind: HistogramKind::Classic,
         threshold: Val::new(histogram.1, success_text.from),
     })
 }
@@ -761,13 +764,18 @@ fn histogram_of(
     ))
 }
 
-/// `latencyNative.latency`: the duration requests should be faster than, in seconds.
-fn native_latency(file: &Path, sli: &Node, path: &str, sink: &mut Sink) -> Option<f64> {
+/// `latencyNative.latency`: the duration requests should be faster than, and its origin.
+fn native_latency(
+    file: &Path,
+    sli: &Node,
+    path: &str,
+    sink: &mut Sink,
+) -> Option<(PromDuration, Origin)> {
     let field = join(path, "latency");
     let node = sink.required(file, sli, "latency", &field)?;
     let text = sink.string(file, node, &field)?;
     match PromDuration::parse(text.trim()) {
-        Ok(d) => Some(d.seconds()),
+        Ok(d) => Some((d, origin(file, node, &field))),
         Err(e) => {
             sink.error(file, node.pos, &field, e);
             None
@@ -775,28 +783,38 @@ fn native_latency(file: &Path, sli: &Node, path: &str, sink: &mut Sink) -> Optio
     }
 }
 
-/// Pyrra's native-histogram ratio as a raw error ratio (as Sloth's raw SLIs are imported).
+/// Pyrra's native-histogram ratio: burnrate's native-histogram latency section, or, when
+/// the groups are relabelled (which a section cannot do), that ratio as a raw error ratio
+/// (as Sloth's raw SLIs are imported).
 fn native(
     file: &Path,
     path: &str,
     total: Val,
-    latency_seconds: f64,
+    (latency, latency_from): (PromDuration, Origin),
     grouping: &Grouping,
     sink: &mut Sink,
     notes: &mut Vec<String>,
 ) -> Events {
+    if grouping.renamed.is_empty() {
+        return Events::Histogram {
+            histogram: total,
+            kind: HistogramKind::Native,
+            threshold: Val::new(latency.to_string(), latency_from),
+        };
+    }
     let ratio = grouping.relabel(&format!(
-        "1 - histogram_fraction(0, {latency_seconds}, {})",
+        "1 - histogram_fraction(0, {}, {})",
+        latency.seconds(),
         grouping.sum(&over_window("rate", &total.value))
     ));
     sink.warning(
         file,
         total.from.pos,
         &join(path, "total.metric"),
-        "native histogram: converted as Pyrra's own error ratio (1 - histogram_fraction(...)) in \
-         bad_query, with total_query 1 wherever it is a number (burnrate has no \
-         native-histogram latency section yet): burns equal Pyrra's, but the SLI has no event \
-         counts",
+        "native histogram converted as Pyrra's own error ratio (1 - histogram_fraction(...)) in \
+         bad_query, with total_query 1 wherever it is a number, not as a native_histogram \
+         latency section: its groups are relabelled, which takes queries (see the grouping); \
+         burns equal Pyrra's, but the SLI has no event counts",
     );
     notes.push(
         "Pyrra latencyNative: bad_query is Pyrra's error ratio itself and total_query is 1 \

@@ -31,6 +31,9 @@ pub(crate) struct LatencyColumns {
     /// bounds in the order of their `le` text).
     buckets: Vec<(f64, Column)>,
     count: Column,
+    /// A native histogram's `histogram_fraction` and `histogram_quantile` (classic: none).
+    fraction: Column,
+    quantile: Column,
 }
 
 /// The columns of one dimension, one entry per window of `SloSpec::measured_windows`.
@@ -60,8 +63,8 @@ enum Partial {
 }
 
 /// One window of a latency dimension being decoded: per `le` as written, its bound and
-/// column; and the count column.
-type LatencyPartial = (BTreeMap<String, (f64, Column)>, Column);
+/// column; and the other columns (their buckets still empty).
+type LatencyPartial = (BTreeMap<String, (f64, Column)>, LatencyColumns);
 
 impl Partial {
     fn new(dim: Dimension, windows: usize, n: usize) -> Partial {
@@ -76,7 +79,16 @@ impl Partial {
             ),
             Dimension::Latency => Partial::Latency(
                 (0..windows)
-                    .map(|_| (BTreeMap::new(), vec![None; n]))
+                    .map(|_| {
+                        let column = vec![None; n];
+                        let columns = LatencyColumns {
+                            buckets: Vec::new(),
+                            count: column.clone(),
+                            fraction: column.clone(),
+                            quantile: column,
+                        };
+                        (BTreeMap::new(), columns)
+                    })
                     .collect(),
             ),
         }
@@ -86,7 +98,9 @@ impl Partial {
         match (self, part) {
             (Partial::Error(w), "bad") => w[i].bad = values,
             (Partial::Error(w), "total") => w[i].total = values,
-            (Partial::Latency(w), "count") => w[i].1 = values,
+            (Partial::Latency(w), "count") => w[i].1.count = values,
+            (Partial::Latency(w), "fraction") => w[i].1.fraction = values,
+            (Partial::Latency(w), "quantile") => w[i].1.quantile = values,
             (Partial::Latency(w), "bucket") => {
                 let le = labels.get("le").cloned().unwrap_or_default();
                 let bound = parse_float(&le).unwrap_or(f64::NAN);
@@ -101,10 +115,11 @@ impl Partial {
             Partial::Error(w) => DimensionColumns::Error(w),
             Partial::Latency(w) => DimensionColumns::Latency(
                 w.into_iter()
-                    .map(|(by_le, count)| {
+                    .map(|(by_le, mut columns)| {
                         let mut buckets: Vec<(f64, Column)> = by_le.into_values().collect();
                         buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-                        LatencyColumns { buckets, count }
+                        columns.buckets = buckets;
+                        columns
                     })
                     .collect(),
             ),
@@ -224,6 +239,8 @@ pub(crate) fn fill(columns: &DimensionColumns, i: usize, out: &mut Measurement) 
                         .filter_map(|(le, col)| col[i].map(|rate| Bucket { le: *le, rate })),
                 );
                 h.count = c.count[i];
+                h.fraction = c.fraction[i];
+                h.quantile = c.quantile[i];
             }
         }
         (DimensionColumns::Error(_), out) => {
@@ -245,9 +262,11 @@ impl DimensionColumns {
             DimensionColumns::Error(w) => {
                 w.iter().any(|c| c.bad[i].is_some() || c.total[i].is_some())
             }
-            DimensionColumns::Latency(w) => w
-                .iter()
-                .any(|c| c.count[i].is_some() || c.buckets.iter().any(|(_, col)| col[i].is_some())),
+            DimensionColumns::Latency(w) => w.iter().any(|c| {
+                c.count[i].is_some()
+                    || c.fraction[i].is_some()
+                    || c.buckets.iter().any(|(_, col)| col[i].is_some())
+            }),
         }
     }
 }

@@ -91,7 +91,7 @@ pub(crate) async fn backend_measure(
 }
 
 /// The series whose exemplars are a dimension's bad events: the bad selector, or the
-/// histogram's buckets (the slow ones are picked later). Raw-PromQL error SLIs name no
+/// histogram's buckets or native series (the slow ones are picked later). Raw-PromQL error SLIs name no
 /// series of their own, so they get none.
 fn exemplar_selector(slo: &SloSpec, dim: Dimension) -> Option<String> {
     match dim {
@@ -99,13 +99,14 @@ fn exemplar_selector(slo: &SloSpec, dim: Dimension) -> Option<String> {
             ErrorEvents::Selectors { bad, .. } => Some(bad.to_promql()),
             ErrorEvents::Queries { .. } => None,
         },
-        Dimension::Latency => Some(
-            slo.latency
-                .as_ref()?
-                .histogram
-                .with_suffix("_bucket")?
-                .to_promql(),
-        ),
+        Dimension::Latency => {
+            let latency = slo.latency.as_ref()?;
+            // A native histogram's exemplars are on its one series.
+            if latency.is_native() {
+                return Some(latency.histogram.to_promql());
+            }
+            Some(latency.histogram.with_suffix("_bucket")?.to_promql())
+        }
     }
 }
 

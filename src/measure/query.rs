@@ -13,11 +13,17 @@
 //! `sum by (cluster, le)`, raw queries `sum by (cluster) (QUERY)`), so one answer holds
 //! every group and the decoder splits it by them.
 //!
+//! A native histogram (`native_histogram:`) is measured by its `histogram_fraction` at the
+//! threshold, `histogram_count` and `histogram_quantile`, which only the backend computes:
+//! its text does not parse for local evaluation, so it is planned like a raw query outside
+//! the local subset (`measure::plan`).
+//!
 //! A batch joins the queries of several SLO dimensions the same way, each tag prefixed with
 //! the item's position (`3:bad/5m`), so one request serves many SLOs.
 
 use crate::duration::PromDuration;
-use crate::spec::{Dimension, ErrorEvents, SloSpec, WINDOW_PLACEHOLDER};
+use crate::rules::expr::number;
+use crate::spec::{Dimension, ErrorEvents, LatencySli, SloSpec, WINDOW_PLACEHOLDER};
 
 pub(crate) const KEY_LABEL: &str = "burnrate_key";
 
@@ -101,6 +107,9 @@ fn window_parts(
             let Some(latency) = &slo.latency else {
                 return Vec::new();
             };
+            if latency.is_native() {
+                return native_parts(latency, w, group_by);
+            }
             let bucket = latency
                 .histogram
                 .with_suffix("_bucket")
@@ -118,6 +127,32 @@ fn window_parts(
             ]
         }
     }
+}
+
+/// A native histogram's parts: the share within the threshold, the count and the quantile,
+/// each of the one summed rate `sum(rate(SEL[w]))` (`sum by (G)` with groups), as
+/// `histogram_fraction` and `histogram_count` compute them (the contract's
+/// `1 - histogram_fraction(0, T, ...)` is taken by `engine::sli`, to the same bits).
+fn native_parts(latency: &LatencySli, w: &str, group_by: &[String]) -> Vec<(&'static str, String)> {
+    let rate = format!(
+        "{}(rate({}[{w}]))",
+        sum_by(group_by, &[]),
+        latency.histogram.to_promql()
+    );
+    vec![
+        (
+            "fraction",
+            format!(
+                "histogram_fraction(0, {}, {rate})",
+                number(latency.threshold_seconds())
+            ),
+        ),
+        ("count", format!("histogram_count({rate})")),
+        (
+            "quantile",
+            format!("histogram_quantile({}, {rate})", number(latency.quantile)),
+        ),
+    ]
 }
 
 /// The aggregation every part of a query starts with: `sum`, or `sum by (G, extra) ` with
@@ -165,5 +200,27 @@ mod tests {
         assert_eq!(parse_float("1e-07"), Some(1e-7));
         assert_eq!(parse_float("1.0"), parse_float("1"));
         assert_eq!(parse_float("abc"), None);
+    }
+
+    #[test]
+    fn a_native_histogram_is_measured_by_its_fraction_count_and_quantile() {
+        let yaml = "apiVersion: burnrate/v1\nservice: s\nslos:\n  - name: a\n    group_by: [route]\n    latency:\n      native_histogram: h{job=\"x\"}\n      quantile: 0.99\n      threshold: 250ms\n";
+        let (spec, diags) = crate::spec::load::load_native(std::path::Path::new("a.yaml"), yaml);
+        let slo = &spec.unwrap_or_else(|| panic!("{diags:?}")).slos[0];
+        let w = [PromDuration::parse("5m").unwrap()];
+        let rate = r#"sum by (route) (rate(h{job="x"}[5m]))"#;
+        assert_eq!(
+            dimension_query(slo, Dimension::Latency, &w),
+            [
+                format!("histogram_fraction(0, 0.25, {rate})"),
+                format!("histogram_count({rate})"),
+                format!("histogram_quantile(0.99, {rate})"),
+            ]
+            .iter()
+            .zip(["fraction", "count", "quantile"])
+            .map(|(e, part)| tag(e, &format!("{part}/5m")))
+            .collect::<Vec<_>>()
+            .join(" or ")
+        );
     }
 }

@@ -119,7 +119,8 @@ struct Events {
 /// The events of `slo`'s `dim` in one window of `seconds`, from its measurement (`None`: the
 /// group had no series there). Error bad events are the bad rate times the window (none
 /// while the bad counter has no series, as `sli` reads it); latency bad events are the
-/// count minus the good bucket, interpolated at the threshold.
+/// count minus the good bucket, interpolated at the threshold (native: the count times
+/// `1 - fraction`).
 fn events(slo: &SloSpec, dim: Dimension, m: Option<&Measurement>, seconds: f64) -> Events {
     let Some(budget) = slo.budget(dim) else {
         return Events::default();
@@ -138,12 +139,7 @@ fn events(slo: &SloSpec, dim: Dimension, m: Option<&Measurement>, seconds: f64) 
             };
             let threshold = latency.threshold_seconds();
             let value = sli::latency_window(h, threshold, budget, seconds);
-            let good = sli::good_at(&h.buckets, threshold);
-            let bad = match (h.count, good) {
-                (Some(count), Some(good)) => count - good,
-                _ => 0.0,
-            };
-            (value, bad)
+            (value, sli::bad_rate(h, threshold).unwrap_or(0.0))
         }
         None => return Events::default(),
     };
@@ -444,6 +440,7 @@ mod tests {
         let m = Measurement::Latency(vec![HistogramRates {
             buckets: vec![b(0.25, 80.0), b(0.5, 90.0), b(f64::INFINITY, 100.0)],
             count: Some(100.0),
+            ..Default::default()
         }]);
         // 0.3 is a fifth of the way from 0.25 to 0.5: 82 good per second, 18 bad.
         let e = events(&slo, Dimension::Latency, Some(&m), 2.0);

@@ -10,6 +10,8 @@
 //! - latency: `1 - good / count`, `good` being the bucket at the threshold (its `le` matched
 //!   by every common spelling of the number, see `le.rs`) or a linear interpolation between
 //!   the two bounds around it, as `histogram_quantile` interpolates;
+//! - native-histogram latency: `1 - histogram_fraction(0, T, R)` with `R` =
+//!   `sum(rate(H[w]))`, its events `histogram_count(R)`;
 //! - burn: `ratio / budget`; budget remaining: `1 - ratio(period) / budget` (budget =
 //!   `1 - objective` in decimal, written as one literal);
 //! - events (for `min_events`): `total * window_seconds`;
@@ -45,6 +47,8 @@ pub(crate) enum Good {
         upper: f64,
         threshold: f64,
     },
+    /// A native histogram: `histogram_fraction(0, threshold, ...)` of its summed rate.
+    Fraction { threshold: f64 },
 }
 
 impl Good {
@@ -98,6 +102,15 @@ fn bucket_rate(by: &[String], latency: &LatencySli, le: f64, w: &str) -> String 
     )
 }
 
+/// A native histogram's summed rate in window `w`, summed by `by`.
+fn native_rate(latency: &LatencySli, w: &str, by: &[String]) -> String {
+    format!(
+        "{}(rate({}[{w}]))",
+        sum_by(by, &[]),
+        latency.histogram.to_promql()
+    )
+}
+
 /// The total events' rate in window `w`, as `backend/query.rs` queries it.
 pub(crate) fn total_rate(slo: &SloSpec, dim: Dimension, w: &str) -> String {
     total_rate_by(slo, dim, w, &slo.group_by)
@@ -116,7 +129,11 @@ fn total_rate_by(slo: &SloSpec, dim: Dimension, w: &str, by: &[String]) -> Strin
             }
         },
         Dimension::Latency => {
-            let count = (slo.latency.as_ref().expect("dimension present").histogram)
+            let latency = slo.latency.as_ref().expect("dimension present");
+            if latency.is_native() {
+                return format!("histogram_count({})", native_rate(latency, w, by));
+            }
+            let count = (latency.histogram)
                 .with_suffix("_count")
                 .expect("validated: a histogram has a metric name");
             format!("{sum}(rate({}[{w}]))", count.to_promql())
@@ -166,7 +183,20 @@ fn good_rate(by: &[String], latency: &LatencySli, good: &Good, w: &str) -> Strin
             number(*threshold),
             number(*upper)
         ),
+        Good::Fraction { threshold } => {
+            let rate = native_rate(latency, w, by);
+            format!(
+                "(histogram_count({rate}) * {})",
+                fraction(&rate, *threshold)
+            )
+        }
     }
+}
+
+/// `histogram_fraction(0, threshold, rate)`: the share of a native histogram within the
+/// threshold.
+fn fraction(rate: &str, threshold: f64) -> String {
+    format!("histogram_fraction(0, {}, {rate})", number(threshold))
 }
 
 /// Bad events over total events in window `w`: a sample, or none when the total has no
@@ -189,10 +219,17 @@ pub(crate) fn bad_ratio(slo: &SloSpec, dim: Dimension, good: &Good, w: &PromDura
         ),
         Dimension::Latency => {
             let latency = slo.latency.as_ref().expect("dimension present");
-            format!(
-                "1 - {} / ({total} > 0)",
-                good_rate(&slo.group_by, latency, good, w)
-            )
+            match good {
+                // The fraction of an empty histogram is NaN: no traffic is the `or` below.
+                Good::Fraction { threshold } => format!(
+                    "(1 - {}) and ({total} > 0)",
+                    fraction(&native_rate(latency, w, &slo.group_by), *threshold)
+                ),
+                _ => format!(
+                    "1 - {} / ({total} > 0)",
+                    good_rate(&slo.group_by, latency, good, w)
+                ),
+            }
         }
     };
     format!("({ratio} or {total} == 0)")
@@ -212,11 +249,21 @@ pub(crate) fn bad_events_rate(
         Dimension::Error => bad_rate(slo, w, by),
         Dimension::Latency => {
             let latency = slo.latency.as_ref().expect("dimension present");
-            format!(
-                "({} - {})",
-                total_rate_by(slo, dim, w, by),
-                good_rate(by, latency, good, w)
-            )
+            match good {
+                // count × (1 - fraction), as `sli::bad_rate` computes it.
+                Good::Fraction { threshold } => {
+                    let rate = native_rate(latency, w, by);
+                    format!(
+                        "(histogram_count({rate}) * (1 - {}))",
+                        fraction(&rate, *threshold)
+                    )
+                }
+                _ => format!(
+                    "({} - {})",
+                    total_rate_by(slo, dim, w, by),
+                    good_rate(by, latency, good, w)
+                ),
+            }
         }
     }
 }

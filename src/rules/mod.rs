@@ -233,6 +233,11 @@ pub(crate) struct Level<'s> {
 /// How the latency SLI of `slo` reads its good events.
 pub(crate) fn latency_good(slo: &SloSpec, buckets: &Buckets) -> Option<Good> {
     let latency = slo.latency.as_ref()?;
+    if latency.is_native() {
+        return Some(Good::Fraction {
+            threshold: latency.threshold_seconds(),
+        });
+    }
     let name = latency.histogram.metric.as_deref().unwrap_or_default();
     Some(Good::plan(
         latency.threshold_seconds(),
@@ -282,6 +287,9 @@ pub(crate) fn slo_group(spec: &ServiceSpec, slo: &SloSpec, opts: &Options) -> Ru
             Good::Interpolated { lower, upper, .. } => format!(
                 "latency: threshold {t}s interpolated between the buckets le={} and le={upper}",
                 lower.unwrap_or(0.0)
+            ),
+            Good::Fraction { .. } => format!(
+                "latency: native histogram, histogram_fraction(0, {t}, ...) of its summed rate"
             ),
         });
     }

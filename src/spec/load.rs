@@ -10,8 +10,8 @@ use super::selector::{Selector, parse_selector};
 use super::yaml::{self, Node, Pos, Value};
 use super::{
     API_VERSION, Breakdown, DEFAULT_BREAKDOWN_TOP, DEFAULT_MAX_GROUPS, Dimension, ErrorEvents,
-    ErrorSli, LatencySli, MAX_MAINTENANCE_WINDOWS, MaintenanceWindow, NoDataPolicy, Rule,
-    ServiceSpec, SloSpec, WINDOW_PLACEHOLDER, budget, ladder,
+    ErrorSli, HistogramKind, LatencySli, MAX_MAINTENANCE_WINDOWS, MaintenanceWindow, NoDataPolicy,
+    Rule, ServiceSpec, SloSpec, WINDOW_PLACEHOLDER, budget, ladder,
 };
 use crate::calendar::{Calendar, CalendarUnit, parse_timezone};
 use crate::decision::Decision;
@@ -79,6 +79,10 @@ pub(crate) fn is_reserved_group_label(name: &str) -> bool {
 
 /// `breakdown_top` at most: each contributor is a line of every alert.
 const MAX_BREAKDOWN_TOP: usize = 100;
+/// The series a classic histogram is made of, beside its buckets' base name.
+const CLASSIC_SERIES_SUFFIXES: [&str; 3] = ["_bucket", "_count", "_sum"];
+/// What validation says of an SLO that only the backend can measure.
+const BACKEND_MEASURED: &str = "this SLO is measured by the backend (query_range in a backtest, direct queries in the daemon), and a history file cannot replay it";
 
 /// `max_groups` at most: each group is a set of series in every output and metric.
 const MAX_GROUPS_LIMIT: usize = 100_000;
@@ -1083,13 +1087,7 @@ impl Checker {
         } else {
             format!("does not parse as PromQL ({})", e.message)
         };
-        self.warning(
-            pos,
-            field,
-            format!(
-                "{what}: this SLO is measured by the backend (query_range in a backtest, direct queries in the daemon), and a history file cannot replay it"
-            ),
-        );
+        self.warning(pos, field, format!("{what}: {BACKEND_MEASURED}"));
         true
     }
 
@@ -1099,6 +1097,7 @@ impl Checker {
             path,
             &[
                 "histogram",
+                "native_histogram",
                 "quantile",
                 "threshold",
                 "breakdown",
@@ -1106,32 +1105,20 @@ impl Checker {
             ],
         )?;
         let breakdown = self.breakdown(&f, group_by);
-        let histogram = self.required(&f, "histogram").and_then(|n| {
-            let sel = self.selector(n, &f.field("histogram"))?;
-            if sel.metric.is_none() {
+        let histogram = match (f.get("histogram"), f.get("native_histogram")) {
+            (Some(_), Some(_)) => {
                 self.error(
-                    n.pos,
-                    &f.field("histogram"),
-                    "needs the histogram's base metric name (without _bucket)",
+                    f.pos,
+                    path,
+                    "use either `histogram` (classic) or `native_histogram`, not both",
                 );
-                return None;
+                None
             }
-            let name = sel.metric.as_deref().unwrap_or_default();
-            if let Some(base) = ["_bucket", "_count", "_sum"]
-                .iter()
-                .find_map(|s| name.strip_suffix(s))
-            {
-                self.error(
-                    n.pos,
-                    &f.field("histogram"),
-                    format!(
-                        "give the base name {base:?}: burnrate appends _bucket and _count itself"
-                    ),
-                );
-                return None;
-            }
-            Some(sel)
-        });
+            (None, Some(n)) => self.native_histogram(n, &f.field("native_histogram")),
+            _ => self
+                .required(&f, "histogram")
+                .and_then(|n| self.classic_histogram(n, &f.field("histogram"))),
+        };
         let quantile = self.required(&f, "quantile").and_then(|n| {
             let v = self.number(n, &f.field("quantile"))?;
             if !(v > 0.0 && v < 1.0) {
@@ -1157,14 +1144,68 @@ impl Checker {
             Some(d)
         });
         let (quantile, budget) = quantile?;
+        let (histogram, kind) = histogram?;
         Some(LatencySli {
-            histogram: histogram?,
+            histogram,
+            kind,
             quantile,
             budget,
             threshold: threshold?,
             matrix: Vec::new(),
             breakdown: breakdown?,
         })
+    }
+
+    fn classic_histogram(&mut self, n: &Node, field: &str) -> Option<(Selector, HistogramKind)> {
+        let sel = self.selector(n, field)?;
+        if sel.metric.is_none() {
+            self.error(
+                n.pos,
+                field,
+                "needs the histogram's base metric name (without _bucket)",
+            );
+            return None;
+        }
+        let name = sel.metric.as_deref().unwrap_or_default();
+        if let Some(base) = CLASSIC_SERIES_SUFFIXES
+            .iter()
+            .find_map(|s| name.strip_suffix(s))
+        {
+            self.error(
+                n.pos,
+                field,
+                format!("give the base name {base:?}: burnrate appends _bucket and _count itself"),
+            );
+            return None;
+        }
+        Some((sel, HistogramKind::Classic))
+    }
+
+    /// A native histogram's series are read whole, so a classic series name here is a
+    /// mistake; and since burnrate's own evaluator reads float samples only, the backend
+    /// measures such an SLO (said as a warning, as for a raw query outside the subset).
+    fn native_histogram(&mut self, n: &Node, field: &str) -> Option<(Selector, HistogramKind)> {
+        let sel = self.selector(n, field)?;
+        if let Some(suffix) = sel.metric.as_deref().and_then(|name| {
+            CLASSIC_SERIES_SUFFIXES
+                .into_iter()
+                .find(|s| name.ends_with(s))
+        }) {
+            self.error(
+                n.pos,
+                field,
+                format!(
+                    "names a classic histogram's {suffix} series: a native histogram is one series; use `histogram:` for a classic histogram"
+                ),
+            );
+            return None;
+        }
+        self.warning(
+            n.pos,
+            field,
+            format!("a native histogram: {BACKEND_MEASURED}"),
+        );
+        Some((sel, HistogramKind::Native))
     }
 }
 

@@ -127,10 +127,22 @@ pub struct Breakdown {
     pub top: usize,
 }
 
+/// Which kind of histogram a latency SLI reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum HistogramKind {
+    /// `histogram:` a classic histogram: its `_bucket` and `_count` series.
+    Classic,
+    /// `native_histogram:` a native histogram, read whole through `histogram_fraction` and
+    /// `histogram_count`; only the backend can measure it (see `measure::query`).
+    Native,
+}
+
 #[derive(Debug, Clone)]
 pub struct LatencySli {
-    /// Classic histogram base name with its matchers (`_bucket`/`_count` are appended).
+    /// Classic: the histogram's base name with its matchers (`_bucket`/`_count` are
+    /// appended). Native: the native histogram's series as written.
     pub(crate) histogram: Selector,
+    pub(crate) kind: HistogramKind,
     /// The quantile that must stay within `threshold`; it is also the objective.
     pub quantile: f64,
     /// `1 - quantile`, computed from the quantile's decimal text (see `budget`).
@@ -143,6 +155,10 @@ pub struct LatencySli {
 impl LatencySli {
     pub(crate) fn threshold_seconds(&self) -> f64 {
         self.threshold.seconds()
+    }
+
+    pub(crate) fn is_native(&self) -> bool {
+        self.kind == HistogramKind::Native
     }
 }
 

@@ -10,7 +10,8 @@
 //! - [`daemon`]: `burnrate run` as a child process.
 //! - [`exporter`]: a fake application whose counters and histogram advance in real time,
 //!   for a live Prometheus to scrape; [`route_exporter`]: one with routes and failure causes
-//!   that serves OpenMetrics with trace-ID exemplars; [`ticker`]: the clock under both;
+//!   that serves OpenMetrics with trace-ID exemplars; [`native_exporter`]: one serving a
+//!   native histogram in the protobuf format; [`ticker`]: the clock under them;
 //!   [`alertmanager`]: a real Alertmanager;
 //!   [`webhook`]: a scripted webhook receiver; [`http_stub`]: the tiny HTTP server under
 //!   the exporter and the webhook receiver.
@@ -38,6 +39,7 @@ pub mod exporter;
 pub mod history;
 pub mod http_stub;
 pub mod measurements;
+pub mod native_exporter;
 pub mod net;
 pub mod poll;
 pub mod prometheus;

@@ -1,7 +1,8 @@
 //! `burnrate rules --promtool-tests FILE`: unit tests for the generated rules, run with
 //! `promtool test rules FILE`.
 //!
-//! For every SLO whose SLIs are selectors (raw `bad_query` PromQL cannot be synthesized), a
+//! For every SLO whose SLIs are selectors (raw `bad_query` PromQL and native histograms
+//! cannot be synthesized), a
 //! small synthetic world is built: series whose labels satisfy the spec's matchers (a bad
 //! series, a good one, a histogram with bounds around the threshold), all counting from 0 at
 //! a constant pace, so every window sees the same bad ratio. Four scenarios per SLO:
@@ -179,7 +180,14 @@ pub(crate) fn test_file(specs: &[ServiceSpec], opts: &Options, rule_file: &str) 
                     spec.service, slo.name
                 ));
             }
-            !raw
+            let native = slo.latency.as_ref().is_some_and(|l| l.is_native());
+            if native {
+                skipped.push(format!(
+                    "{}/{}: native histogram series cannot be written as promtool input series",
+                    spec.service, slo.name
+                ));
+            }
+            !raw && !native
         })
         .collect();
     for (kind, scenario_name) in SCENARIOS.iter().enumerate() {
