@@ -70,11 +70,10 @@ fn sloth_specs_that_cannot_be_converted_name_every_problem() {
         [
             r#"invalid/sloth-unsupported.yml:12:9: slos[0].sli.plugin: SLI plugin "sloth-common/kubernetes/apiserver/availability" is Go code that Sloth runs to build the query; burnrate cannot run it: replace it with sli.events (the queries `sloth generate` renders for this SLO)"#,
             "invalid/sloth-unsupported.yml:23:22: slos[1].sli.events.error_query: uses Go template syntax other than {{.window}}, which burnrate cannot evaluate",
-            "invalid/sloth-unsupported.yml:26:7: slos[1].alerting: page and ticket alerts are both disabled: a burnrate SLO needs at least one rule (enable one of them, or write the SLO as burnrate/v1 with its own matrix)",
             "invalid/sloth-unsupported.yml:33:16: slos[2].objective: must be a percentage strictly between 0 and 100, got 100 (an objective of 100 leaves no error budget to burn)",
             "invalid/sloth-unsupported.yml:35:7: slos[2].plugins: Sloth SLO plugins rewrite the rules Sloth generates; burnrate cannot run them (remove the plugin chain, or write the SLO as burnrate/v1)",
             "invalid/sloth-unsupported.yml:39:22: slos[2].sli.events.error_query: must contain the window placeholder {{.window}} (Sloth renders the query once per window), e.g. sum(rate(errors_total[{{.window}}]))",
-            "burnrate: 6 error(s); nothing was evaluated",
+            "burnrate: 5 error(s); nothing was evaluated",
         ]
     );
 }
@@ -110,8 +109,11 @@ fn openslo_objects_that_cannot_be_converted_name_every_problem() {
     assert_eq!(
         stderr,
         [
-            r#"invalid/openslo-v1alpha.yaml:2:13: apiVersion: OpenSLO "openslo/v1alpha" is not supported (only "openslo/v1")"#,
-            "burnrate: 1 error(s); nothing was evaluated",
+            "invalid/openslo-v1alpha.yaml:9:20: SLO/sloth-slo-my-service.spec.budgetingMethod: Timeslices budgeting counts good time slices, not events: burnrate's burn rate is bad events / total events over a window (Occurrences)",
+            r#"invalid/openslo-v1alpha.yaml:13:19: SLO/sloth-slo-my-service.spec.objectives[0].ratioMetrics.good.source: source "datadog": Sloth reads only prometheus (or sloth) sources, and burnrate evaluates PromQL against a Prometheus-compatible API"#,
+            r#"invalid/openslo-v1alpha.yaml:18:22: SLO/sloth-slo-my-service.spec.objectives[0].ratioMetrics.total.queryType: query type "metricsql": only promql can be evaluated (as in Sloth)"#,
+            "invalid/openslo-v1alpha.yaml:23:13: SLO/sloth-slo-my-service.spec.timeWindows[0].unit: Months have no fixed length; burnrate needs a fixed rolling duration (e.g. count: 30, unit: Day)",
+            "burnrate: 4 error(s); nothing was evaluated",
         ]
     );
 }
@@ -229,7 +231,7 @@ fn convert_prints_what_converts_and_fails_on_the_rest() {
     );
     assert_eq!(
         stderr.last().unwrap(),
-        "burnrate: 6 error(s); converted 1 service(s), 3 SLO(s); the SLOs in error were not converted"
+        "burnrate: 5 error(s); converted 1 service(s), 3 SLO(s); the SLOs in error were not converted"
     );
 
     // A single service on stdout is a burnrate/v1 file as it is.

@@ -13,8 +13,10 @@
 //! - `alerting`: Sloth's multiwindow alerts over its 30d windows catalog
 //!   (`internal/alert/windows/google-30d.yaml`), factor = budget % × period / long window:
 //!   page (2% in 1h/5m, 5% in 6h/30m) → `circuit_break`, ticket (10% in 1d/2h, 10% in
-//!   3d/6h) → `warn`. A disabled alert has no rules; alert names, labels and annotations
-//!   have no burnrate equivalent (a warning says so).
+//!   3d/6h) → `warn`. A disabled alert has no rules, and with both disabled the SLO has
+//!   none (`matrix: {error: []}`: it reports burns and budget and decides `ok`, as Sloth
+//!   keeps such an SLO for dashboards); alert names, labels and annotations have no
+//!   burnrate equivalent (a warning says so).
 
 use super::emit::{Events, MatrixDoc, RuleDoc, ServiceDoc, SloDoc, Val, origin};
 use super::promql;
@@ -217,8 +219,11 @@ fn translate(
             source: format!("{} ({})", file.display(), names.flavour),
             notes: vec![
                 format!(
-                    "period: Sloth's default SLO period ({PERIOD}); change it if Sloth runs with \
-                     --default-slo-period."
+                    "period: Sloth's default SLO period ({PERIOD}). Sloth's alert factors depend \
+                     on the period (budget % x period / long window): if Sloth runs with \
+                     --default-slo-period 28d, change period to 28d and replace each SLO's \
+                     rules with `matrix: {{preset: sloth}}`, which computes Sloth's factors \
+                     for the period (changing period alone keeps the 30d factors)."
                 ),
                 "alerting: page -> circuit_break, ticket -> warn, with Sloth's 30d windows \
                  (Sloth fires on burn > factor, burnrate on burn >= factor); the alert is \
@@ -344,7 +349,7 @@ fn translate_slo(
         objective: objective?,
         events: events?,
         group_by: Vec::new(),
-        matrix: MatrixDoc::Rules(matrix?),
+        matrix: matrix?,
         for_: None,
         from: slo_origin,
     })
@@ -479,7 +484,7 @@ fn translate_alerting(
     path: &str,
     names: &Names,
     sink: &mut Sink,
-) -> Option<Vec<RuleDoc>> {
+) -> Option<MatrixDoc> {
     // Without `alerting`, Sloth's zero values apply: both alerts enabled.
     let alerting = get(slo, "alerting");
     let at = alerting.unwrap_or(slo);
@@ -573,14 +578,10 @@ fn translate_alerting(
         );
     }
     if rules.is_empty() {
-        sink.error(
-            file,
-            at.pos,
-            path,
-            "page and ticket alerts are both disabled: a burnrate SLO needs at least one rule \
-             (enable one of them, or write the SLO as burnrate/v1 with its own matrix)",
-        );
-        return None;
+        return Some(MatrixDoc::Silent {
+            from: origin(file, at, path),
+            note: "Sloth alerting: page and ticket alerts disabled, no rule".to_string(),
+        });
     }
-    Some(rules)
+    Some(MatrixDoc::Rules(rules))
 }

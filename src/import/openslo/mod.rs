@@ -15,6 +15,9 @@
 //!   `lookbackWindow` → long window, `alertAfter` → the SLO's `for`, `severity` → decision.
 //!   Without alert policies, burnrate's default ladder applies.
 //!
+//! OpenSLO v1alpha (`apiVersion: openslo/v1alpha`, `SLO` and `Service`), the only OpenSLO
+//! version Sloth reads, is read as Sloth reads it (`v1alpha`).
+//!
 //! This file reads the objects and resolves them as one set; `slo` translates an `SLO`
 //! object (service, window, objectives), `sli` its indicator and metric sources, and
 //! `alerts` its alert policies and conditions into matrix rules.
@@ -22,6 +25,7 @@
 mod alerts;
 mod sli;
 mod slo;
+mod v1alpha;
 
 use super::emit::{ServiceDoc, SloDoc, Val, origin};
 use super::{LabelSet, Member, by_service};
@@ -32,6 +36,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 const API_VERSION: &str = "openslo/v1";
+const V1ALPHA: &str = "openslo/v1alpha";
+const V1ALPHA_KINDS: [&str; 2] = ["SLO", "Service"];
 const KINDS: [&str; 7] = [
     "SLO",
     "SLI",
@@ -48,6 +54,8 @@ const IGNORED: &str = "not part of OpenSLO v1";
 struct Object<'a> {
     file: &'a Path,
     node: &'a Node,
+    /// `openslo/v1alpha` rather than `openslo/v1`.
+    v1alpha: bool,
     kind: String,
     name: String,
     name_pos: crate::spec::yaml::Pos,
@@ -95,8 +103,21 @@ pub(crate) fn translate(
 ) -> Vec<(ServiceDoc, bool)> {
     let index = collect(files, sink);
     let mut members = Vec::new();
+    let mut flavours: Vec<&str> = Vec::new();
     for obj in index.objects.iter().filter(|o| o.kind == "SLO") {
-        let t = translate_slo(obj, &index, sink);
+        let t = if obj.v1alpha {
+            v1alpha::translate_slo(obj, sink)
+        } else {
+            translate_slo(obj, &index, sink)
+        };
+        let flavour = if obj.v1alpha {
+            "OpenSLO v1alpha, as Sloth reads it"
+        } else {
+            "OpenSLO v1"
+        };
+        if !flavours.contains(&flavour) {
+            flavours.push(flavour);
+        }
         if let Some(service) = t.service {
             members.push(Member {
                 service,
@@ -106,7 +127,7 @@ pub(crate) fn translate(
             });
         }
     }
-    by_service(members, "OpenSLO v1", &[], sink)
+    by_service(members, &flavours.join(", "), &[], sink)
 }
 
 /// Every object of the files (documents, or documents holding a list of objects).
@@ -148,28 +169,30 @@ fn object<'a>(file: &'a Path, node: &'a Node, sink: &mut Sink) -> Option<Object<
         .required(file, node, "apiVersion", "apiVersion")
         .and_then(|n| sink.string(file, n, "apiVersion").map(|v| (v, n)));
     let (api, api_node) = api?;
-    if api != API_VERSION {
+    if api != API_VERSION && api != V1ALPHA {
         let why = if api.starts_with("openslo/") {
-            format!("OpenSLO {api:?} is not supported (only {API_VERSION:?})")
+            format!("OpenSLO {api:?} is not supported (only {API_VERSION:?} and {V1ALPHA:?})")
         } else {
             format!(
-                "a file of OpenSLO objects holds only {API_VERSION:?} documents, got {api:?} \
+                "a file of OpenSLO objects holds only OpenSLO documents, got {api:?} \
                  (a burnrate/v1 spec goes in its own file)"
             )
         };
         sink.error(file, api_node.pos, "apiVersion", why);
         return None;
     }
+    let v1alpha = api == V1ALPHA;
+    let kinds: &[&str] = if v1alpha { &V1ALPHA_KINDS } else { &KINDS };
     let kind_node = sink.required(file, node, "kind", "kind")?;
     let kind = sink.string(file, kind_node, "kind")?;
-    if !KINDS.contains(&kind.as_str()) {
+    if !kinds.contains(&kind.as_str()) {
         sink.error(
             file,
             kind_node.pos,
             "kind",
             format!(
-                "unknown OpenSLO kind {kind:?} (expected one of: {})",
-                KINDS.join(", ")
+                "unknown {api} kind {kind:?} (expected one of: {})",
+                kinds.join(", ")
             ),
         );
         return None;
@@ -179,7 +202,11 @@ fn object<'a>(file: &'a Path, node: &'a Node, sink: &mut Sink) -> Option<Object<
         node,
         &kind,
         &["apiVersion", "kind", "metadata", "spec"],
-        IGNORED,
+        if v1alpha {
+            "not part of OpenSLO v1alpha"
+        } else {
+            IGNORED
+        },
     );
     let meta = sink.required(file, node, "metadata", &format!("{kind}.metadata"))?;
     let name_node = sink.required(file, meta, "name", &format!("{kind}.metadata.name"))?;
@@ -187,6 +214,7 @@ fn object<'a>(file: &'a Path, node: &'a Node, sink: &mut Sink) -> Option<Object<
     Some(Object {
         file,
         node,
+        v1alpha,
         kind,
         name,
         name_pos: name_node.pos,
