@@ -120,6 +120,8 @@ fn openslo_objects_that_cannot_be_converted_name_every_problem() {
 
 #[test]
 fn converted_files_load_back_as_the_imported_specs() {
+    // Two services of each name (one from Sloth, one from OpenSLO) cannot share a directory:
+    // nothing is written, and the error names both sources of each name.
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
     let run = burnrate(&[
@@ -130,46 +132,56 @@ fn converted_files_load_back_as_the_imported_specs() {
         dir,
     ]);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(0), "{stderr}");
-    assert!(
-        stderr.contains("converted 4 service(s), 9 SLO(s)"),
-        "{stderr}"
-    );
-    // Two services of each name (one from Sloth, one from OpenSLO): the second file is -2.
-    let mut names: Vec<String> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
+    assert_eq!(run.status.code(), Some(64), "{stderr}");
+    let last = stderr.lines().last().unwrap();
     assert_eq!(
-        names,
-        [
-            "checkout-2.yaml",
-            "checkout.yaml",
-            "go-map-2.yaml",
-            "go-map.yaml"
-        ]
+        last,
+        format!(
+            "burnrate: nothing written: service \"checkout\" (from tests/fixtures/import/sloth/checkout-k8s.yaml) \
+             and service \"checkout\" (from tests/fixtures/import/openslo/checkout.yaml) would both be written \
+             to {dir}/checkout.yaml: convert them into different directories, or rename one of the services; \
+             service \"go-map\" (from tests/fixtures/import/sloth/go-map.yml) and service \"go-map\" (from \
+             tests/fixtures/import/openslo/go-map.yaml) would both be written to {dir}/go-map.yaml: convert \
+             them into different directories, or rename one of the services"
+        )
     );
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 
-    // The converted files are plain burnrate/v1: no warning, nothing left to import.
-    let (code, stderr, stdout) = validate(&[dir]);
-    assert_eq!((code, stderr.len()), (0, 0), "{stderr:#?}");
-    assert_eq!(stdout, "ok: 4 file(s), 4 service(s), 9 SLO(s)\n");
-    for name in &names {
-        let text = std::fs::read_to_string(out.path().join(name)).unwrap();
+    for (source, services, slos) in [("sloth", 2, 4), ("openslo", 2, 5)] {
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().to_str().unwrap();
+        let input = format!("{DIR}/{source}");
+        let run = burnrate(&["convert", &input, "-o", dir]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(0), "{stderr}");
         assert!(
-            text.contains("\napiVersion: burnrate/v1\n"),
-            "{name}:\n{text}"
+            stderr.contains(&format!("converted {services} service(s), {slos} SLO(s)")),
+            "{stderr}"
         );
-        assert_eq!(burnrate::import::detect(&text), None, "{name}");
-    }
+        let mut names: Vec<String> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["checkout.yaml", "go-map.yaml"]);
 
-    let imported = load(&[
-        "tests/fixtures/import/sloth",
-        "tests/fixtures/import/openslo",
-    ]);
-    let converted = load(&[dir]);
-    assert_eq!(meaning(&imported), meaning(&converted));
+        // The converted files are plain burnrate/v1: no warning, nothing left to import.
+        let (code, stderr, stdout) = validate(&[dir]);
+        assert_eq!((code, stderr.len()), (0, 0), "{stderr:#?}");
+        assert_eq!(
+            stdout,
+            format!("ok: 2 file(s), {services} service(s), {slos} SLO(s)\n")
+        );
+        for name in &names {
+            let text = std::fs::read_to_string(out.path().join(name)).unwrap();
+            assert!(
+                text.contains("\napiVersion: burnrate/v1\n"),
+                "{name}:\n{text}"
+            );
+            assert_eq!(burnrate::import::detect(&text), None, "{name}");
+        }
+        assert_eq!(meaning(&load(&[&input])), meaning(&load(&[dir])));
+    }
 }
 
 #[test]
