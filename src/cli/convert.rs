@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 pub(crate) fn run(args: ConvertArgs) -> Result<i32> {
     let mut import = Import::default();
     let mut problems: Vec<Diagnostic> = Vec::new();
-    for file in specfiles::expand_all(&args.specs, &mut problems) {
+    specfiles::read_windows(&args.specs.windows, &mut import, &mut problems);
+    for file in specfiles::expand_all(&args.specs.specs, &mut problems) {
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(e) => {

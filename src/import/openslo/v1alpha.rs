@@ -295,27 +295,26 @@ fn objective(file: &Path, item: &Node, path: &str, sink: &mut Sink) -> Option<(V
             }
         });
     let f = join(path, "ratioMetrics");
-    let events = sink.required(file, item, "ratioMetrics", &f).and_then(|rm| {
-        sink.map(file, rm, &f)?;
-        sink.unknown_keys(file, rm, &f, &["good", "total", "counter"], IGNORED);
-        let counter = match get(rm, "counter") {
-            Some(n) => Some(sink.boolean(file, n, &join(&f, "counter"))?),
-            None => None,
-        };
-        let good = metric(file, rm, &f, "good", sink);
-        let total = metric(file, rm, &f, "total", sink);
-        let good = shape(good?, counter, sink);
-        let total = shape(total?, counter, sink);
-        let ((good, good_from), (total, total_from)) = (good?, total?);
-        let total = total.into_query();
-        Some(Events::Queries {
-            bad: Val::new(
-                promql::bad_from_good(&good.into_query(), &total),
-                good_from,
-            ),
-            total: Val::new(total, total_from),
-        })
-    });
+    let events = sink
+        .required(file, item, "ratioMetrics", &f)
+        .and_then(|rm| {
+            sink.map(file, rm, &f)?;
+            sink.unknown_keys(file, rm, &f, &["good", "total", "counter"], IGNORED);
+            let counter = match get(rm, "counter") {
+                Some(n) => Some(sink.boolean(file, n, &join(&f, "counter"))?),
+                None => None,
+            };
+            let good = metric(file, rm, &f, "good", sink);
+            let total = metric(file, rm, &f, "total", sink);
+            let good = shape(good?, counter, sink);
+            let total = shape(total?, counter, sink);
+            let ((good, good_from), (total, total_from)) = (good?, total?);
+            let total = total.into_query();
+            Some(Events::Queries {
+                bad: Val::new(promql::bad_from_good(&good.into_query(), &total), good_from),
+                total: Val::new(total, total_from),
+            })
+        });
     Some((target?, events?))
 }
 
