@@ -57,7 +57,10 @@ pub fn detect(text: &str) -> Option<Format> {
         return match (key, value) {
             ("version", "prometheus/v1") => Some(Format::Sloth),
             ("apiVersion", v) if v.starts_with("sloth.slok.dev/") => Some(Format::Sloth),
-            ("apiVersion", v) if v.starts_with("openslo/") => Some(Format::OpenSlo),
+            // `openslo.com/` is OpenSLO v2alpha's group: recognized to be refused as OpenSLO.
+            ("apiVersion", v) if v.starts_with("openslo/") || v.starts_with("openslo.com/") => {
+                Some(Format::OpenSlo)
+            }
             ("apiVersion", v) if v.starts_with("pyrra.dev/") => Some(Format::Pyrra),
             ("version", _) => continue,
             _ => None,
