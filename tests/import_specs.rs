@@ -319,3 +319,36 @@ fn one_spec_text_loads_through_load_str_too() {
         "{messages:#?}"
     );
 }
+
+#[test]
+fn openslo_objects_no_slo_uses_are_checked_without_blocking() {
+    let (code, stderr, stdout) = validate(&["tests/fixtures/import/unused"]);
+    assert_eq!(code, 0, "{stderr:#?}");
+    assert_eq!(stdout, "ok: 1 file(s), 1 service(s), 1 SLO(s)\n");
+    let f = "unused/openslo-objects.yaml";
+    let unused = |id: &str| format!("{id} is used by no SLO (nothing converted from it)");
+    assert_eq!(
+        stderr,
+        [
+            format!(
+                "{f}:14:9: warning: Service/search.metadata.name: Service/search is defined twice (first at tests/fixtures/import/{f}:7); nothing refers to it, so no SLO depends on which one is meant"
+            ),
+            format!(
+                "{f}:17:3: warning: Service/search.spec.owner: {}: unknown field, ignored (not part of OpenSLO v1; known: description)",
+                unused("Service/search")
+            ),
+            format!(
+                r#"{f}:28:15: warning: SLI/search-latency-datadog.spec.ratioMetric.good.metricSource.type: {}: metric source type "Datadog": burnrate evaluates PromQL against a Prometheus-compatible API (Prometheus, VictoriaMetrics, Thanos, Mimir, Cortex)"#,
+                unused("SLI/search-latency-datadog")
+            ),
+            format!(
+                r#"{f}:33:15: warning: SLI/search-latency-datadog.spec.ratioMetric.total.metricSource.type: {}: metric source type "Datadog": burnrate evaluates PromQL against a Prometheus-compatible API (Prometheus, VictoriaMetrics, Thanos, Mimir, Cortex)"#,
+                unused("SLI/search-latency-datadog")
+            ),
+            format!(
+                "{f}:36:3: warning: SLI/search-latency-datadog.spec.thresholds: {}: unknown field, ignored (not part of OpenSLO v1; known: description, thresholdMetric, ratioMetric)",
+                unused("SLI/search-latency-datadog")
+            ),
+        ]
+    );
+}
