@@ -254,6 +254,8 @@ fn sloth_slos(file: &Path) -> BTreeMap<(String, String), SlothSlo> {
         }
     }
     let selector = Regex::new(r"slo:sli_error:ratio_rate(\w+)\{([^}]*)\}").unwrap();
+    let service = Regex::new(r#"sloth_service="([^"]*)""#).unwrap();
+    let name = Regex::new(r#"sloth_slo="([^"]*)""#).unwrap();
     for r in &rules {
         let Some(_) = text(r, "alert") else {
             continue;
@@ -270,8 +272,6 @@ fn sloth_slos(file: &Path) -> BTreeMap<(String, String), SlothSlo> {
             };
             let mut owner: Option<(String, String)> = None;
             let inlined = selector.replace_all(half, |c: &regex::Captures| {
-                let service = Regex::new(r#"sloth_service="([^"]*)""#).unwrap();
-                let name = Regex::new(r#"sloth_slo="([^"]*)""#).unwrap();
                 let k = (
                     service.captures(&c[2]).unwrap()[1].to_string(),
                     name.captures(&c[2]).unwrap()[1].to_string(),

@@ -204,26 +204,25 @@ fn check_unused(index: &Index, referenced: &HashSet<(String, String)>, sink: &mu
         );
         let spec_path = format!("{id}.spec");
         let spec = get(obj.node, "spec");
+        // The kinds burnrate reads nothing from but their type: their fields only.
         let spec_keys: Option<&[&str]> = match obj.kind.as_str() {
             "Service" => Some(&["description"]),
             "DataSource" => Some(&["description", "type", "connectionDetails"]),
             "AlertNotificationTarget" => Some(&["description", "target"]),
             _ => None,
         };
-        match (obj.kind.as_str(), spec) {
-            (_, Some(spec)) if spec_keys.is_some() => {
-                if own.map(obj.file, spec, &spec_path).is_some() {
-                    let keys = spec_keys.expect("matched");
-                    own.unknown_keys(obj.file, spec, &spec_path, keys, ignored);
-                }
+        match (obj.kind.as_str(), spec, spec_keys) {
+            (_, Some(spec), Some(keys)) if own.map(obj.file, spec, &spec_path).is_some() => {
+                own.unknown_keys(obj.file, spec, &spec_path, keys, ignored);
             }
+            (_, _, Some(_)) => {}
             _ if used => {}
-            ("SLI", _) => {
+            ("SLI", _, _) => {
                 if let Some(spec) = own.required(obj.file, obj.node, "spec", &spec_path) {
                     sli::ratio_metric(obj.file, spec, &spec_path, index, &mut own, &mut Vec::new());
                 }
             }
-            ("AlertPolicy", _) => {
+            ("AlertPolicy", _, _) => {
                 if let Some(spec) = own.required(obj.file, obj.node, "spec", &spec_path)
                     && own.map(obj.file, spec, &spec_path).is_some()
                 {
@@ -237,7 +236,7 @@ fn check_unused(index: &Index, referenced: &HashSet<(String, String)>, sink: &mu
                     );
                 }
             }
-            ("AlertCondition", _) => {
+            ("AlertCondition", _, _) => {
                 if let Some(spec) = own.required(obj.file, obj.node, "spec", &spec_path)
                     && own.map(obj.file, spec, &spec_path).is_some()
                 {
