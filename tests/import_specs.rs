@@ -250,6 +250,45 @@ fn convert_prints_what_converts_and_fails_on_the_rest() {
     let run = burnrate(&["convert", "tests/fixtures/import/sloth/checkout-k8s.yaml"]);
     assert_eq!(run.status.code(), Some(0));
     let yaml = String::from_utf8(run.stdout).unwrap();
+    // The header says what a Sloth run with another period would need: Sloth's factors
+    // follow the period, which `preset: sloth` computes (a period change alone would not).
+    assert!(
+        yaml.contains(
+            "# period: Sloth's default SLO period (30d). Sloth's alert factors depend on the \
+             period (budget % x period / long window): if Sloth runs with --default-slo-period \
+             28d, change period to 28d and replace each SLO's rules with `matrix: {preset: \
+             sloth}`, which computes Sloth's factors for the period (changing period alone \
+             keeps the 30d factors).\n"
+        ),
+        "{yaml}"
+    );
+    let edited = yaml
+        .replace("period: 30d", "period: 28d")
+        .split("    matrix:")
+        .next()
+        .unwrap()
+        .to_string()
+        + "    matrix:\n      preset: sloth\n";
+    let (spec28, diags) = burnrate::spec::load::load_str(Path::new("edited.yaml"), &edited);
+    assert!(diags.is_empty(), "{diags:#?}\n{edited}");
+    let burns: Vec<f64> = spec28.unwrap().slos[0]
+        .error
+        .as_ref()
+        .unwrap()
+        .matrix
+        .iter()
+        .map(|r| r.burn)
+        .collect();
+    // Sloth's 28d windows (google-28d.yaml), in its float arithmetic.
+    assert_eq!(
+        burns,
+        [
+            13.44,
+            5.6000000000000005,
+            2.8000000000000003,
+            0.9333333333333333
+        ]
+    );
     let (spec, diags) = burnrate::spec::load::load_str(Path::new("stdout.yaml"), &yaml);
     assert!(diags.is_empty(), "{diags:#?}");
     let spec = spec.unwrap();

@@ -243,13 +243,22 @@ fn translate(
             file: file.to_path_buf(),
             source: format!("{} ({})", file.display(), names.flavour),
             notes: vec![
-                format!(
-                    "period: Sloth's default SLO period ({PERIOD}). Sloth's alert factors depend \
-                     on the period (budget % x period / long window): if Sloth runs with \
-                     --default-slo-period 28d, change period to 28d and replace each SLO's \
-                     rules with `matrix: {{preset: sloth}}`, which computes Sloth's factors \
-                     for the period (changing period alone keeps the 30d factors)."
-                ),
+                match &windows.from {
+                    None => format!(
+                        "period: Sloth's default SLO period ({PERIOD}). Sloth's alert factors \
+                         depend on the period (budget % x period / long window): if Sloth runs \
+                         with --default-slo-period 28d, change period to 28d and replace each \
+                         SLO's rules with `matrix: {{preset: sloth}}`, which computes Sloth's \
+                         factors for the period (changing period alone keeps the 30d factors)."
+                    ),
+                    Some(_) => format!(
+                        "period: Sloth's default SLO period ({PERIOD}). Sloth's alert factors \
+                         depend on the period (errorBudgetPercent x period / longWindow): for \
+                         another --default-slo-period, change period and recompute each burn \
+                         from the AlertWindows of that period (changing period alone keeps \
+                         these factors)."
+                    ),
+                },
                 format!(
                     "alerting: page -> circuit_break, ticket -> warn, with {} (Sloth fires on \
                      burn > factor, burnrate on burn >= factor); the alert is burnrate's \
