@@ -391,3 +391,42 @@ fn openslo_objects_no_slo_uses_are_checked_without_blocking() {
         ]
     );
 }
+
+#[test]
+fn sloth_alert_windows_that_cannot_be_used_name_every_problem() {
+    let (code, stderr, _) = validate(&[
+        "tests/fixtures/import/sloth/go-map.yml",
+        "--windows",
+        "tests/fixtures/import/invalid/sloth-windows.yaml",
+    ]);
+    assert_eq!(code, 65);
+    let f = "invalid/sloth-windows.yaml";
+    let windows: Vec<&String> = stderr.iter().filter(|l| l.starts_with(f)).collect();
+    assert_eq!(
+        windows,
+        [
+            &format!(
+                "{f}:8:27: spec.page.quick.errorBudgetPercent: must be a percentage above 0 and at most 100, got 0"
+            ),
+            &format!(
+                "{f}:13:20: spec.page.slow.shortWindow: must be shorter than longWindow (30m)"
+            ),
+            &format!(
+                "{f}:20:7: warning: spec.ticket.quick.forWindow: unknown field, ignored (not part of a Sloth AlertWindows; known: errorBudgetPercent, shortWindow, longWindow)"
+            ),
+            &format!(
+                r#"{f}:24:19: spec.ticket.slow.longWindow: duration "3 days" needs a unit (ms, s, m, h, d, w, y)"#
+            ),
+            &format!(
+                "{f}:29:14: warning: spec.sloPeriod: not used: Sloth specs (prometheus/v1, PrometheusServiceLevel) have Sloth's default period, 30d, and Sloth generates no alerts for OpenSLO v1alpha SLOs; only 30d windows apply"
+            ),
+            &format!(
+                "{f}:40:14: spec.sloPeriod: a second AlertWindows for this period (the first is at tests/fixtures/import/{f}:29): Sloth takes one per period"
+            ),
+        ]
+    );
+    assert_eq!(
+        stderr.last().unwrap(),
+        "burnrate: 4 error(s); nothing was evaluated"
+    );
+}

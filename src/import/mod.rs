@@ -372,6 +372,11 @@ mod tests {
             detect("- apiVersion: openslo/v1\n  kind: SLI\n"),
             Some(Format::OpenSlo)
         );
+        // v2alpha is recognized, to be refused as OpenSLO rather than as a burnrate spec.
+        assert_eq!(
+            detect("- apiVersion: openslo.com/v2alpha\n  kind: SLO\n"),
+            Some(Format::OpenSlo)
+        );
         assert_eq!(
             detect("apiVersion: pyrra.dev/v1alpha1\nkind: ServiceLevelObjective\n"),
             Some(Format::Pyrra)
