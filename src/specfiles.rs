@@ -27,12 +27,29 @@ impl LoadReport {
     }
 }
 
+/// What a command loads: spec files and directories, and the Sloth `AlertWindows` files or
+/// directories (`--windows`) that replace Sloth's default alert windows for a period.
+#[derive(Debug, Clone, Default)]
+pub struct SpecSources {
+    pub paths: Vec<PathBuf>,
+    pub windows: Vec<PathBuf>,
+}
+
 /// Loads files and directories (every `*.yaml`/`*.yml` directly inside, sorted by name).
 pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
+    load_sources(&SpecSources {
+        paths: paths.to_vec(),
+        windows: Vec::new(),
+    })
+}
+
+/// Loads the specs of `sources.paths`, Sloth's with the alert windows of `sources.windows`.
+pub fn load_sources(sources: &SpecSources) -> LoadReport {
     let mut report = LoadReport::default();
     // Sloth and OpenSLO files are loaded together: OpenSLO references cross files.
     let mut imported = Import::default();
-    for path in paths {
+    read_windows(&sources.windows, &mut imported, &mut report.diagnostics);
+    for path in &sources.paths {
         for file in expand(path, &mut report.diagnostics) {
             report.files += 1;
             match std::fs::read_to_string(&file) {
@@ -53,6 +70,21 @@ pub fn load_paths(paths: &[PathBuf]) -> LoadReport {
     report.specs.extend(specs);
     check_unique_across_files(&mut report);
     report
+}
+
+/// Hands every `AlertWindows` file of `paths` to the import (they are not spec files, so
+/// they are not counted as such).
+pub(crate) fn read_windows(
+    paths: &[PathBuf],
+    import: &mut Import,
+    diagnostics: &mut Vec<Diagnostic>,
+) {
+    for file in expand_all(paths, diagnostics) {
+        match std::fs::read_to_string(&file) {
+            Ok(text) => import.windows(&file, &text),
+            Err(e) => diagnostics.push(Diagnostic::file_error(&file, format!("cannot read: {e}"))),
+        }
+    }
 }
 
 /// The files of every path, in order (as `load_paths` reads them).

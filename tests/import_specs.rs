@@ -70,11 +70,10 @@ fn sloth_specs_that_cannot_be_converted_name_every_problem() {
         [
             r#"invalid/sloth-unsupported.yml:12:9: slos[0].sli.plugin: SLI plugin "sloth-common/kubernetes/apiserver/availability" is Go code that Sloth runs to build the query; burnrate cannot run it: replace it with sli.events (the queries `sloth generate` renders for this SLO)"#,
             "invalid/sloth-unsupported.yml:23:22: slos[1].sli.events.error_query: uses Go template syntax other than {{.window}}, which burnrate cannot evaluate",
-            "invalid/sloth-unsupported.yml:26:7: slos[1].alerting: page and ticket alerts are both disabled: a burnrate SLO needs at least one rule (enable one of them, or write the SLO as burnrate/v1 with its own matrix)",
             "invalid/sloth-unsupported.yml:33:16: slos[2].objective: must be a percentage strictly between 0 and 100, got 100 (an objective of 100 leaves no error budget to burn)",
             "invalid/sloth-unsupported.yml:35:7: slos[2].plugins: Sloth SLO plugins rewrite the rules Sloth generates; burnrate cannot run them (remove the plugin chain, or write the SLO as burnrate/v1)",
             "invalid/sloth-unsupported.yml:39:22: slos[2].sli.events.error_query: must contain the window placeholder {{.window}} (Sloth renders the query once per window), e.g. sum(rate(errors_total[{{.window}}]))",
-            "burnrate: 6 error(s); nothing was evaluated",
+            "burnrate: 5 error(s); nothing was evaluated",
         ]
     );
 }
@@ -110,14 +109,19 @@ fn openslo_objects_that_cannot_be_converted_name_every_problem() {
     assert_eq!(
         stderr,
         [
-            r#"invalid/openslo-v1alpha.yaml:2:13: apiVersion: OpenSLO "openslo/v1alpha" is not supported (only "openslo/v1")"#,
-            "burnrate: 1 error(s); nothing was evaluated",
+            "invalid/openslo-v1alpha.yaml:9:20: SLO/sloth-slo-my-service.spec.budgetingMethod: Timeslices budgeting counts good time slices, not events: burnrate's burn rate is bad events / total events over a window (Occurrences)",
+            r#"invalid/openslo-v1alpha.yaml:13:19: SLO/sloth-slo-my-service.spec.objectives[0].ratioMetrics.good.source: source "datadog": Sloth reads only prometheus (or sloth) sources, and burnrate evaluates PromQL against a Prometheus-compatible API"#,
+            r#"invalid/openslo-v1alpha.yaml:18:22: SLO/sloth-slo-my-service.spec.objectives[0].ratioMetrics.total.queryType: query type "metricsql": only promql can be evaluated (as in Sloth)"#,
+            "invalid/openslo-v1alpha.yaml:23:13: SLO/sloth-slo-my-service.spec.timeWindows[0].unit: Months have no fixed length; burnrate needs a fixed rolling duration (e.g. count: 30, unit: Day)",
+            "burnrate: 4 error(s); nothing was evaluated",
         ]
     );
 }
 
 #[test]
 fn converted_files_load_back_as_the_imported_specs() {
+    // Two services of each name (one from Sloth, one from OpenSLO) cannot share a directory:
+    // nothing is written, and the error names both sources of each name.
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().to_str().unwrap();
     let run = burnrate(&[
@@ -128,46 +132,56 @@ fn converted_files_load_back_as_the_imported_specs() {
         dir,
     ]);
     let stderr = String::from_utf8_lossy(&run.stderr);
-    assert_eq!(run.status.code(), Some(0), "{stderr}");
-    assert!(
-        stderr.contains("converted 4 service(s), 9 SLO(s)"),
-        "{stderr}"
-    );
-    // Two services of each name (one from Sloth, one from OpenSLO): the second file is -2.
-    let mut names: Vec<String> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
+    assert_eq!(run.status.code(), Some(64), "{stderr}");
+    let last = stderr.lines().last().unwrap();
     assert_eq!(
-        names,
-        [
-            "checkout-2.yaml",
-            "checkout.yaml",
-            "go-map-2.yaml",
-            "go-map.yaml"
-        ]
+        last,
+        format!(
+            "burnrate: nothing written: service \"checkout\" (from tests/fixtures/import/sloth/checkout-k8s.yaml) \
+             and service \"checkout\" (from tests/fixtures/import/openslo/checkout.yaml) would both be written \
+             to {dir}/checkout.yaml: convert them into different directories, or rename one of the services; \
+             service \"go-map\" (from tests/fixtures/import/sloth/go-map.yml) and service \"go-map\" (from \
+             tests/fixtures/import/openslo/go-map.yaml) would both be written to {dir}/go-map.yaml: convert \
+             them into different directories, or rename one of the services"
+        )
     );
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
 
-    // The converted files are plain burnrate/v1: no warning, nothing left to import.
-    let (code, stderr, stdout) = validate(&[dir]);
-    assert_eq!((code, stderr.len()), (0, 0), "{stderr:#?}");
-    assert_eq!(stdout, "ok: 4 file(s), 4 service(s), 9 SLO(s)\n");
-    for name in &names {
-        let text = std::fs::read_to_string(out.path().join(name)).unwrap();
+    for (source, services, slos) in [("sloth", 2, 4), ("openslo", 2, 5)] {
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().to_str().unwrap();
+        let input = format!("{DIR}/{source}");
+        let run = burnrate(&["convert", &input, "-o", dir]);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(0), "{stderr}");
         assert!(
-            text.contains("\napiVersion: burnrate/v1\n"),
-            "{name}:\n{text}"
+            stderr.contains(&format!("converted {services} service(s), {slos} SLO(s)")),
+            "{stderr}"
         );
-        assert_eq!(burnrate::import::detect(&text), None, "{name}");
-    }
+        let mut names: Vec<String> = std::fs::read_dir(out.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["checkout.yaml", "go-map.yaml"]);
 
-    let imported = load(&[
-        "tests/fixtures/import/sloth",
-        "tests/fixtures/import/openslo",
-    ]);
-    let converted = load(&[dir]);
-    assert_eq!(meaning(&imported), meaning(&converted));
+        // The converted files are plain burnrate/v1: no warning, nothing left to import.
+        let (code, stderr, stdout) = validate(&[dir]);
+        assert_eq!((code, stderr.len()), (0, 0), "{stderr:#?}");
+        assert_eq!(
+            stdout,
+            format!("ok: 2 file(s), {services} service(s), {slos} SLO(s)\n")
+        );
+        for name in &names {
+            let text = std::fs::read_to_string(out.path().join(name)).unwrap();
+            assert!(
+                text.contains("\napiVersion: burnrate/v1\n"),
+                "{name}:\n{text}"
+            );
+            assert_eq!(burnrate::import::detect(&text), None, "{name}");
+        }
+        assert_eq!(meaning(&load(&[&input])), meaning(&load(&[dir])));
+    }
 }
 
 #[test]
@@ -229,13 +243,52 @@ fn convert_prints_what_converts_and_fails_on_the_rest() {
     );
     assert_eq!(
         stderr.last().unwrap(),
-        "burnrate: 6 error(s); converted 1 service(s), 3 SLO(s); the SLOs in error were not converted"
+        "burnrate: 5 error(s); converted 1 service(s), 3 SLO(s); the SLOs in error were not converted"
     );
 
     // A single service on stdout is a burnrate/v1 file as it is.
     let run = burnrate(&["convert", "tests/fixtures/import/sloth/checkout-k8s.yaml"]);
     assert_eq!(run.status.code(), Some(0));
     let yaml = String::from_utf8(run.stdout).unwrap();
+    // The header says what a Sloth run with another period would need: Sloth's factors
+    // follow the period, which `preset: sloth` computes (a period change alone would not).
+    assert!(
+        yaml.contains(
+            "# period: Sloth's default SLO period (30d). Sloth's alert factors depend on the \
+             period (budget % x period / long window): if Sloth runs with --default-slo-period \
+             28d, change period to 28d and replace each SLO's rules with `matrix: {preset: \
+             sloth}`, which computes Sloth's factors for the period (changing period alone \
+             keeps the 30d factors).\n"
+        ),
+        "{yaml}"
+    );
+    let edited = yaml
+        .replace("period: 30d", "period: 28d")
+        .split("    matrix:")
+        .next()
+        .unwrap()
+        .to_string()
+        + "    matrix:\n      preset: sloth\n";
+    let (spec28, diags) = burnrate::spec::load::load_str(Path::new("edited.yaml"), &edited);
+    assert!(diags.is_empty(), "{diags:#?}\n{edited}");
+    let burns: Vec<f64> = spec28.unwrap().slos[0]
+        .error
+        .as_ref()
+        .unwrap()
+        .matrix
+        .iter()
+        .map(|r| r.burn)
+        .collect();
+    // Sloth's 28d windows (google-28d.yaml), in its float arithmetic.
+    assert_eq!(
+        burns,
+        [
+            13.44,
+            5.6000000000000005,
+            2.8000000000000003,
+            0.9333333333333333
+        ]
+    );
     let (spec, diags) = burnrate::spec::load::load_str(Path::new("stdout.yaml"), &yaml);
     assert!(diags.is_empty(), "{diags:#?}");
     let spec = spec.unwrap();
@@ -303,5 +356,77 @@ fn one_spec_text_loads_through_load_str_too() {
             r#"go-map.yaml:20:17: SLO/go-map-errors.spec.indicatorRef: no SLI named "go-map-failures""#
         )),
         "{messages:#?}"
+    );
+}
+
+#[test]
+fn openslo_objects_no_slo_uses_are_checked_without_blocking() {
+    let (code, stderr, stdout) = validate(&["tests/fixtures/import/unused"]);
+    assert_eq!(code, 0, "{stderr:#?}");
+    assert_eq!(stdout, "ok: 1 file(s), 1 service(s), 1 SLO(s)\n");
+    let f = "unused/openslo-objects.yaml";
+    let unused = |id: &str| format!("{id} is used by no SLO (nothing converted from it)");
+    assert_eq!(
+        stderr,
+        [
+            format!(
+                "{f}:14:9: warning: Service/search.metadata.name: Service/search is defined twice (first at tests/fixtures/import/{f}:7); nothing refers to it, so no SLO depends on which one is meant"
+            ),
+            format!(
+                "{f}:17:3: warning: Service/search.spec.owner: {}: unknown field, ignored (not part of OpenSLO v1; known: description)",
+                unused("Service/search")
+            ),
+            format!(
+                r#"{f}:28:15: warning: SLI/search-latency-datadog.spec.ratioMetric.good.metricSource.type: {}: metric source type "Datadog": burnrate evaluates PromQL against a Prometheus-compatible API (Prometheus, VictoriaMetrics, Thanos, Mimir, Cortex)"#,
+                unused("SLI/search-latency-datadog")
+            ),
+            format!(
+                r#"{f}:33:15: warning: SLI/search-latency-datadog.spec.ratioMetric.total.metricSource.type: {}: metric source type "Datadog": burnrate evaluates PromQL against a Prometheus-compatible API (Prometheus, VictoriaMetrics, Thanos, Mimir, Cortex)"#,
+                unused("SLI/search-latency-datadog")
+            ),
+            format!(
+                "{f}:36:3: warning: SLI/search-latency-datadog.spec.thresholds: {}: unknown field, ignored (not part of OpenSLO v1; known: description, thresholdMetric, ratioMetric)",
+                unused("SLI/search-latency-datadog")
+            ),
+        ]
+    );
+}
+
+#[test]
+fn sloth_alert_windows_that_cannot_be_used_name_every_problem() {
+    let (code, stderr, _) = validate(&[
+        "tests/fixtures/import/sloth/go-map.yml",
+        "--windows",
+        "tests/fixtures/import/invalid/sloth-windows.yaml",
+    ]);
+    assert_eq!(code, 65);
+    let f = "invalid/sloth-windows.yaml";
+    let windows: Vec<&String> = stderr.iter().filter(|l| l.starts_with(f)).collect();
+    assert_eq!(
+        windows,
+        [
+            &format!(
+                "{f}:8:27: spec.page.quick.errorBudgetPercent: must be a percentage above 0 and at most 100, got 0"
+            ),
+            &format!(
+                "{f}:13:20: spec.page.slow.shortWindow: must be shorter than longWindow (30m)"
+            ),
+            &format!(
+                "{f}:20:7: warning: spec.ticket.quick.forWindow: unknown field, ignored (not part of a Sloth AlertWindows; known: errorBudgetPercent, shortWindow, longWindow)"
+            ),
+            &format!(
+                r#"{f}:24:19: spec.ticket.slow.longWindow: duration "3 days" needs a unit (ms, s, m, h, d, w, y)"#
+            ),
+            &format!(
+                "{f}:29:14: warning: spec.sloPeriod: not used: Sloth specs (prometheus/v1, PrometheusServiceLevel) have Sloth's default period, 30d, and Sloth generates no alerts for OpenSLO v1alpha SLOs; only 30d windows apply"
+            ),
+            &format!(
+                "{f}:40:14: spec.sloPeriod: a second AlertWindows for this period (the first is at tests/fixtures/import/{f}:29): Sloth takes one per period"
+            ),
+        ]
+    );
+    assert_eq!(
+        stderr.last().unwrap(),
+        "burnrate: 4 error(s); nothing was evaluated"
     );
 }

@@ -33,8 +33,8 @@ use common::history::{Counter, DAY, Gauge, HOUR, Histogram, History, LogLogistic
 use common::prometheus::{Backfilled, Prometheus};
 use common::pyrra::{Tier, tiers};
 use common::{
-    REL_1E9_ABS_1E12, backtest_json, burnrate_cmd, check_json, close, group_of, map_get, seq,
-    stdout_of,
+    REL_1E9_ABS_1E12, backtest_json, burnrate_cmd, check_json, close, group_of, map_get, parallel,
+    seq, stdout_of,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -316,27 +316,6 @@ fn tier_of(slo: &PyrraSlo, rule: &Value) -> usize {
         .iter()
         .position(|t| t.long == long && Some(t.short) == short)
         .unwrap_or_else(|| panic!("{}: {rule} is none of Pyrra's tiers", slo.name))
-}
-
-/// Runs `jobs` on a few threads, keeping their order.
-fn parallel<T: Sync, R: Send>(jobs: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let out: Vec<std::sync::Mutex<Option<R>>> =
-        jobs.iter().map(|_| std::sync::Mutex::new(None)).collect();
-    std::thread::scope(|s| {
-        for _ in 0..4 {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(job) = jobs.get(i) else { break };
-                    *out[i].lock().unwrap() = Some(f(job));
-                }
-            });
-        }
-    });
-    out.into_iter()
-        .map(|m| m.into_inner().unwrap().expect("every job ran"))
-        .collect()
 }
 
 // ---------------------------------------------------------------------------------------

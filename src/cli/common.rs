@@ -1,15 +1,14 @@
 //! Pieces every command shares: logging, loading specs, building the backend client,
 //! parsing times.
 
-use super::{BackendArgs, LogFormat};
+use super::{BackendArgs, LogFormat, SpecPaths};
 use crate::backend::{ClientConfig, PromClient};
 use crate::daemon::shard::Shard;
 use crate::duration::PromDuration;
 use crate::error::{Error, Result};
 use crate::limits::MAX_SHARDS;
 use crate::spec::ServiceSpec;
-use crate::specfiles::{LoadReport, load_paths};
-use std::path::PathBuf;
+use crate::specfiles::{LoadReport, load_sources};
 
 pub(crate) use crate::time::{now_ms, parse_time};
 use std::time::Duration;
@@ -34,8 +33,8 @@ pub(crate) fn init_logging(format: LogFormat) {
 }
 
 /// Loads the specs and prints every diagnostic to stderr; fails with exit 65 on errors.
-pub(crate) fn load_specs(paths: &[PathBuf]) -> Result<(Vec<ServiceSpec>, LoadReport)> {
-    let mut report = load_paths(paths);
+pub(crate) fn load_specs(paths: &SpecPaths) -> Result<(Vec<ServiceSpec>, LoadReport)> {
+    let mut report = load_sources(&paths.sources());
     for d in &report.diagnostics {
         eprintln!("{d}");
     }

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 pub(crate) fn run(args: ConvertArgs) -> Result<i32> {
     let mut import = Import::default();
     let mut problems: Vec<Diagnostic> = Vec::new();
-    for file in specfiles::expand_all(&args.specs, &mut problems) {
+    specfiles::read_windows(&args.specs.windows, &mut import, &mut problems);
+    for file in specfiles::expand_all(&args.specs.specs, &mut problems) {
         let text = match std::fs::read_to_string(&file) {
             Ok(text) => text,
             Err(e) => {
@@ -79,24 +80,23 @@ fn write_files(dir: &Path, services: &[crate::import::Converted], force: bool) -
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::Usage(format!("cannot create {}: {e}", dir.display())))?;
     let mut targets: Vec<PathBuf> = Vec::new();
+    let mut collisions: Vec<String> = Vec::new();
     for c in services {
-        let stem: String = c
-            .service
-            .chars()
-            .map(|ch| {
-                if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.') {
-                    ch
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        let stem = stem.trim_start_matches('.').to_string();
-        let mut path = dir.join(format!("{stem}.yaml"));
-        let mut n = 2;
-        while targets.contains(&path) {
-            path = dir.join(format!("{stem}-{n}.yaml"));
-            n += 1;
+        let path = dir.join(format!("{}.yaml", file_stem(&c.service)));
+        // Two files of one service name would be two services to every later load, which a
+        // reader of the directory cannot tell apart: refuse rather than number them.
+        if let Some(first) = targets.iter().position(|t| t == &path) {
+            let other = &services[first];
+            collisions.push(format!(
+                "service {:?} (from {}) and service {:?} (from {}) would both be written to {}: \
+                 convert them into different directories, or rename one of the services",
+                other.service,
+                sources(other),
+                c.service,
+                sources(c),
+                path.display()
+            ));
+            continue;
         }
         if path.exists() && !force {
             return Err(Error::Usage(format!(
@@ -106,6 +106,12 @@ fn write_files(dir: &Path, services: &[crate::import::Converted], force: bool) -
         }
         targets.push(path);
     }
+    if !collisions.is_empty() {
+        return Err(Error::Usage(format!(
+            "nothing written: {}",
+            collisions.join("; ")
+        )));
+    }
     for (c, path) in services.iter().zip(&targets) {
         crate::fsutil::write_atomic(path, c.yaml.as_bytes())
             .map_err(|e| Error::Internal(format!("cannot write {}: {e}", path.display())))?;
@@ -114,14 +120,34 @@ fn write_files(dir: &Path, services: &[crate::import::Converted], force: bool) -
             path.display(),
             c.service,
             c.spec.slos.len(),
-            c.sources
-                .iter()
-                .map(|s| s.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
+            sources(c)
         );
     }
     Ok(())
+}
+
+/// The file name a service is written to: its name with other characters than letters,
+/// digits, `-`, `_` and `.` replaced by `-`, and no leading dot.
+fn file_stem(service: &str) -> String {
+    let stem: String = service
+        .chars()
+        .map(|ch| {
+            if ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_' | '.') {
+                ch
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    stem.trim_start_matches('.').to_string()
+}
+
+fn sources(c: &crate::import::Converted) -> String {
+    c.sources
+        .iter()
+        .map(|s| s.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn is_burnrate(text: &str) -> bool {

@@ -40,9 +40,8 @@ pub(crate) enum LogFormat {
 pub(crate) enum Command {
     /// Parse and check specs; print every problem (exit 0 or 65).
     Validate {
-        /// Spec files or directories (every *.yaml / *.yml inside).
-        #[arg(required = true)]
-        specs: Vec<PathBuf>,
+        #[command(flatten)]
+        specs: SpecPaths,
     },
     /// Evaluate every SLO once; the exit code is the most severe decision.
     Check(CheckArgs),
@@ -61,11 +60,34 @@ pub(crate) enum Command {
     Dashboard(DashboardArgs),
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct DashboardArgs {
-    /// Spec files or directories (every *.yaml / *.yml inside).
+/// The specs a command loads, and the Sloth alert windows they use: one option set for
+/// every command, so a spec loads the same wherever it is given.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SpecPaths {
+    /// Spec files or directories (every *.yaml / *.yml inside): burnrate/v1, Sloth, OpenSLO
+    /// or Pyrra.
     #[arg(required = true)]
     pub(crate) specs: Vec<PathBuf>,
+    /// Sloth `AlertWindows` files or directories (what `sloth generate -w` takes): the page
+    /// and ticket windows of the Sloth SLOs whose period is the file's `sloPeriod`, instead of
+    /// Sloth's defaults (repeatable).
+    #[arg(long = "windows", short = 'w', value_name = "PATH")]
+    pub(crate) windows: Vec<PathBuf>,
+}
+
+impl SpecPaths {
+    pub(crate) fn sources(&self) -> crate::specfiles::SpecSources {
+        crate::specfiles::SpecSources {
+            paths: self.specs.clone(),
+            windows: self.windows.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DashboardArgs {
+    #[command(flatten)]
+    pub(crate) specs: SpecPaths,
     /// The series the panels read: the metrics of `burnrate run`, or the recording rules of
     /// `burnrate rules`.
     #[arg(long, value_enum, default_value = "daemon")]
@@ -84,10 +106,8 @@ pub(crate) struct DashboardArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ConvertArgs {
-    /// Sloth (`version: prometheus/v1`, `sloth.slok.dev/v1`) or OpenSLO (`openslo/v1`) files
-    /// or directories (every *.yaml / *.yml inside); OpenSLO references resolve across them.
-    #[arg(required = true)]
-    pub(crate) specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) specs: SpecPaths,
     /// Write one `SERVICE.yaml` per service into DIR instead of printing to stdout.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub(crate) output_dir: Option<PathBuf>,
@@ -98,9 +118,8 @@ pub(crate) struct ConvertArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RulesArgs {
-    /// Spec files or directories (every *.yaml / *.yml inside).
-    #[arg(required = true)]
-    pub(crate) specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) specs: SpecPaths,
     /// A Prometheus rule file, or the same groups in a Prometheus Operator PrometheusRule.
     #[arg(long, value_enum, default_value = "prometheus")]
     pub(crate) format: rules::RulesFormat,
@@ -135,9 +154,8 @@ pub(crate) struct RulesArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// Spec files or directories (every *.yaml / *.yml inside); re-read on SIGHUP.
-    #[arg(required = true)]
-    pub(crate) specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) specs: SpecPaths,
     #[command(flatten)]
     pub(crate) backend: BackendArgs,
     /// Time between two evaluations of an SLO.
@@ -204,9 +222,8 @@ pub(crate) struct RunArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct BacktestArgs {
-    /// Spec files or directories (every *.yaml / *.yml inside).
-    #[arg(required = true)]
-    pub(crate) specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) specs: SpecPaths,
     #[command(flatten)]
     pub(crate) backend: BackendArgs,
     /// History file instead of a backend: OpenMetrics text with timestamps, or a saved
@@ -244,9 +261,8 @@ pub(crate) struct BacktestArgs {
         .args(["month", "week", "quarter", "from"])
 ))]
 pub(crate) struct ReportArgs {
-    /// Spec files or directories (every *.yaml / *.yml inside).
-    #[arg(required = true)]
-    pub(crate) specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) specs: SpecPaths,
     #[command(flatten)]
     pub(crate) backend: BackendArgs,
     /// History file instead of a backend: OpenMetrics text with timestamps, or a saved
@@ -284,9 +300,8 @@ pub(crate) struct ReportArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// Spec files or directories (every *.yaml / *.yml inside).
-    #[arg(required = true)]
-    pub(crate) specs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub(crate) specs: SpecPaths,
     #[command(flatten)]
     pub(crate) backend: BackendArgs,
     /// Evaluation time: RFC 3339 or Unix seconds (default: now).

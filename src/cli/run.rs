@@ -29,7 +29,7 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
     let (specs, _) = load_specs(&args.specs)?;
     let sink_timeout = duration("--sink-timeout", &args.sink_timeout)?;
     let config = DaemonConfig {
-        spec_paths: args.specs.clone(),
+        specs: args.specs.sources(),
         interval,
         listen,
         web: match &args.web_config_file {

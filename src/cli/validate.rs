@@ -1,10 +1,10 @@
 //! `burnrate validate`: every problem of every spec, exit 0 or 65.
 
+use super::SpecPaths;
 use super::common::load_specs;
 use crate::error::{Result, exit};
-use std::path::PathBuf;
 
-pub(crate) fn run(paths: &[PathBuf]) -> Result<i32> {
+pub(crate) fn run(paths: &SpecPaths) -> Result<i32> {
     let (specs, report) = load_specs(paths)?;
     let slos: usize = specs.iter().map(|s| s.slos.len()).sum();
     // A file may hold several services (Sloth, OpenSLO, Pyrra), and imported services may

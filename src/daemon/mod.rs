@@ -26,7 +26,8 @@ use crate::error::{Error, Result};
 use crate::promql::Flavor;
 use crate::sinks::alertmanager::{Alertmanager, AlertmanagerConfig};
 use crate::sinks::webhook::{WebhookConfig, Webhooks};
-use crate::spec::{ServiceSpec, load_paths};
+use crate::spec::ServiceSpec;
+use crate::specfiles::load_sources;
 use cycle::{CycleMeasurer, CycleReport, EvaluationMode};
 use futures::StreamExt;
 use metrics::{DimensionLabels, Metrics, SinkLabels, SloLabels, SourceLabels};
@@ -43,7 +44,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 #[derive(Debug, Clone)]
 pub(crate) struct DaemonConfig {
-    pub(crate) spec_paths: Vec<PathBuf>,
+    pub(crate) specs: crate::specfiles::SpecSources,
     pub(crate) interval: Duration,
     pub(crate) listen: SocketAddr,
     /// `--web.config.file`, loaded: TLS, basic auth and headers of the listener.
@@ -588,7 +589,7 @@ pub(crate) async fn run(
             _ = term.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
             _ = int.recv() => { tracing::info!("SIGINT: shutting down"); break; }
             _ = hup.recv() => {
-                let report = load_paths(&config.spec_paths);
+                let report = load_sources(&config.specs);
                 if report.has_errors() {
                     for d in &report.diagnostics {
                         tracing::error!("{d}");

@@ -21,6 +21,7 @@ mod openslo;
 mod promql;
 mod pyrra;
 mod sloth;
+mod sloth_windows;
 
 use crate::spec::fields::{Sink, has_errors};
 use crate::spec::yaml::{self, Node};
@@ -56,7 +57,10 @@ pub fn detect(text: &str) -> Option<Format> {
         return match (key, value) {
             ("version", "prometheus/v1") => Some(Format::Sloth),
             ("apiVersion", v) if v.starts_with("sloth.slok.dev/") => Some(Format::Sloth),
-            ("apiVersion", v) if v.starts_with("openslo/") => Some(Format::OpenSlo),
+            // `openslo.com/` is OpenSLO v2alpha's group: recognized to be refused as OpenSLO.
+            ("apiVersion", v) if v.starts_with("openslo/") || v.starts_with("openslo.com/") => {
+                Some(Format::OpenSlo)
+            }
             ("apiVersion", v) if v.starts_with("pyrra.dev/") => Some(Format::Pyrra),
             ("version", _) => continue,
             _ => None,
@@ -89,6 +93,8 @@ pub(crate) struct Conversion {
 #[derive(Debug, Default)]
 pub(crate) struct Import {
     files: Vec<(PathBuf, String, Format)>,
+    /// Sloth `AlertWindows` files (`--windows`).
+    windows: Vec<(PathBuf, String)>,
 }
 
 impl Import {
@@ -105,6 +111,12 @@ impl Import {
         }
     }
 
+    /// Takes a Sloth `AlertWindows` file: its windows replace Sloth's defaults for the Sloth
+    /// SLOs of its period.
+    pub(crate) fn windows(&mut self, file: &Path, text: &str) {
+        self.windows.push((file.to_path_buf(), text.to_string()));
+    }
+
     /// The specs (of the services without errors) and every diagnostic.
     pub(crate) fn load(&self) -> (Vec<ServiceSpec>, Vec<Diagnostic>) {
         let conversion = self.convert();
@@ -117,6 +129,7 @@ impl Import {
     /// Converts every service; a service with any error is left out (and its errors listed).
     pub(crate) fn convert(&self) -> Conversion {
         let mut sink = Sink::default();
+        let sloth_windows = sloth::alert_windows(&self.windows, &mut sink);
         let mut docs: Vec<(ServiceDoc, bool)> = Vec::new();
         let mut openslo_files: Vec<(PathBuf, Vec<Node>)> = Vec::new();
         let mut pyrra_files: Vec<(PathBuf, Vec<Node>)> = Vec::new();
@@ -133,7 +146,12 @@ impl Import {
                 continue;
             }
             match format {
-                Format::Sloth => docs.extend(sloth::translate_file(file, &nodes, &mut sink)),
+                Format::Sloth => docs.extend(sloth::translate_file(
+                    file,
+                    &nodes,
+                    &sloth_windows,
+                    &mut sink,
+                )),
                 Format::OpenSlo => openslo_files.push((file.clone(), nodes)),
                 Format::Pyrra => pyrra_files.push((file.clone(), nodes)),
             }
@@ -165,7 +183,11 @@ impl Import {
             }
         }
         let mut order: HashMap<&Path, usize> = HashMap::new();
-        for (i, (f, _, _)) in self.files.iter().enumerate() {
+        let windows_files = self.windows.iter().map(|(f, _)| f);
+        for (i, f) in windows_files
+            .chain(self.files.iter().map(|(f, _, _)| f))
+            .enumerate()
+        {
             order.entry(f).or_insert(i);
         }
         let mut diagnostics = sink.diagnostics;
@@ -348,6 +370,11 @@ mod tests {
         );
         assert_eq!(
             detect("- apiVersion: openslo/v1\n  kind: SLI\n"),
+            Some(Format::OpenSlo)
+        );
+        // v2alpha is recognized, to be refused as OpenSLO rather than as a burnrate spec.
+        assert_eq!(
+            detect("- apiVersion: openslo.com/v2alpha\n  kind: SLO\n"),
             Some(Format::OpenSlo)
         );
         assert_eq!(

@@ -13,29 +13,51 @@
 //! - `alerting`: Sloth's multiwindow alerts over its 30d windows catalog
 //!   (`internal/alert/windows/google-30d.yaml`), factor = budget % × period / long window:
 //!   page (2% in 1h/5m, 5% in 6h/30m) → `circuit_break`, ticket (10% in 1d/2h, 10% in
-//!   3d/6h) → `warn`. A disabled alert has no rules; alert names, labels and annotations
-//!   have no burnrate equivalent (a warning says so).
+//!   3d/6h) → `warn`; `--windows` AlertWindows files of period 30d replace these windows
+//!   (`sloth_windows`), as `sloth generate -w` does. A disabled alert has no rules, and with both disabled the SLO has
+//!   none (`matrix: {error: []}`: it reports burns and budget and decides `ok`, as Sloth
+//!   keeps such an SLO for dashboards); alert names, labels and annotations have no
+//!   burnrate equivalent (a warning says so).
 
 use super::emit::{Events, MatrixDoc, RuleDoc, ServiceDoc, SloDoc, Val, origin};
 use super::promql;
+use super::sloth_windows::{self, AlertWindows};
 use super::{LabelSet, common_labels};
 use crate::decision::Decision;
 use crate::spec::WINDOW_PLACEHOLDER;
 use crate::spec::fields::{Sink, get, join, key_node};
 use crate::spec::yaml::{Node, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Sloth's default SLO period (`--default-slo-period`), in hours.
 const PERIOD_HOURS: f64 = 30.0 * 24.0;
 const PERIOD: &str = "30d";
 
-/// Sloth's 30d alert windows: (alert, speed, budget %, long window, long hours, short window).
-const WINDOWS: [(&str, &str, f64, &str, f64, &str); 4] = [
-    ("page", "quick", 2.0, "1h", 1.0, "5m"),
-    ("page", "slow", 5.0, "6h", 6.0, "30m"),
-    ("ticket", "quick", 10.0, "1d", 24.0, "2h"),
-    ("ticket", "slow", 10.0, "3d", 72.0, "6h"),
-];
+/// The alert windows of Sloth specs (whose period is always Sloth's default, 30d): those of
+/// a `--windows` file of that period, else Sloth's defaults. Windows of another period apply
+/// to no SLO burnrate reads as Sloth does, which a warning says.
+pub(crate) fn alert_windows(files: &[(PathBuf, String)], sink: &mut Sink) -> AlertWindows {
+    let mut chosen = sloth_windows::google_30d();
+    let default_ms = chosen.period_ms;
+    for w in sloth_windows::read(files, sink) {
+        if w.period_ms == default_ms {
+            chosen = w;
+            continue;
+        }
+        let from = w.from.as_ref().expect("read from a file");
+        sink.warning(
+            &from.file,
+            from.pos,
+            &from.field,
+            format!(
+                "not used: Sloth specs (prometheus/v1, PrometheusServiceLevel) have Sloth's \
+                 default period, {PERIOD}, and Sloth generates no alerts for OpenSLO v1alpha \
+                 SLOs; only {PERIOD} windows apply"
+            ),
+        );
+    }
+    chosen
+}
 
 /// Field names of the two flavours.
 struct Names {
@@ -80,6 +102,7 @@ const IGNORED: &str = "Sloth ignores it too";
 pub(crate) fn translate_file(
     file: &Path,
     docs: &[Node],
+    windows: &AlertWindows,
     sink: &mut Sink,
 ) -> Vec<(ServiceDoc, bool)> {
     let mut out = Vec::new();
@@ -88,9 +111,9 @@ pub(crate) fn translate_file(
             continue;
         }
         if get(doc, "version").is_some() {
-            out.extend(translate(file, doc, &PROMETHEUS_V1, sink));
+            out.extend(translate(file, doc, &PROMETHEUS_V1, windows, sink));
         } else if get(doc, "apiVersion").is_some() {
-            out.extend(translate(file, doc, &K8S_V1, sink));
+            out.extend(translate(file, doc, &K8S_V1, windows, sink));
         } else {
             sink.error(
                 file,
@@ -108,6 +131,7 @@ fn translate(
     file: &Path,
     doc: &Node,
     names: &Names,
+    windows: &AlertWindows,
     sink: &mut Sink,
 ) -> Option<(ServiceDoc, bool)> {
     let errors_before = sink.errors();
@@ -141,12 +165,15 @@ fn translate(
             && let Some(k) = sink.string(file, n, "kind")
             && k != "PrometheusServiceLevel"
         {
-            sink.error(
-                file,
-                n.pos,
-                "kind",
-                format!("Sloth kind {k:?} is not an SLO spec (expected PrometheusServiceLevel)"),
-            );
+            let why = if k == "AlertWindows" {
+                "a Sloth AlertWindows is not an SLO spec: give it with --windows (as Sloth \
+                 takes it with -w)"
+                    .to_string()
+            } else {
+                format!("Sloth kind {k:?} is not an SLO spec (expected PrometheusServiceLevel)")
+            };
+            sink.error(file, n.pos, "kind", why);
+            return None;
         }
         sink.unknown_keys(
             file,
@@ -201,7 +228,7 @@ fn translate(
             labels: read_labels(file, n, &field, sink),
             from: origin(file, n, &field),
         }));
-        if let Some(slo) = translate_slo(file, item, &p, names, sink) {
+        if let Some(slo) = translate_slo(file, item, &p, names, windows, sink) {
             slos.push(slo);
         }
     }
@@ -216,14 +243,31 @@ fn translate(
             file: file.to_path_buf(),
             source: format!("{} ({})", file.display(), names.flavour),
             notes: vec![
+                match &windows.from {
+                    None => format!(
+                        "period: Sloth's default SLO period ({PERIOD}). Sloth's alert factors \
+                         depend on the period (budget % x period / long window): if Sloth runs \
+                         with --default-slo-period 28d, change period to 28d and replace each \
+                         SLO's rules with `matrix: {{preset: sloth}}`, which computes Sloth's \
+                         factors for the period (changing period alone keeps the 30d factors)."
+                    ),
+                    Some(_) => format!(
+                        "period: Sloth's default SLO period ({PERIOD}). Sloth's alert factors \
+                         depend on the period (errorBudgetPercent x period / longWindow): for \
+                         another --default-slo-period, change period and recompute each burn \
+                         from the AlertWindows of that period (changing period alone keeps \
+                         these factors)."
+                    ),
+                },
                 format!(
-                    "period: Sloth's default SLO period ({PERIOD}); change it if Sloth runs with \
-                     --default-slo-period."
+                    "alerting: page -> circuit_break, ticket -> warn, with {} (Sloth fires on \
+                     burn > factor, burnrate on burn >= factor); the alert is burnrate's \
+                     SLOBurnRate, not alerting.name.",
+                    match &windows.from {
+                        Some(from) => format!("the AlertWindows of {}", from.file.display()),
+                        None => "Sloth's default 30d windows".to_string(),
+                    }
                 ),
-                "alerting: page -> circuit_break, ticket -> warn, with Sloth's 30d windows \
-                 (Sloth fires on burn > factor, burnrate on burn >= factor); the alert is \
-                 burnrate's SLOBurnRate, not alerting.name."
-                    .to_string(),
             ],
             service,
             labels,
@@ -275,6 +319,7 @@ fn translate_slo(
     node: &Node,
     path: &str,
     names: &Names,
+    windows: &AlertWindows,
     sink: &mut Sink,
 ) -> Option<SloDoc> {
     sink.map(file, node, path)?;
@@ -331,7 +376,7 @@ fn translate_slo(
     let events = sink
         .required(file, node, "sli", &field("sli"))
         .and_then(|sli| translate_sli(file, sli, &field("sli"), names, sink, &mut notes));
-    let matrix = translate_alerting(file, node, &field("alerting"), names, sink);
+    let matrix = translate_alerting(file, node, &field("alerting"), names, windows, sink);
     if sink.errors() != errors_before {
         return None;
     }
@@ -344,7 +389,7 @@ fn translate_slo(
         objective: objective?,
         events: events?,
         group_by: Vec::new(),
-        matrix: MatrixDoc::Rules(matrix?),
+        matrix: matrix?,
         for_: None,
         from: slo_origin,
     })
@@ -478,8 +523,9 @@ fn translate_alerting(
     slo: &Node,
     path: &str,
     names: &Names,
+    windows: &AlertWindows,
     sink: &mut Sink,
-) -> Option<Vec<RuleDoc>> {
+) -> Option<MatrixDoc> {
     // Without `alerting`, Sloth's zero values apply: both alerts enabled.
     let alerting = get(slo, "alerting");
     let at = alerting.unwrap_or(slo);
@@ -540,12 +586,10 @@ fn translate_alerting(
             node.unwrap_or(at),
             if node.is_some() { &field } else { path },
         );
-        for (a, speed, percent, long, long_hours, short) in WINDOWS {
-            if a != alert {
-                continue;
-            }
+        for w in windows.windows.iter().filter(|w| w.alert == alert) {
+            let (speed, percent, long) = (w.speed, w.percent, &w.long);
             // Sloth's arithmetic (getBurnRateFactor), so the factor is the same float.
-            let factor = percent * PERIOD_HOURS / 100.0 / long_hours;
+            let factor = percent * PERIOD_HOURS / 100.0 / w.long_hours;
             rules.push(RuleDoc {
                 decision: if alert == "page" {
                     Decision::CircuitBreak
@@ -554,7 +598,7 @@ fn translate_alerting(
                 },
                 burn: format!("{factor}"),
                 long: long.to_string(),
-                short: Some(short.to_string()),
+                short: Some(w.short.clone()),
                 from: from.clone(),
                 note: format!("Sloth {alert} alert, {speed}: {percent}% of the budget in {long}"),
             });
@@ -573,14 +617,10 @@ fn translate_alerting(
         );
     }
     if rules.is_empty() {
-        sink.error(
-            file,
-            at.pos,
-            path,
-            "page and ticket alerts are both disabled: a burnrate SLO needs at least one rule \
-             (enable one of them, or write the SLO as burnrate/v1 with its own matrix)",
-        );
-        return None;
+        return Some(MatrixDoc::Silent {
+            from: origin(file, at, path),
+            note: "Sloth alerting: page and ticket alerts disabled, no rule".to_string(),
+        });
     }
-    Some(rules)
+    Some(MatrixDoc::Rules(rules))
 }

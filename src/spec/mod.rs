@@ -22,7 +22,7 @@ use std::path::PathBuf;
 
 /// Where callers have always found them; loading files sits above this module, in
 /// `specfiles` (it dispatches to `import` too).
-pub use crate::specfiles::{LoadReport, load_paths};
+pub use crate::specfiles::{LoadReport, SpecSources, load_paths, load_sources};
 pub use fields::Diagnostic;
 pub(crate) use fields::Severity;
 

@@ -22,6 +22,7 @@
 //!   the binary, read its JSON lines, `check` and `backtest` as JSON), [`evaluation`] (two
 //!   printed evaluations, their contributors, two replays compared),
 //!   [`measurements`] (the daemon's measurements as bits), [`net`] (free loopback ports),
+//!   [`parallel`] (independent comparisons on a few threads),
 //!   [`poll`] (one waiting loop), [`specs`] (load specs, and what they mean field by field),
 //!   [`yaml`] (read YAML back); their functions are re-exported here.
 //!
@@ -41,6 +42,7 @@ pub mod http_stub;
 pub mod measurements;
 pub mod native_exporter;
 pub mod net;
+pub mod parallel;
 pub mod poll;
 pub mod prometheus;
 pub mod pyrra;
@@ -58,6 +60,7 @@ pub use evaluation::{
     assert_replays_agree, contributors_differences, evaluation_differences, group_of,
 };
 pub use net::{closed_port_url, free_port};
+pub use parallel::parallel;
 pub use poll::poll_until;
 pub use specs::{load_specs, meaning};
 pub use yaml::{map_get, seq};

@@ -15,6 +15,9 @@
 //!   `lookbackWindow` → long window, `alertAfter` → the SLO's `for`, `severity` → decision.
 //!   Without alert policies, burnrate's default ladder applies.
 //!
+//! OpenSLO v1alpha (`apiVersion: openslo/v1alpha`, `SLO` and `Service`), the only OpenSLO
+//! version Sloth reads, is read as Sloth reads it (`v1alpha`).
+//!
 //! This file reads the objects and resolves them as one set; `slo` translates an `SLO`
 //! object (service, window, objectives), `sli` its indicator and metric sources, and
 //! `alerts` its alert policies and conditions into matrix rules.
@@ -22,16 +25,20 @@
 mod alerts;
 mod sli;
 mod slo;
+mod v1alpha;
 
 use super::emit::{ServiceDoc, SloDoc, Val, origin};
 use super::{LabelSet, Member, by_service};
-use crate::spec::fields::Sink;
+use crate::spec::fields::{Sink, entries, get};
 use crate::spec::yaml::{Node, Value};
+use crate::spec::{Diagnostic, Severity};
 use slo::translate_slo;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 const API_VERSION: &str = "openslo/v1";
+const V1ALPHA: &str = "openslo/v1alpha";
+const V1ALPHA_KINDS: [&str; 2] = ["SLO", "Service"];
 const KINDS: [&str; 7] = [
     "SLO",
     "SLI",
@@ -48,6 +55,8 @@ const IGNORED: &str = "not part of OpenSLO v1";
 struct Object<'a> {
     file: &'a Path,
     node: &'a Node,
+    /// `openslo/v1alpha` rather than `openslo/v1`.
+    v1alpha: bool,
     kind: String,
     name: String,
     name_pos: crate::spec::yaml::Pos,
@@ -63,6 +72,8 @@ impl Object<'_> {
 /// resolved once per SLO, and a set may hold tens of thousands of objects).
 struct Index<'a> {
     objects: Vec<Object<'a>>,
+    /// Second definitions of a name nothing refers to: checked, never used.
+    shadowed: Vec<Object<'a>>,
     by_kind_name: HashMap<(String, String), usize>,
 }
 
@@ -93,10 +104,25 @@ pub(crate) fn translate(
     files: &[(PathBuf, Vec<Node>)],
     sink: &mut Sink,
 ) -> Vec<(ServiceDoc, bool)> {
-    let index = collect(files, sink);
+    let referenced = referenced(files);
+    let index = collect(files, &referenced, sink);
+    check_unused(&index, &referenced, sink);
     let mut members = Vec::new();
+    let mut flavours: Vec<&str> = Vec::new();
     for obj in index.objects.iter().filter(|o| o.kind == "SLO") {
-        let t = translate_slo(obj, &index, sink);
+        let t = if obj.v1alpha {
+            v1alpha::translate_slo(obj, sink)
+        } else {
+            translate_slo(obj, &index, sink)
+        };
+        let flavour = if obj.v1alpha {
+            "OpenSLO v1alpha, as Sloth reads it"
+        } else {
+            "OpenSLO v1"
+        };
+        if !flavours.contains(&flavour) {
+            flavours.push(flavour);
+        }
         if let Some(service) = t.service {
             members.push(Member {
                 service,
@@ -106,13 +132,145 @@ pub(crate) fn translate(
             });
         }
     }
-    by_service(members, "OpenSLO v1", &[], sink)
+    by_service(members, &flavours.join(", "), &[], sink)
 }
 
-/// Every object of the files (documents, or documents holding a list of objects).
-fn collect<'a>(files: &'a [(PathBuf, Vec<Node>)], sink: &mut Sink) -> Index<'a> {
+/// The reference keys and the kind each names.
+const REFERENCES: [(&str, &str); 5] = [
+    ("indicatorRef", "SLI"),
+    ("alertPolicyRef", "AlertPolicy"),
+    ("conditionRef", "AlertCondition"),
+    ("metricSourceRef", "DataSource"),
+    ("targetRef", "AlertNotificationTarget"),
+];
+
+/// The (kind, name) of every object some object refers to: what a duplicate can make
+/// ambiguous, and what is checked through the SLO that uses it.
+fn referenced(files: &[(PathBuf, Vec<Node>)]) -> HashSet<(String, String)> {
+    fn walk(node: &Node, out: &mut HashSet<(String, String)>) {
+        match &node.value {
+            Value::Seq(items) => items.iter().for_each(|n| walk(n, out)),
+            Value::Map(_) => {
+                for (k, v) in entries(node) {
+                    let key = k.as_scalar().unwrap_or_default();
+                    match (REFERENCES.iter().find(|(r, _)| *r == key), v.as_scalar()) {
+                        (Some((_, kind)), Some(name)) => {
+                            out.insert((kind.to_string(), name.to_string()));
+                        }
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = HashSet::new();
+    for (_, docs) in files {
+        docs.iter().for_each(|d| walk(d, &mut out));
+    }
+    out
+}
+
+/// Every object no SLO reaches, checked as if one did: its problems are warnings (nothing
+/// is converted from it), so a file of objects kept for other tools still says what is
+/// wrong in them without blocking the SLOs. The fields of objects burnrate never reads
+/// (Service, DataSource, AlertNotificationTarget) are checked here too.
+fn check_unused(index: &Index, referenced: &HashSet<(String, String)>, sink: &mut Sink) {
+    let shadowed = index.shadowed.iter().map(|o| (o, false));
+    let objects = index.objects.iter().filter(|o| o.kind != "SLO").map(|o| {
+        let used = referenced.contains(&(o.kind.clone(), o.name.clone()));
+        (o, used)
+    });
+    for (obj, used) in objects.chain(shadowed) {
+        let mut own = Sink::default();
+        let id = obj.id();
+        let meta = get(obj.node, "metadata").expect("checked by object()");
+        let ignored = if obj.v1alpha {
+            "not part of OpenSLO v1alpha"
+        } else {
+            IGNORED
+        };
+        let meta_keys: &[&str] = if obj.v1alpha {
+            &["name", "displayName"]
+        } else {
+            &["name", "displayName", "labels", "annotations"]
+        };
+        own.unknown_keys(
+            obj.file,
+            meta,
+            &format!("{id}.metadata"),
+            meta_keys,
+            ignored,
+        );
+        let spec_path = format!("{id}.spec");
+        let spec = get(obj.node, "spec");
+        // The kinds burnrate reads nothing from but their type: their fields only.
+        let spec_keys: Option<&[&str]> = match obj.kind.as_str() {
+            "Service" => Some(&["description"]),
+            "DataSource" => Some(&["description", "type", "connectionDetails"]),
+            "AlertNotificationTarget" => Some(&["description", "target"]),
+            _ => None,
+        };
+        match (obj.kind.as_str(), spec, spec_keys) {
+            (_, Some(spec), Some(keys)) if own.map(obj.file, spec, &spec_path).is_some() => {
+                own.unknown_keys(obj.file, spec, &spec_path, keys, ignored);
+            }
+            (_, _, Some(_)) => {}
+            _ if used => {}
+            ("SLI", _, _) => {
+                if let Some(spec) = own.required(obj.file, obj.node, "spec", &spec_path) {
+                    sli::ratio_metric(obj.file, spec, &spec_path, index, &mut own, &mut Vec::new());
+                }
+            }
+            ("AlertPolicy", _, _) => {
+                if let Some(spec) = own.required(obj.file, obj.node, "spec", &spec_path)
+                    && own.map(obj.file, spec, &spec_path).is_some()
+                {
+                    alerts::policy_rules(
+                        obj.file,
+                        spec,
+                        &spec_path,
+                        index,
+                        &mut own,
+                        &mut Vec::new(),
+                    );
+                }
+            }
+            ("AlertCondition", _, _) => {
+                if let Some(spec) = own.required(obj.file, obj.node, "spec", &spec_path)
+                    && own.map(obj.file, spec, &spec_path).is_some()
+                {
+                    alerts::condition(obj.file, spec, &spec_path, &id, &mut own);
+                }
+            }
+            _ => {}
+        }
+        if used {
+            sink.extend(own.diagnostics);
+            continue;
+        }
+        sink.extend(own.diagnostics.into_iter().map(|d| Diagnostic {
+            message: format!(
+                "{id} is used by no SLO (nothing converted from it): {}",
+                d.message
+            ),
+            severity: Severity::Warning,
+            ..d
+        }));
+    }
+}
+
+/// Every object of the files (documents, or documents holding a list of objects). A name
+/// defined twice is an error where something refers to it (which one is meant?), and a
+/// warning otherwise; two SLOs of one name are always an error (two SLOs, one name).
+fn collect<'a>(
+    files: &'a [(PathBuf, Vec<Node>)],
+    referenced: &HashSet<(String, String)>,
+    sink: &mut Sink,
+) -> Index<'a> {
     let mut index = Index {
         objects: Vec::new(),
+        shadowed: Vec::new(),
         by_kind_name: HashMap::new(),
     };
     for (file, docs) in files {
@@ -126,12 +284,28 @@ fn collect<'a>(files: &'a [(PathBuf, Vec<Node>)], sink: &mut Sink) -> Index<'a> 
                 if let Some(obj) = object(file, node, sink) {
                     if let Some(first) = index.find(&obj.kind, &obj.name) {
                         let at = format!("{}:{}", first.file.display(), first.name_pos.line);
-                        sink.error(
-                            file,
-                            obj.name_pos,
-                            &format!("{}.metadata.name", obj.id()),
-                            format!("{} is defined twice (first at {at})", obj.id()),
-                        );
+                        let field = format!("{}.metadata.name", obj.id());
+                        let key = (obj.kind.clone(), obj.name.clone());
+                        if obj.kind == "SLO" || referenced.contains(&key) {
+                            sink.error(
+                                file,
+                                obj.name_pos,
+                                &field,
+                                format!("{} is defined twice (first at {at})", obj.id()),
+                            );
+                        } else {
+                            sink.warning(
+                                file,
+                                obj.name_pos,
+                                &field,
+                                format!(
+                                    "{} is defined twice (first at {at}); nothing refers to it, \
+                                     so no SLO depends on which one is meant",
+                                    obj.id()
+                                ),
+                            );
+                            index.shadowed.push(obj);
+                        }
                         continue;
                     }
                     index.push(obj);
@@ -148,28 +322,30 @@ fn object<'a>(file: &'a Path, node: &'a Node, sink: &mut Sink) -> Option<Object<
         .required(file, node, "apiVersion", "apiVersion")
         .and_then(|n| sink.string(file, n, "apiVersion").map(|v| (v, n)));
     let (api, api_node) = api?;
-    if api != API_VERSION {
-        let why = if api.starts_with("openslo/") {
-            format!("OpenSLO {api:?} is not supported (only {API_VERSION:?})")
+    if api != API_VERSION && api != V1ALPHA {
+        let why = if api.starts_with("openslo/") || api.starts_with("openslo.com/") {
+            format!("OpenSLO {api:?} is not supported (only {API_VERSION:?} and {V1ALPHA:?})")
         } else {
             format!(
-                "a file of OpenSLO objects holds only {API_VERSION:?} documents, got {api:?} \
+                "a file of OpenSLO objects holds only OpenSLO documents, got {api:?} \
                  (a burnrate/v1 spec goes in its own file)"
             )
         };
         sink.error(file, api_node.pos, "apiVersion", why);
         return None;
     }
+    let v1alpha = api == V1ALPHA;
+    let kinds: &[&str] = if v1alpha { &V1ALPHA_KINDS } else { &KINDS };
     let kind_node = sink.required(file, node, "kind", "kind")?;
     let kind = sink.string(file, kind_node, "kind")?;
-    if !KINDS.contains(&kind.as_str()) {
+    if !kinds.contains(&kind.as_str()) {
         sink.error(
             file,
             kind_node.pos,
             "kind",
             format!(
-                "unknown OpenSLO kind {kind:?} (expected one of: {})",
-                KINDS.join(", ")
+                "unknown {api} kind {kind:?} (expected one of: {})",
+                kinds.join(", ")
             ),
         );
         return None;
@@ -179,7 +355,11 @@ fn object<'a>(file: &'a Path, node: &'a Node, sink: &mut Sink) -> Option<Object<
         node,
         &kind,
         &["apiVersion", "kind", "metadata", "spec"],
-        IGNORED,
+        if v1alpha {
+            "not part of OpenSLO v1alpha"
+        } else {
+            IGNORED
+        },
     );
     let meta = sink.required(file, node, "metadata", &format!("{kind}.metadata"))?;
     let name_node = sink.required(file, meta, "name", &format!("{kind}.metadata.name"))?;
@@ -187,6 +367,7 @@ fn object<'a>(file: &'a Path, node: &'a Node, sink: &mut Sink) -> Option<Object<
     Some(Object {
         file,
         node,
+        v1alpha,
         kind,
         name,
         name_pos: name_node.pos,

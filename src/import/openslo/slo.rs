@@ -81,28 +81,7 @@ pub(super) fn translate_slo(obj: &Object, index: &Index, sink: &mut Sink) -> Tra
             sink.string(file, n, &f)
                 .map(|s| Val::new(s.trim_end(), origin(file, n, &f)))
         });
-    if let Some(n) = sink.required(file, spec, "budgetingMethod", &field("budgetingMethod")) {
-        match sink.string(file, n, &field("budgetingMethod")).as_deref() {
-            Some("Occurrences") | None => {}
-            Some(m @ ("Timeslices" | "RatioTimeslices")) => sink.error(
-                file,
-                n.pos,
-                &field("budgetingMethod"),
-                format!(
-                    "{m} budgeting counts good time slices, not events: burnrate's burn rate is \
-                     bad events / total events over a window (Occurrences)"
-                ),
-            ),
-            Some(m) => sink.error(
-                file,
-                n.pos,
-                &field("budgetingMethod"),
-                format!(
-                    "unknown budgeting method {m:?} (Occurrences, Timeslices or RatioTimeslices)"
-                ),
-            ),
-        }
-    }
+    budgeting_method(file, spec, &spec_path, sink);
     let period = time_window(file, spec, &spec_path, sink);
     let mut notes = Vec::new();
     let events = indicator(file, spec, &spec_path, index, sink, &mut notes);
@@ -149,6 +128,33 @@ pub(super) fn translate_slo(obj: &Object, index: &Index, sink: &mut Sink) -> Tra
         });
     }
     t
+}
+
+/// `budgetingMethod`: only Occurrences (bad/total events) is a burn rate.
+pub(super) fn budgeting_method(file: &Path, spec: &Node, spec_path: &str, sink: &mut Sink) {
+    let field = |k: &str| join(spec_path, k);
+    if let Some(n) = sink.required(file, spec, "budgetingMethod", &field("budgetingMethod")) {
+        match sink.string(file, n, &field("budgetingMethod")).as_deref() {
+            Some("Occurrences") | None => {}
+            Some(m @ ("Timeslices" | "RatioTimeslices")) => sink.error(
+                file,
+                n.pos,
+                &field("budgetingMethod"),
+                format!(
+                    "{m} budgeting counts good time slices, not events: burnrate's burn rate is \
+                     bad events / total events over a window (Occurrences)"
+                ),
+            ),
+            Some(m) => sink.error(
+                file,
+                n.pos,
+                &field("budgetingMethod"),
+                format!(
+                    "unknown budgeting method {m:?} (Occurrences, Timeslices or RatioTimeslices)"
+                ),
+            ),
+        }
+    }
 }
 
 /// `metadata.labels`: values are strings or lists of strings (joined with `,`); keys that are
