@@ -44,44 +44,26 @@ pub(super) fn translate_slo(obj: &Object, index: &Index, sink: &mut Sink) -> Tra
              per-SLO annotations",
         );
     }
-    let spec_path = format!("{id}.spec");
-    let Some(spec) = sink.required(file, obj.node, "spec", &spec_path) else {
+    let known = [
+        "description",
+        "service",
+        "indicator",
+        "indicatorRef",
+        "timeWindow",
+        "budgetingMethod",
+        "objectives",
+        "alertPolicies",
+    ];
+    let Some(SpecHead {
+        spec,
+        spec_path,
+        service,
+        description,
+    }) = spec_head(obj, &known, IGNORED, sink)
+    else {
         return t;
     };
-    if sink.map(file, spec, &spec_path).is_none() {
-        return t;
-    }
-    let field = |k: &str| join(&spec_path, k);
-    sink.unknown_keys(
-        file,
-        spec,
-        &spec_path,
-        &[
-            "description",
-            "service",
-            "indicator",
-            "indicatorRef",
-            "timeWindow",
-            "budgetingMethod",
-            "objectives",
-            "alertPolicies",
-        ],
-        IGNORED,
-    );
-    t.service = sink
-        .required(file, spec, "service", &field("service"))
-        .and_then(|n| {
-            sink.string(file, n, &field("service"))
-                .map(|s| Val::new(s, origin(file, n, &field("service"))))
-        });
-    let description = get(spec, "description")
-        .map(|n| (n, field("description")))
-        .or_else(|| get(meta, "displayName").map(|n| (n, format!("{id}.metadata.displayName"))))
-        .and_then(|(n, f)| {
-            sink.string(file, n, &f)
-                .map(|s| Val::new(s.trim_end(), origin(file, n, &f)))
-        });
-    budgeting_method(file, spec, &spec_path, sink);
+    t.service = service;
     let period = time_window(file, spec, &spec_path, sink);
     let mut notes = Vec::new();
     let events = indicator(file, spec, &spec_path, index, sink, &mut notes);
@@ -128,6 +110,51 @@ pub(super) fn translate_slo(obj: &Object, index: &Index, sink: &mut Sink) -> Tra
         });
     }
     t
+}
+
+/// What every SLO version shares: the `spec` mapping (its keys outside `known` warned about,
+/// `why` saying whose fields they are not), the service, the description (else the
+/// `displayName`), and the budgeting method checked.
+pub(super) struct SpecHead<'a> {
+    pub(super) spec: &'a Node,
+    pub(super) spec_path: String,
+    pub(super) service: Option<Val>,
+    pub(super) description: Option<Val>,
+}
+
+pub(super) fn spec_head<'a>(
+    obj: &Object<'a>,
+    known: &[&str],
+    why: &str,
+    sink: &mut Sink,
+) -> Option<SpecHead<'a>> {
+    let (file, id) = (obj.file, obj.id());
+    let meta = get(obj.node, "metadata").expect("checked by object()");
+    let spec_path = format!("{id}.spec");
+    let spec = sink.required(file, obj.node, "spec", &spec_path)?;
+    sink.map(file, spec, &spec_path)?;
+    let field = |k: &str| join(&spec_path, k);
+    sink.unknown_keys(file, spec, &spec_path, known, why);
+    let service = sink
+        .required(file, spec, "service", &field("service"))
+        .and_then(|n| {
+            sink.string(file, n, &field("service"))
+                .map(|s| Val::new(s, origin(file, n, &field("service"))))
+        });
+    let description = get(spec, "description")
+        .map(|n| (n, field("description")))
+        .or_else(|| get(meta, "displayName").map(|n| (n, format!("{id}.metadata.displayName"))))
+        .and_then(|(n, f)| {
+            sink.string(file, n, &f)
+                .map(|s| Val::new(s.trim_end(), origin(file, n, &f)))
+        });
+    budgeting_method(file, spec, &spec_path, sink);
+    Some(SpecHead {
+        spec,
+        spec_path,
+        service,
+        description,
+    })
 }
 
 /// `budgetingMethod`: only Occurrences (bad/total events) is a burn rate.

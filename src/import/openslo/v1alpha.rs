@@ -11,7 +11,7 @@
 //! - no alert rules (`matrix: {error: []}`): Sloth disables both alerts of these SLOs.
 
 use super::sli::shape;
-use super::slo::{budgeting_method, ratio_to_percent};
+use super::slo::{SpecHead, ratio_to_percent, spec_head};
 use super::{Object, Translated, origin};
 use crate::import::emit::{Events, MatrixDoc, SloDoc, Val};
 use crate::import::promql;
@@ -41,42 +41,25 @@ pub(super) fn translate_slo(obj: &Object, sink: &mut Sink) -> Translated {
         &["name", "displayName"],
         IGNORED,
     );
-    let spec_path = format!("{id}.spec");
-    let Some(spec) = sink.required(file, obj.node, "spec", &spec_path) else {
+    let known = [
+        "timeWindows",
+        "budgetingMethod",
+        "description",
+        "indicator",
+        "service",
+        "objectives",
+    ];
+    let Some(SpecHead {
+        spec,
+        spec_path,
+        service,
+        description,
+    }) = spec_head(obj, &known, IGNORED, sink)
+    else {
         return t;
     };
-    if sink.map(file, spec, &spec_path).is_none() {
-        return t;
-    }
+    t.service = service;
     let field = |k: &str| join(&spec_path, k);
-    sink.unknown_keys(
-        file,
-        spec,
-        &spec_path,
-        &[
-            "timeWindows",
-            "budgetingMethod",
-            "description",
-            "indicator",
-            "service",
-            "objectives",
-        ],
-        IGNORED,
-    );
-    t.service = sink
-        .required(file, spec, "service", &field("service"))
-        .and_then(|n| {
-            sink.string(file, n, &field("service"))
-                .map(|s| Val::new(s, origin(file, n, &field("service"))))
-        });
-    let description = get(spec, "description")
-        .map(|n| (n, field("description")))
-        .or_else(|| get(meta, "displayName").map(|n| (n, format!("{id}.metadata.displayName"))))
-        .and_then(|(n, f)| {
-            sink.string(file, n, &f)
-                .map(|s| Val::new(s.trim_end(), origin(file, n, &f)))
-        });
-    budgeting_method(file, spec, &spec_path, sink);
     if let Some(n) = key_node(spec, "indicator") {
         sink.error(
             file,
