@@ -92,6 +92,7 @@ impl<'a> Index<'a> {
 }
 
 /// What one SLO object translated to.
+#[derive(Default)]
 struct Translated {
     service: Option<Val>,
     labels: Option<LabelSet>,

@@ -15,12 +15,7 @@ pub(super) fn translate_slo(obj: &Object, index: &Index, sink: &mut Sink) -> Tra
     let errors_before = sink.errors();
     let file = obj.file;
     let id = obj.id();
-    let mut t = Translated {
-        service: None,
-        labels: None,
-        slos: Vec::new(),
-        ok: false,
-    };
+    let mut t = Translated::default();
     let meta = get(obj.node, "metadata").expect("checked by object()");
     sink.unknown_keys(
         file,

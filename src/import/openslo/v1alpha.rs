@@ -27,12 +27,7 @@ pub(super) fn translate_slo(obj: &Object, sink: &mut Sink) -> Translated {
     let errors_before = sink.errors();
     let file = obj.file;
     let id = obj.id();
-    let mut t = Translated {
-        service: None,
-        labels: None,
-        slos: Vec::new(),
-        ok: false,
-    };
+    let mut t = Translated::default();
     let meta = get(obj.node, "metadata").expect("checked by object()");
     sink.unknown_keys(
         file,
