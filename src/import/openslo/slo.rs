@@ -323,13 +323,15 @@ pub(super) fn time_window(file: &Path, spec: &Node, path: &str, sink: &mut Sink)
     period.filter(|_| rolling_ok)
 }
 
-/// Each objective's target as a percentage, and its display name.
-pub(super) fn objectives(
+/// `spec.objectives`, each item read by `each` (given its node and field path): all of them,
+/// or `None` when one fails (every item is read, so every problem is reported).
+pub(super) fn each_objective<T>(
     file: &Path,
     spec: &Node,
     path: &str,
     sink: &mut Sink,
-) -> Option<Vec<(Val, Option<String>)>> {
+    mut each: impl FnMut(&Node, &str, &mut Sink) -> Option<T>,
+) -> Option<Vec<T>> {
     let field = join(path, "objectives");
     let node = sink.required(file, spec, "objectives", &field)?;
     let items = sink.seq(file, node, &field)?;
@@ -340,99 +342,113 @@ pub(super) fn objectives(
     let mut out = Vec::new();
     let mut ok = true;
     for (i, item) in items.iter().enumerate() {
-        let f = format!("{field}[{i}]");
-        if sink.map(file, item, &f).is_none() {
-            ok = false;
-            continue;
-        }
-        sink.unknown_keys(
-            file,
-            item,
-            &f,
-            &[
-                "displayName",
-                "op",
-                "value",
-                "target",
-                "targetPercent",
-                "timeSliceTarget",
-                "timeSliceWindow",
-                "indicator",
-                "indicatorRef",
-                "compositeWeight",
-            ],
-            IGNORED,
-        );
-        for key in ["indicator", "indicatorRef", "compositeWeight"] {
-            if let Some(n) = key_node(item, key) {
-                sink.error(
-                    file,
-                    n.pos,
-                    &join(&f, key),
-                    "composite SLOs (an indicator per objective) are not supported: write one \
-                     SLO per indicator",
-                );
-                ok = false;
-            }
-        }
-        for key in ["op", "value", "timeSliceTarget", "timeSliceWindow"] {
-            if let Some(n) = key_node(item, key) {
-                sink.warning(
-                    file,
-                    n.pos,
-                    &join(&f, key),
-                    "ignored: only meaningful for thresholdMetric SLIs or Timeslices budgeting",
-                );
-            }
-        }
-        let target = get(item, "target");
-        let percent = get(item, "targetPercent");
-        let objective = match (target, percent) {
-            (Some(n), None) => sink.number(file, n, &join(&f, "target")).and_then(|text| {
-                match ratio_to_percent(&text) {
-                    Some(p) => Some(Val::new(p, origin(file, n, &join(&f, "target")))),
-                    None => {
-                        sink.error(
-                            file,
-                            n.pos,
-                            &join(&f, "target"),
-                            format!("must be a ratio between 0 and 1 (0.999 is 99.9%), got {text}"),
-                        );
-                        None
-                    }
-                }
-            }),
-            (None, Some(n)) => sink
-                .number(file, n, &join(&f, "targetPercent"))
-                .map(|text| Val::new(text, origin(file, n, &join(&f, "targetPercent")))),
-            (Some(_), Some(n)) => {
-                sink.error(
-                    file,
-                    n.pos,
-                    &join(&f, "targetPercent"),
-                    "give target or targetPercent, not both",
-                );
-                None
-            }
-            (None, None) => {
-                sink.error(
-                    file,
-                    item.pos,
-                    &join(&f, "target"),
-                    "missing required field (target or targetPercent)",
-                );
-                None
-            }
-        };
-        let display = get(item, "displayName")
-            .and_then(|n| n.as_scalar())
-            .map(str::to_string);
-        match objective {
-            Some(o) => out.push((o, display)),
+        match each(item, &format!("{field}[{i}]"), sink) {
+            Some(t) => out.push(t),
             None => ok = false,
         }
     }
     ok.then_some(out)
+}
+
+/// Each objective's target as a percentage, and its display name.
+fn objectives(
+    file: &Path,
+    spec: &Node,
+    path: &str,
+    sink: &mut Sink,
+) -> Option<Vec<(Val, Option<String>)>> {
+    each_objective(file, spec, path, sink, |item, f, sink| {
+        objective(file, item, f, sink)
+    })
+}
+
+/// One objective: its target as a percentage, and its display name.
+fn objective(file: &Path, item: &Node, f: &str, sink: &mut Sink) -> Option<(Val, Option<String>)> {
+    sink.map(file, item, f)?;
+    let mut ok = true;
+    sink.unknown_keys(
+        file,
+        item,
+        f,
+        &[
+            "displayName",
+            "op",
+            "value",
+            "target",
+            "targetPercent",
+            "timeSliceTarget",
+            "timeSliceWindow",
+            "indicator",
+            "indicatorRef",
+            "compositeWeight",
+        ],
+        IGNORED,
+    );
+    for key in ["indicator", "indicatorRef", "compositeWeight"] {
+        if let Some(n) = key_node(item, key) {
+            sink.error(
+                file,
+                n.pos,
+                &join(f, key),
+                "composite SLOs (an indicator per objective) are not supported: write one \
+                     SLO per indicator",
+            );
+            ok = false;
+        }
+    }
+    for key in ["op", "value", "timeSliceTarget", "timeSliceWindow"] {
+        if let Some(n) = key_node(item, key) {
+            sink.warning(
+                file,
+                n.pos,
+                &join(f, key),
+                "ignored: only meaningful for thresholdMetric SLIs or Timeslices budgeting",
+            );
+        }
+    }
+    let target = get(item, "target");
+    let percent = get(item, "targetPercent");
+    let objective = match (target, percent) {
+        (Some(n), None) => sink.number(file, n, &join(f, "target")).and_then(|text| {
+            match ratio_to_percent(&text) {
+                Some(p) => Some(Val::new(p, origin(file, n, &join(f, "target")))),
+                None => {
+                    sink.error(
+                        file,
+                        n.pos,
+                        &join(f, "target"),
+                        format!("must be a ratio between 0 and 1 (0.999 is 99.9%), got {text}"),
+                    );
+                    None
+                }
+            }
+        }),
+        (None, Some(n)) => sink
+            .number(file, n, &join(f, "targetPercent"))
+            .map(|text| Val::new(text, origin(file, n, &join(f, "targetPercent")))),
+        (Some(_), Some(n)) => {
+            sink.error(
+                file,
+                n.pos,
+                &join(f, "targetPercent"),
+                "give target or targetPercent, not both",
+            );
+            None
+        }
+        (None, None) => {
+            sink.error(
+                file,
+                item.pos,
+                &join(f, "target"),
+                "missing required field (target or targetPercent)",
+            );
+            None
+        }
+    };
+    let display = get(item, "displayName")
+        .and_then(|n| n.as_scalar())
+        .map(str::to_string);
+    objective.filter(|_| ok).map(|o| (o, display))
 }
 
 /// A ratio written as a decimal (`0.999`) as a percentage text (`99.9`), by moving the

@@ -11,7 +11,7 @@
 //! - no alert rules (`matrix: {error: []}`): Sloth disables both alerts of these SLOs.
 
 use super::sli::shape;
-use super::slo::{SpecHead, ratio_to_percent, spec_head};
+use super::slo::{SpecHead, each_objective, ratio_to_percent, spec_head};
 use super::{Object, Translated, origin};
 use crate::import::emit::{Events, MatrixDoc, SloDoc, Val};
 use crate::import::promql;
@@ -209,23 +209,10 @@ fn objectives(
     path: &str,
     sink: &mut Sink,
 ) -> Option<Vec<(Val, Events, crate::import::emit::Origin)>> {
-    let field = join(path, "objectives");
-    let node = sink.required(file, spec, "objectives", &field)?;
-    let items = sink.seq(file, node, &field)?;
-    if items.is_empty() {
-        sink.error(file, node.pos, &field, "must list at least one objective");
-        return None;
-    }
-    let mut out = Vec::new();
-    let mut ok = true;
-    for (i, item) in items.iter().enumerate() {
-        let f = format!("{field}[{i}]");
-        match objective(file, item, &f, sink) {
-            Some((objective, events)) => out.push((objective, events, origin(file, item, &f))),
-            None => ok = false,
-        }
-    }
-    ok.then_some(out)
+    each_objective(file, spec, path, sink, |item, f, sink| {
+        objective(file, item, f, sink)
+            .map(|(objective, events)| (objective, events, origin(file, item, f)))
+    })
 }
 
 fn objective(file: &Path, item: &Node, path: &str, sink: &mut Sink) -> Option<(Val, Events)> {
